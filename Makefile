@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# limpet: make | make check | make demo | make bench | make install
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 \
+	    -Iinclude -Iuser -I$(BUILD)
+LDLIBS   += -lbpf -lelf -lz -ljson-c
+BPF_CFLAGS := -O2 -g -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
+	      $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps install uninstall check test-unit test-bpf test-e2e demo bench clean
+
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
+BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/limpet/*.h)
+BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_pass.bpf.o
+TESTS    := $(BUILD)/test_unit $(BUILD)/test_bpf
+
+all: $(BUILD)/limpet $(BUILD)/limpetctl $(BPF_OBJS)
+
+deps:
+	$(Q)tools/install-deps.sh
+
+$(BUILD) $(BUILD)/lib:
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(BUILD)/lib/%.o: user/lib/%.c user/lib/*.h include/limpet/*.h | $(BUILD)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/liblimpet.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/limpet: user/limpet.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/liblimpet.a
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
+
+$(BUILD)/limpetctl: user/limpetctl.c $(BUILD)/liblimpet.a
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
+
+$(BUILD)/test_unit: tests/unit/test_unit.c $(BUILD)/liblimpet.a
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/test_bpf: tests/bpf/test_bpf.c tests/bpf/pktbuild.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/liblimpet.a
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/bench_xdp: tools/bench/bench_xdp.c tools/bench/floor.bpf.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/floor.skel.h $(BUILD)/liblimpet.a
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
+
+$(BUILD)/floor.bpf.o: tools/bench/floor.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Ibpf -c $< -o $@
+
+# Tests need root, a BPF-capable kernel and network namespaces; see tests/run.sh.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(TESTS)
+	$(Q)tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo.sh
+
+bench: deps
+	$(Q)LIMPET_BENCH=1 tools/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench_xdp
+	$(Q)tools/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/limpet $(BUILD)/limpetctl $(DESTDIR)$(PREFIX)/sbin/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/limpet $(DESTDIR)$(PREFIX)/sbin/limpetctl
+
+clean:
+	rm -rf $(BUILD)

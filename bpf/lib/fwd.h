@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* Forwarding a rewritten packet: next hop from the kernel's FIB, out with XDP_TX or redirect.
+ * Without a resolved next hop the packet goes to the kernel, which routes it and resolves the
+ * neighbour, so the next packet takes the fast path.
+ */
+#ifndef LIMPET_BPF_FWD_H
+#define LIMPET_BPF_FWD_H
+
+#include "parse.h"
+#include "csum.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/* A router must not forward what would expire; the kernel then answers with the ICMP. */
+static __always_inline int hop_limit_expiring(struct pkt *p)
+{
+	if (p->ip4)
+		return p->ip4->ttl <= 1;
+	return p->ip6 ? p->ip6->hop_limit <= 1 : 1;
+}
+
+static __always_inline void hop_limit_decrement(struct pkt *p)
+{
+	if (p->ip4) {
+		struct iphdr *iph = p->ip4;
+		__u16 *word = (__u16 *)&iph->ttl; /* ttl and protocol share a 16-bit word */
+		__u16 old = *word;
+
+		iph->ttl--;
+		csum_replace16(&iph->check, old, *word);
+	} else if (p->ip6) {
+		p->ip6->hop_limit--;
+	}
+}
+
+static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p)
+{
+	__u32 in_ifindex = ctx->ingress_ifindex; /* read ctx once: no derived ctx pointers */
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	fib.ifindex = in_ifindex;
+	fib.l4_protocol = p->key.proto;
+	if (p->ip4) {
+		fib.family = AF_INET;
+		fib.tos = p->ip4->tos;
+		fib.tot_len = bpf_ntohs(p->ip4->tot_len);
+		fib.ipv4_src = p->ip4->saddr;
+		fib.ipv4_dst = p->ip4->daddr;
+	} else if (p->ip6) {
+		fib.family = AF_INET6;
+		fib.flowinfo = *(__be32 *)p->ip6 & bpf_htonl(0x0FFFFFFF);
+		fib.tot_len = bpf_ntohs(p->ip6->payload_len) + sizeof(struct ipv6hdr);
+		__builtin_memcpy(fib.ipv6_src, &p->ip6->saddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, &p->ip6->daddr, 16);
+	}
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return LIMPET_R_FWD_STACK;
+
+	hop_limit_decrement(p);
+	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
+	if (fib.ifindex == in_ifindex)
+		return LIMPET_R_FWD_TX;
+	bpf_redirect(fib.ifindex, 0);
+	return LIMPET_R_FWD_REDIRECT;
+}
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* Every map limpet's XDP program uses, pinned by name under the instance's directory. */
+#ifndef LIMPET_BPF_MAPS_H
+#define LIMPET_BPF_MAPS_H
+
+#include <limpet/limpet.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LIMPET_MAX_VIPS * 2);
+	__type(key, struct vip_key);
+	__type(value, struct vip_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_VIPS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LIMPET_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_BACKENDS SEC(".maps");
+
+/* Inner tables differ in size per VIP (BPF_F_INNER_MAP); the slot swap is atomic. */
+struct maglev_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LIMPET_MAGLEV_M_DEFAULT);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, LIMPET_MAX_VIPS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct maglev_table);
+} MAP_NAME_MAGLEV SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LIMPET_MAX_FLOWS);
+	__type(key, struct flow_key);
+	__type(value, struct flow_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_FLOWS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LIMPET_MAX_FLOWS);
+	__type(key, struct flow_key);
+	__type(value, struct rnat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_RNAT SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LIMPET_MAX_AFFINITY);
+	__type(key, struct affinity_key);
+	__type(value, struct affinity_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_AFFINITY SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LIMPET_MAX_FRAGS);
+	__type(key, struct frag_key);
+	__type(value, struct frag_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_FRAGS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LIMPET_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct limpet_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_VIP_STATS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LIMPET_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct limpet_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_BACKEND_STATS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LIMPET_R_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_REASONS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct limpet_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_CONFIG SEC(".maps");
+
+/* Written by the loader only: which devices this instance is attached to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LIMPET_MAX_DEVS);
+	__type(key, __u32);
+	__type(value, struct dev_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_DEVS SEC(".maps");
+
+#endif

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* Choosing a backend for a new flow: affinity table first, then the VIP's Maglev table. */
+#ifndef LIMPET_BPF_SELECT_H
+#define LIMPET_BPF_SELECT_H
+
+#include <limpet/hash.h>
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+
+/* The exact (addr, port, proto) VIP, else the port-0 VIP of that address. */
+static __always_inline struct vip_meta *vip_lookup(const struct flow_key *k, __be16 port)
+{
+	struct vip_key vk = {};
+	struct vip_meta *vip;
+
+	__builtin_memcpy(vk.addr, k->dst, 16);
+	vk.port = port;
+	vk.proto = k->proto;
+	vk.family = k->family;
+	vip = bpf_map_lookup_elem(&MAP_NAME_VIPS, &vk);
+	if (vip || !port)
+		return vip;
+	vk.port = 0;
+	return bpf_map_lookup_elem(&MAP_NAME_VIPS, &vk);
+}
+
+/* A backend that may still carry this VIP's existing clients (active or draining). */
+static __always_inline struct backend *backend_get(__u32 id, __u32 vip_id)
+{
+	struct backend *be = bpf_map_lookup_elem(&MAP_NAME_BACKENDS, &id);
+
+	if (!be || be->state == LIMPET_BE_FREE || be->vip_id != vip_id)
+		return NULL;
+	return be;
+}
+
+static __always_inline void affinity_key_init(struct affinity_key *ak, const struct pkt *p,
+					      const struct vip_meta *vip)
+{
+	ak->vip_id = vip->vip_id;
+	ak->kind = LIMPET_AFF_SRC_IP;
+	ak->key[0] = p->key.src[0] & vip->src_mask[0];
+	ak->key[1] = p->key.src[1] & vip->src_mask[1];
+	ak->key[2] = p->key.src[2] & vip->src_mask[2];
+	ak->key[3] = p->key.src[3] & vip->src_mask[3];
+}
+
+/* Keep a connected client's affinity fresh while its flow is alive. */
+static __always_inline void affinity_touch(const struct pkt *p, const struct vip_meta *vip,
+					   __u32 backend_id, __u64 now)
+{
+	struct affinity_key ak = {};
+	struct affinity_val *av;
+
+	if (vip->policy != LIMPET_POLICY_IP_HASH || !vip->affinity_ttl)
+		return;
+	affinity_key_init(&ak, p, vip);
+	av = bpf_map_lookup_elem(&MAP_NAME_AFFINITY, &ak);
+	if (av && av->backend_id == backend_id)
+		av->last_seen = now;
+}
+
+static __always_inline __u32 config_seed(void)
+{
+	__u32 zero = 0;
+	struct limpet_config *cfg = bpf_map_lookup_elem(&MAP_NAME_CONFIG, &zero);
+
+	return cfg ? cfg->hash_seed : 0;
+}
+
+/* Maglev: table[hash % M] of the VIP; only active backends are in the table. */
+static __always_inline int maglev_pick(const struct vip_meta *vip, __u32 hash, __u32 *id)
+{
+	__u32 vip_id = vip->vip_id, idx, *slot;
+	void *table;
+
+	table = bpf_map_lookup_elem(&MAP_NAME_MAGLEV, &vip_id);
+	if (!table || !vip->maglev_m)
+		return LIMPET_R_DROP_NO_BACKEND;
+	idx = hash % vip->maglev_m;
+	slot = bpf_map_lookup_elem(table, &idx);
+	if (!slot || *slot == LIMPET_NO_BACKEND)
+		return LIMPET_R_DROP_NO_BACKEND;
+	*id = *slot;
+	return 0;
+}
+
+/* Pick a backend for a flow the flow table does not know; 0 or a reason. */
+static __always_inline int backend_select(const struct pkt *p, const struct vip_meta *vip,
+					  __u64 now, __u32 *id, struct backend **bep,
+					  struct limpet_stats *vs)
+{
+	struct affinity_key ak = {};
+	struct affinity_val av = {};
+	struct backend *be;
+	__u32 hash;
+	int r;
+
+	if (vip->policy == LIMPET_POLICY_IP_HASH) {
+		affinity_key_init(&ak, p, vip);
+		if (vip->affinity_ttl) {
+			struct affinity_val *hit = bpf_map_lookup_elem(&MAP_NAME_AFFINITY, &ak);
+
+			if (hit && now - hit->last_seen < vip->affinity_ttl * 1000000000ULL) {
+				be = backend_get(hit->backend_id, vip->vip_id);
+				if (be) {
+					*id = hit->backend_id;
+					*bep = be;
+					hit->last_seen = now;
+					if (vs)
+						vs->aff_hits++;
+					return 0;
+				}
+			}
+			if (vs)
+				vs->aff_misses++;
+		}
+		hash = limpet_hash5(ak.key, 0, config_seed());
+	} else {
+		hash = limpet_hash9(p->key.src, p->key.dst,
+				    ((__u32)p->key.sport << 16 | p->key.dport) ^ p->key.proto,
+				    config_seed());
+	}
+
+	r = maglev_pick(vip, hash, id);
+	if (r)
+		return r;
+	be = backend_get(*id, vip->vip_id);
+	if (!be || be->state != LIMPET_BE_ACTIVE)
+		return LIMPET_R_DROP_BAD_BACKEND;
+	*bep = be;
+	if (vip->policy == LIMPET_POLICY_IP_HASH && vip->affinity_ttl) {
+		av.backend_id = *id;
+		av.last_seen = now;
+		bpf_map_update_elem(&MAP_NAME_AFFINITY, &ak, &av, BPF_ANY);
+	}
+	return 0;
+}
+
+#endif

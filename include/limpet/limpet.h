@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* Definitions shared by limpet's BPF programs and its userspace: one copy only. */
+#ifndef LIMPET_LIMPET_H
+#define LIMPET_LIMPET_H
+
+#include <linux/types.h>
+
+#ifndef LIMPET_MAX_VIPS
+#define LIMPET_MAX_VIPS 256
+#endif
+#ifndef LIMPET_MAX_BACKENDS
+#define LIMPET_MAX_BACKENDS 4096 /* all VIPs together; ids are indexes */
+#endif
+#ifndef LIMPET_MAX_FLOWS
+#define LIMPET_MAX_FLOWS 262144
+#endif
+#ifndef LIMPET_MAX_AFFINITY
+#define LIMPET_MAX_AFFINITY 262144
+#endif
+#ifndef LIMPET_MAX_FRAGS
+#define LIMPET_MAX_FRAGS 8192
+#endif
+#define LIMPET_MAX_DEVS 64
+#define LIMPET_MAX_WEIGHT 1000
+#define LIMPET_MAGLEV_M_DEFAULT 65537
+#define LIMPET_MAGLEV_M_MAX 1048573 /* largest prime below 2^20 */
+#define LIMPET_AFFINITY_TTL_DEFAULT 1800
+#define LIMPET_NO_BACKEND 0xffffffffu
+/* last_seen is refreshed at most this often, to keep the hot path read-mostly */
+#define LIMPET_TOUCH_NS 1000000000ULL
+
+/* Map names: BPF declares the maps under these names, userspace opens the pins by them. */
+#define MAP_NAME_VIPS vips
+#define MAP_NAME_BACKENDS backends
+#define MAP_NAME_MAGLEV maglev
+#define MAP_NAME_FLOWS flows
+#define MAP_NAME_RNAT rnat
+#define MAP_NAME_AFFINITY affinity
+#define MAP_NAME_FRAGS frags
+#define MAP_NAME_VIP_STATS vip_stats
+#define MAP_NAME_BACKEND_STATS backend_stats
+#define MAP_NAME_REASONS reasons
+#define MAP_NAME_CONFIG config
+#define MAP_NAME_DEVS devs
+#define LIMPET_PROG_NAME limpet_xdp
+#define LIMPET_PIN_ROOT "/sys/fs/bpf/limpet"
+#define LIMPET_PIN_PROG "prog_xdp"
+
+#define LIMPET_STR_(x) #x
+#define LIMPET_STR(x) LIMPET_STR_(x)
+
+enum limpet_family {
+	LIMPET_AF_INET = 4,
+	LIMPET_AF_INET6 = 6,
+};
+
+enum limpet_policy {
+	LIMPET_POLICY_IP_HASH = 0,
+	LIMPET_POLICY_FIVE_TUPLE = 1,
+	LIMPET_POLICY_MAX,
+};
+
+enum limpet_mode {
+	LIMPET_MODE_NAT = 0,
+	LIMPET_MODE_MAX,
+};
+
+enum limpet_backend_state {
+	LIMPET_BE_FREE = 0, /* slot unused */
+	LIMPET_BE_ACTIVE = 1,
+	LIMPET_BE_DRAINING = 2, /* keeps its flows and affinities, gets no new client */
+};
+
+/* Why a packet was passed, dropped or forwarded: one counter each (reasons map). */
+enum limpet_reason {
+	LIMPET_R_FWD_REDIRECT = 0, /* rewritten, sent out another device */
+	LIMPET_R_FWD_TX,           /* rewritten, sent back out the same device */
+	LIMPET_R_FWD_STACK,        /* rewritten, handed to the kernel to route (no FIB/neighbour yet) */
+	LIMPET_R_PASS_NOT_IP,      /* ARP, LLDP, … */
+	LIMPET_R_PASS_NOT_VIP,     /* IP traffic that is neither for a VIP nor a reply */
+	LIMPET_R_PASS_L4_OTHER,    /* ICMP and other protocols to a VIP address */
+	LIMPET_R_PASS_TTL,         /* TTL/hop limit would expire: the kernel sends the ICMP */
+	LIMPET_R_PASS_FRAG,        /* a fragment limpet cannot place (policy or unknown first fragment) */
+	LIMPET_R_PASS_BAD_L2,      /* truncated Ethernet/VLAN header */
+	LIMPET_R_PASS_BAD_L3,      /* truncated or inconsistent IP header */
+	LIMPET_R_PASS_BAD_L4,      /* truncated TCP/UDP header */
+	LIMPET_R_PASS_IPV6_EXT,    /* IPv6 extension chain too long or unknown */
+	LIMPET_R_DROP_NO_BACKEND,  /* VIP without an active backend */
+	LIMPET_R_DROP_BAD_BACKEND, /* Maglev slot points at a missing backend (table being rebuilt) */
+	LIMPET_R_FRAG_FWD,         /* a non-first fragment placed by its first fragment or by ip-hash */
+	LIMPET_R_MAX,
+};
+
+/* Keep in the order of enum limpet_reason: names for stats output and tests. */
+#define LIMPET_REASON_NAMES                                                                       \
+	{ "fwd_redirect", "fwd_tx", "fwd_stack", "pass_not_ip", "pass_not_vip",                   \
+	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",             \
+	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "frag_fwd" }
+
+/* Addresses are 16 bytes; IPv4 uses the first 4 and zeroes the rest. Ports in network order. */
+struct vip_key {
+	__u32 addr[4];
+	__be16 port; /* 0 = every port */
+	__u8 proto;  /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family; /* enum limpet_family */
+};
+_Static_assert(sizeof(struct vip_key) == 20, "vip_key layout");
+
+struct vip_meta {
+	__u32 vip_id;
+	__u8 policy; /* enum limpet_policy */
+	__u8 mode;   /* enum limpet_mode */
+	__u8 prefix4;
+	__u8 prefix6;
+	__u32 affinity_ttl; /* seconds; 0 = no affinity */
+	__u32 maglev_m;     /* size of this VIP's Maglev table */
+	__u32 flags;
+	__u32 src_mask[4]; /* prefix/prefix6 as a mask, computed once by the control plane */
+};
+_Static_assert(sizeof(struct vip_meta) == 36, "vip_meta layout");
+
+struct backend {
+	__u32 addr[4];
+	__be16 port; /* 0 = keep the client's destination port (port-0 VIPs) */
+	__u8 family;
+	__u8 state; /* enum limpet_backend_state */
+	__u32 weight;
+	__u32 vip_id;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct backend) == 32, "backend layout");
+
+/* A connection as one side sees it: client→VIP in flows, backend→client in rnat. */
+struct flow_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct flow_key) == 40, "flow_key layout");
+
+struct flow_val {
+	__u32 backend_id;
+	__u32 vip_id;
+	__u64 last_seen; /* CLOCK_MONOTONIC_COARSE ns */
+};
+_Static_assert(sizeof(struct flow_val) == 16, "flow_val layout");
+
+/* rnat value: what a backend's reply is rewritten back to. */
+struct rnat_val {
+	__u32 vip_addr[4];
+	__be16 vip_port;
+	__u16 pad;
+	__u32 vip_id;
+	__u32 backend_id;
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct rnat_val) == 32, "rnat_val layout");
+
+enum limpet_affinity_kind {
+	LIMPET_AFF_SRC_IP = 1, /* source address masked to the VIP's prefix */
+};
+
+struct affinity_key {
+	__u32 vip_id;
+	__u32 kind; /* enum limpet_affinity_kind */
+	__u32 key[4];
+};
+_Static_assert(sizeof(struct affinity_key) == 24, "affinity_key layout");
+
+struct affinity_val {
+	__u32 backend_id;
+	__u32 pad;
+	__u64 last_seen;
+};
+_Static_assert(sizeof(struct affinity_val) == 16, "affinity_val layout");
+
+/* Fragments after the first carry no ports: the first one records where the datagram went. */
+struct frag_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u32 id;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct frag_key) == 40, "frag_key layout");
+
+enum limpet_frag_dir {
+	LIMPET_FRAG_TO_BACKEND = 1, /* rewrite the destination */
+	LIMPET_FRAG_TO_CLIENT = 2,  /* rewrite the source */
+};
+
+struct frag_val {
+	__u32 addr[4]; /* the address to write */
+	__u32 dir;     /* enum limpet_frag_dir */
+	__u32 backend_id;
+	__u32 vip_id;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct frag_val) == 32, "frag_val layout");
+
+struct limpet_stats {
+	__u64 packets; /* toward the backend */
+	__u64 bytes;
+	__u64 new_flows;
+	__u64 aff_hits;
+	__u64 aff_misses;
+	__u64 reply_packets; /* backend → client, reverse-NATed */
+	__u64 reply_bytes;
+};
+_Static_assert(sizeof(struct limpet_stats) == 56, "limpet_stats layout");
+
+struct limpet_config {
+	__u32 hash_seed;
+	__u32 maglev_m; /* size for tables built from now on */
+	__u64 flags;
+};
+_Static_assert(sizeof(struct limpet_config) == 16, "limpet_config layout");
+
+enum limpet_xdp_mode {
+	LIMPET_XDP_NATIVE = 1,
+	LIMPET_XDP_SKB = 2,
+};
+
+struct dev_info {
+	__u32 ifindex;
+	__u32 xdp_mode; /* enum limpet_xdp_mode */
+	__u32 prog_id;
+	__u32 pad;
+	char ifname[16];
+};
+_Static_assert(sizeof(struct dev_info) == 32, "dev_info layout");
+
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Install what limpet needs to build, test and demo, from Debian's archive.
+# Idempotent: installs only what is missing, and runs apt-get update only then.
+set -euo pipefail
+
+pkgs=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config
+      libcmocka-dev libjson-c-dev bpftool iproute2 ethtool nginx-light curl
+      python3 procps psmisc)
+[ "${LIMPET_BENCH:-0}" = 1 ] && pkgs+=(wrk)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "Error: missing packages (${missing[*]}); run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# nginx-light's package starts a system nginx on :80; limpet's testbeds run their own.
+if command -v systemctl >/dev/null 2>&1; then
+	systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
+pkill -x nginx 2>/dev/null || true

@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* limpetctl OBJECT COMMAND …: parse everything first, then run against the pinned maps. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "ctl.h"
+
+void ctl_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: limpetctl [OPTIONS] OBJECT { COMMAND | help }\n"
+		"       OBJECT := { vip | backend | stats | flows | affinity }\n"
+		"       OPTIONS := { -i|--instance NAME | -j|--json | -p|--pretty }\n"
+		"\n"
+		"limpetctl vip add VIP [policy { ip-hash | five-tuple }] [prefix LEN] [prefix6 LEN]\n"
+		"                      [affinity-timeout SECONDS] [table-size M]\n"
+		"limpetctl vip del VIP\n"
+		"limpetctl vip list\n"
+		"limpetctl backend add VIP BACKEND [weight W]\n"
+		"limpetctl backend drain VIP BACKEND\n"
+		"limpetctl backend del VIP BACKEND\n"
+		"limpetctl backend list [VIP]\n"
+		"limpetctl stats [VIP]\n"
+		"limpetctl flows [VIP]\n"
+		"limpetctl affinity { list | flush } [VIP]\n"
+		"\n"
+		"VIP     := ADDR:PORT/{ tcp | udp }, IPv6 as [ADDR]:PORT/PROTO; port 0 = every port\n"
+		"BACKEND := ADDR[:PORT], IPv6 as [ADDR][:PORT]; the port defaults to the VIP's\n"
+		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
+		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n",
+		LIMPET_MAX_WEIGHT);
+}
+
+#define FAIL(...)                                                                                 \
+	do {                                                                                      \
+		snprintf(err, errlen, __VA_ARGS__);                                               \
+		return -EINVAL;                                                                   \
+	} while (0)
+
+static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen)
+{
+	struct vip_opts *o = &c->vo;
+	__u32 v;
+	int i;
+
+	o->policy = LIMPET_POLICY_IP_HASH;
+	o->affinity_ttl = LIMPET_AFFINITY_TTL_DEFAULT;
+	o->table_size = LIMPET_MAGLEV_M_DEFAULT;
+	for (i = 0; i < argc; i += 2) {
+		const char *k = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!val)
+			FAIL("vip add: '%s' needs a value", k);
+		if (!strcmp(k, "policy")) {
+			if (!strcmp(val, "ip-hash"))
+				o->policy = LIMPET_POLICY_IP_HASH;
+			else if (!strcmp(val, "five-tuple"))
+				o->policy = LIMPET_POLICY_FIVE_TUPLE;
+			else
+				FAIL("vip add: unknown policy '%s' (ip-hash or five-tuple)", val);
+		} else if (!strcmp(k, "prefix")) {
+			if (parse_u32(val, 1, 32, &v))
+				FAIL("vip add: prefix must be 1-32, got '%s'", val);
+			o->prefix4 = v;
+			o->prefix4_set = true;
+		} else if (!strcmp(k, "prefix6")) {
+			if (parse_u32(val, 1, 128, &v))
+				FAIL("vip add: prefix6 must be 1-128, got '%s'", val);
+			o->prefix6 = v;
+			o->prefix6_set = true;
+		} else if (!strcmp(k, "affinity-timeout")) {
+			if (parse_u32(val, 0, 7 * 86400, &v))
+				FAIL("vip add: affinity-timeout must be 0-604800 seconds, got '%s'", val);
+			o->affinity_ttl = v;
+		} else if (!strcmp(k, "table-size")) {
+			if (parse_u32(val, 101, LIMPET_MAGLEV_M_MAX, &v) || !is_prime(v))
+				FAIL("vip add: table-size must be a prime 101-%u, got '%s'",
+				     LIMPET_MAGLEV_M_MAX, val);
+			o->table_size = v;
+		} else {
+			FAIL("vip add: unknown option '%s'", k);
+		}
+	}
+	return 0;
+}
+
+static int parse_opt_vip(int argc, char **argv, const char *what, struct ctl_cmd *c, char *err,
+			 size_t errlen)
+{
+	if (argc > 1)
+		FAIL("%s: unexpected argument '%s'", what, argv[1]);
+	if (argc == 1) {
+		if (vip_parse(argv[0], &c->vip, err, errlen))
+			return -EINVAL;
+		c->has_vip = true;
+	}
+	return 0;
+}
+
+static int parse_backend_cmd(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen)
+{
+	struct l_addr a;
+	bool hp;
+	__u16 p;
+	int i;
+
+	if (argc < 2)
+		FAIL("backend: expected VIP BACKEND");
+	if (vip_parse(argv[0], &c->vip, err, errlen))
+		return -EINVAL;
+	c->has_vip = true;
+	if (backend_parse(argv[1], &a, &p, &hp, err, errlen))
+		return -EINVAL;
+	if (strlen(argv[1]) >= sizeof(c->be_spec))
+		FAIL("backend: '%s' is too long", argv[1]);
+	strcpy(c->be_spec, argv[1]);
+	c->weight = 1;
+	for (i = 2; i < argc; i += 2) {
+		if (c->op == CTL_BE_ADD && !strcmp(argv[i], "weight")) {
+			if (i + 1 >= argc)
+				FAIL("backend add: 'weight' needs a value");
+			if (parse_u32(argv[i + 1], 1, LIMPET_MAX_WEIGHT, &c->weight))
+				FAIL("backend add: weight must be 1-%d, got '%s'", LIMPET_MAX_WEIGHT,
+				     argv[i + 1]);
+		} else {
+			FAIL("backend: unexpected argument '%s'", argv[i]);
+		}
+	}
+	return 0;
+}
+
+int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen)
+{
+	const char *obj, *verb;
+
+	memset(c, 0, sizeof(*c));
+	if (argc < 1)
+		FAIL("missing OBJECT; try: limpetctl help");
+	obj = argv[0];
+	verb = argc > 1 ? argv[1] : NULL;
+	if (!strcmp(obj, "help")) {
+		c->op = CTL_HELP;
+		return 0;
+	}
+	if (verb && !strcmp(verb, "help")) {
+		c->op = CTL_HELP;
+		return 0;
+	}
+	if (!strcmp(obj, "vip")) {
+		if (!verb)
+			FAIL("vip: missing command (add, del, list)");
+		if (!strcmp(verb, "add")) {
+			c->op = CTL_VIP_ADD;
+			if (argc < 3)
+				FAIL("vip add: missing VIP");
+			if (vip_parse(argv[2], &c->vip, err, errlen))
+				return -EINVAL;
+			c->has_vip = true;
+			return parse_vip_opts(argc - 3, argv + 3, c, err, errlen);
+		}
+		if (!strcmp(verb, "del")) {
+			c->op = CTL_VIP_DEL;
+			if (argc != 3)
+				FAIL("vip del: expected exactly one VIP");
+			c->has_vip = true;
+			return vip_parse(argv[2], &c->vip, err, errlen) ? -EINVAL : 0;
+		}
+		if (!strcmp(verb, "list")) {
+			c->op = CTL_VIP_LIST;
+			if (argc != 2)
+				FAIL("vip list: unexpected argument '%s'", argv[2]);
+			return 0;
+		}
+		FAIL("vip: unknown command '%s' (add, del, list)", verb);
+	}
+	if (!strcmp(obj, "backend")) {
+		if (!verb)
+			FAIL("backend: missing command (add, drain, del, list)");
+		if (!strcmp(verb, "add"))
+			c->op = CTL_BE_ADD;
+		else if (!strcmp(verb, "drain"))
+			c->op = CTL_BE_DRAIN;
+		else if (!strcmp(verb, "del"))
+			c->op = CTL_BE_DEL;
+		else if (!strcmp(verb, "list")) {
+			c->op = CTL_BE_LIST;
+			return parse_opt_vip(argc - 2, argv + 2, "backend list", c, err, errlen);
+		} else
+			FAIL("backend: unknown command '%s' (add, drain, del, list)", verb);
+		return parse_backend_cmd(argc - 2, argv + 2, c, err, errlen);
+	}
+	if (!strcmp(obj, "stats")) {
+		c->op = CTL_STATS;
+		return parse_opt_vip(argc - 1, argv + 1, "stats", c, err, errlen);
+	}
+	if (!strcmp(obj, "flows")) {
+		c->op = CTL_FLOWS;
+		return parse_opt_vip(argc - 1, argv + 1, "flows", c, err, errlen);
+	}
+	if (!strcmp(obj, "affinity")) {
+		if (!verb)
+			FAIL("affinity: missing command (list, flush)");
+		if (!strcmp(verb, "list"))
+			c->op = CTL_AFF_LIST;
+		else if (!strcmp(verb, "flush"))
+			c->op = CTL_AFF_FLUSH;
+		else
+			FAIL("affinity: unknown command '%s' (list, flush)", verb);
+		return parse_opt_vip(argc - 2, argv + 2, "affinity", c, err, errlen);
+	}
+	FAIL("unknown object '%s' (vip, backend, stats, flows, affinity)", obj);
+}
+
+bool ctl_writes(const struct ctl_cmd *c)
+{
+	return c->op == CTL_VIP_ADD || c->op == CTL_VIP_DEL || c->op == CTL_BE_ADD ||
+	       c->op == CTL_BE_DRAIN || c->op == CTL_BE_DEL || c->op == CTL_AFF_FLUSH;
+}
+
+/* Iterate the VIPs (optionally one); fn returns <0 to stop. */
+typedef int (*vip_fn)(struct inst *in, const struct vip_key *k, const struct vip_meta *m, void *arg);
+
+static int for_each_vip(struct inst *in, const struct ctl_cmd *c, vip_fn fn, void *arg, char *err,
+			size_t errlen)
+{
+	struct vip_key cur, next;
+	struct vip_meta m;
+	void *prev = NULL;
+	char vs[80];
+	int ret;
+
+	if (c->has_vip) {
+		if (op_vip_find(in, &c->vip, &m)) {
+			snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, vs, sizeof(vs)));
+			return -ENOENT;
+		}
+		return fn(in, &c->vip, &m, arg);
+	}
+	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
+		cur = next;
+		prev = &cur;
+		if (bpf_map_lookup_elem(in->fd[IM_VIPS], &cur, &m))
+			continue;
+		ret = fn(in, &cur, &m, arg);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Find the VIP key of a vip_id (for flows and affinities). */
+static int vip_by_id(struct inst *in, __u32 vip_id, struct vip_key *out)
+{
+	struct vip_key cur, next;
+	struct vip_meta m;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
+		cur = next;
+		prev = &cur;
+		if (!bpf_map_lookup_elem(in->fd[IM_VIPS], &cur, &m) && m.vip_id == vip_id) {
+			*out = cur;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int vip_row(struct inst *in, const struct vip_key *k, const struct vip_meta *m, void *arg)
+{
+	char vs[80], pfx[8];
+	struct backend be;
+	__u32 id, active = 0, draining = 0;
+
+	(void)arg;
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) || be.vip_id != m->vip_id)
+			continue;
+		active += be.state == LIMPET_BE_ACTIVE;
+		draining += be.state == LIMPET_BE_DRAINING;
+	}
+	snprintf(pfx, sizeof(pfx), "/%u", k->family == LIMPET_AF_INET ? m->prefix4 : m->prefix6);
+	out_row_begin();
+	out_cell_str(vip_str(k, vs, sizeof(vs)));
+	out_cell_u64(m->vip_id);
+	out_cell_str(policy_str(m->policy));
+	out_cell_str("nat");
+	out_cell_str(m->policy == LIMPET_POLICY_IP_HASH ? pfx : "-");
+	out_cell_u64(m->affinity_ttl);
+	out_cell_u64(m->maglev_m);
+	out_cell_u64(active);
+	out_cell_u64(draining);
+	out_row_end();
+	return 0;
+}
+
+static int backend_rows(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
+			void *arg)
+{
+	char vs[80], bs[80];
+	struct backend be;
+	__u32 id;
+
+	(void)arg;
+	vip_str(k, vs, sizeof(vs));
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
+		    be.state == LIMPET_BE_FREE || be.vip_id != m->vip_id)
+			continue;
+		out_row_begin();
+		out_cell_str(vs);
+		out_cell_str(endpoint_str(be.addr, be.family, ntohs(be.port), bs, sizeof(bs)));
+		out_cell_u64(id);
+		out_cell_str(be_state_str(be.state));
+		out_cell_u64(be.weight);
+		out_row_end();
+	}
+	return 0;
+}
+
+static void stats_cells(const struct limpet_stats *s)
+{
+	out_cell_u64(s->packets);
+	out_cell_u64(s->bytes);
+	out_cell_u64(s->new_flows);
+	out_cell_u64(s->aff_hits);
+	out_cell_u64(s->aff_misses);
+	out_cell_u64(s->reply_packets);
+	out_cell_u64(s->reply_bytes);
+}
+
+static int vip_stats_row(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
+			 void *arg)
+{
+	struct limpet_stats s;
+	char vs[80];
+
+	(void)arg;
+	stats_sum(in->fd[IM_VIP_STATS], m->vip_id, &s);
+	out_row_begin();
+	out_cell_str(vip_str(k, vs, sizeof(vs)));
+	stats_cells(&s);
+	out_row_end();
+	return 0;
+}
+
+static int backend_stats_rows(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
+			      void *arg)
+{
+	struct limpet_stats s;
+	struct backend be;
+	char vs[80], bs[80];
+	__u32 id;
+
+	(void)arg;
+	vip_str(k, vs, sizeof(vs));
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
+		    be.state == LIMPET_BE_FREE || be.vip_id != m->vip_id)
+			continue;
+		stats_sum(in->fd[IM_BACKEND_STATS], id, &s);
+		out_row_begin();
+		out_cell_str(vs);
+		out_cell_str(endpoint_str(be.addr, be.family, ntohs(be.port), bs, sizeof(bs)));
+		out_cell_str(be_state_str(be.state));
+		stats_cells(&s);
+		out_row_end();
+	}
+	return 0;
+}
+
+static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
+{
+	static const char *const vcols[] = { "vip", "packets", "bytes", "new_flows", "aff_hits",
+					      "aff_misses", "reply_packets", "reply_bytes" };
+	static const char *const bcols[] = { "vip", "backend", "state", "packets", "bytes",
+					      "new_flows", "aff_hits", "aff_misses",
+					      "reply_packets", "reply_bytes" };
+	static const char *const rcols[] = { "reason", "packets" };
+	__u64 r[LIMPET_R_MAX];
+	int ret, i;
+
+	out_table_begin("vips", vcols, 8);
+	ret = for_each_vip(in, c, vip_stats_row, NULL, err, errlen);
+	out_table_end();
+	if (ret)
+		return ret;
+	out_table_begin("backends", bcols, 10);
+	for_each_vip(in, c, backend_stats_rows, NULL, err, errlen);
+	out_table_end();
+	if (c->has_vip)
+		return 0;
+	reasons_sum(in->fd[IM_REASONS], r);
+	out_table_begin("reasons", rcols, 2);
+	for (i = 0; i < LIMPET_R_MAX; i++) {
+		out_row_begin();
+		out_cell_str(reason_names[i]);
+		out_cell_u64(r[i]);
+		out_row_end();
+	}
+	out_table_end();
+	return 0;
+}
+
+static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
+{
+	static const char *const cols[] = { "proto", "client", "vip", "backend", "idle_s" };
+	struct flow_key key, next;
+	struct flow_val fv;
+	struct vip_meta m;
+	struct vip_key vk;
+	struct backend be;
+	__u64 now = mono_coarse_ns();
+	void *prev = NULL;
+	char a[80], b[80], d[80];
+
+	if (c->has_vip && op_vip_find(in, &c->vip, &m)) {
+		snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, a, sizeof(a)));
+		return -ENOENT;
+	}
+	out_table_begin("flows", cols, 5);
+	while (!bpf_map_get_next_key(in->fd[IM_FLOWS], prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(in->fd[IM_FLOWS], &key, &fv))
+			continue;
+		if (c->has_vip && fv.vip_id != m.vip_id)
+			continue;
+		out_row_begin();
+		out_cell_str(proto_str(key.proto));
+		out_cell_str(endpoint_str(key.src, key.family, ntohs(key.sport), a, sizeof(a)));
+		out_cell_str(endpoint_str(key.dst, key.family, ntohs(key.dport), b, sizeof(b)));
+		if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &fv.backend_id, &be) &&
+		    be.state != LIMPET_BE_FREE && be.vip_id == fv.vip_id)
+			out_cell_str(endpoint_str(be.addr, be.family,
+						  ntohs(be.port ? be.port : key.dport), d, sizeof(d)));
+		else
+			out_cell_str("(deleted)");
+		out_cell_u64(now > fv.last_seen ? (now - fv.last_seen) / 1000000000ULL : 0);
+		out_row_end();
+	}
+	out_table_end();
+	(void)vk;
+	return 0;
+}
+
+static int run_affinity_list(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
+{
+	static const char *const cols[] = { "vip", "kind", "key", "backend", "idle_s" };
+	struct affinity_key key, next;
+	struct affinity_val av;
+	struct vip_meta m;
+	struct vip_key vk;
+	struct backend be;
+	__u64 now = mono_coarse_ns();
+	void *prev = NULL;
+	char a[80], b[80], v[80];
+
+	if (c->has_vip && op_vip_find(in, &c->vip, &m)) {
+		snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, a, sizeof(a)));
+		return -ENOENT;
+	}
+	out_table_begin("affinity", cols, 5);
+	while (!bpf_map_get_next_key(in->fd[IM_AFFINITY], prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(in->fd[IM_AFFINITY], &key, &av))
+			continue;
+		if (c->has_vip && key.vip_id != m.vip_id)
+			continue;
+		if (vip_by_id(in, key.vip_id, &vk))
+			continue;
+		out_row_begin();
+		out_cell_str(vip_str(&vk, v, sizeof(v)));
+		out_cell_str("src-ip");
+		out_cell_str(addr_str(key.key, vk.family, a, sizeof(a)));
+		if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &av.backend_id, &be) &&
+		    be.state != LIMPET_BE_FREE && be.vip_id == key.vip_id)
+			out_cell_str(endpoint_str(be.addr, be.family, ntohs(be.port), b, sizeof(b)));
+		else
+			out_cell_str("(deleted)");
+		out_cell_u64(now > av.last_seen ? (now - av.last_seen) / 1000000000ULL : 0);
+		out_row_end();
+	}
+	out_table_end();
+	return 0;
+}
+
+int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
+{
+	static const char *const vcols[] = { "vip", "id", "policy", "mode", "prefix",
+					      "affinity_timeout", "table_size", "active",
+					      "draining" };
+	static const char *const bcols[] = { "vip", "backend", "id", "state", "weight" };
+	struct vip_meta m;
+	char vs[80];
+	int ret;
+
+	switch (c->op) {
+	case CTL_HELP:
+		ctl_usage(stdout);
+		return 0;
+	case CTL_VIP_ADD:
+		return op_vip_add(in, &c->vip, &c->vo, err, errlen);
+	case CTL_VIP_DEL:
+		return op_vip_del(in, &c->vip, err, errlen);
+	case CTL_VIP_LIST:
+		out_table_begin("vips", vcols, 9);
+		ret = for_each_vip(in, c, vip_row, NULL, err, errlen);
+		out_table_end();
+		return ret;
+	case CTL_BE_ADD:
+		return op_backend_add(in, &c->vip, c->be_spec, c->weight, err, errlen);
+	case CTL_BE_DRAIN:
+		return op_backend_set_state(in, &c->vip, c->be_spec, LIMPET_BE_DRAINING, err, errlen);
+	case CTL_BE_DEL:
+		return op_backend_set_state(in, &c->vip, c->be_spec, LIMPET_BE_FREE, err, errlen);
+	case CTL_BE_LIST:
+		out_table_begin("backends", bcols, 5);
+		ret = for_each_vip(in, c, backend_rows, NULL, err, errlen);
+		out_table_end();
+		return ret;
+	case CTL_STATS:
+		return run_stats(in, c, err, errlen);
+	case CTL_FLOWS:
+		return run_flows(in, c, err, errlen);
+	case CTL_AFF_LIST:
+		return run_affinity_list(in, c, err, errlen);
+	case CTL_AFF_FLUSH:
+		if (c->has_vip && op_vip_find(in, &c->vip, &m)) {
+			snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, vs, sizeof(vs)));
+			return -ENOENT;
+		}
+		ret = op_affinity_flush(in, c->has_vip ? (int)m.vip_id : -1, -1);
+		if (ret < 0)
+			return ret;
+		out_kv_u64("flushed", ret);
+		return 0;
+	}
+	return -EINVAL;
+}

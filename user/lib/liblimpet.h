@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* limpet's control-plane library: what both CLIs and the tests link. */
+#ifndef LIMPET_LIB_H
+#define LIMPET_LIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include <limpet/limpet.h>
+
+#define LIMPET_ERR_LEN 256
+#define LIMPET_HASH_SEED_DEFAULT 0x6c696d70u /* same on every host: same tables (DESIGN §3) */
+
+/* ---- addresses (addr.c) ---- */
+struct l_addr {
+	__u32 a[4]; /* network order; IPv4 in a[0] */
+	__u8 family; /* LIMPET_AF_INET / LIMPET_AF_INET6 */
+};
+
+int addr_parse(const char *s, struct l_addr *out);
+/* "ADDR:PORT/PROTO", "[V6]:PORT/PROTO" */
+int vip_parse(const char *s, struct vip_key *out, char *err, size_t errlen);
+/* "ADDR[:PORT]", "[V6][:PORT]"; *has_port tells whether a port was given */
+int backend_parse(const char *s, struct l_addr *addr, __u16 *port, bool *has_port, char *err,
+		  size_t errlen);
+const char *addr_str(const __u32 *a, __u8 family, char *buf, size_t len);
+/* "10.0.0.1:80" or "[fc00::1]:80" (port in host order) */
+const char *endpoint_str(const __u32 *a, __u8 family, __u16 port, char *buf, size_t len);
+const char *vip_str(const struct vip_key *k, char *buf, size_t len);
+const char *proto_str(__u8 proto);
+int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
+void prefix_mask(__u8 family, unsigned int len, __u32 mask[4]);
+bool is_prime(__u32 n);
+
+/* ---- Maglev (maglev.c) ---- */
+struct maglev_backend {
+	__u32 id;
+	__u32 addr[4];
+	__u16 port;
+	__u8 family;
+	__u32 weight;
+};
+/* Fill table[m] with backend ids; the result depends only on the set of backends and seed. */
+int maglev_build(const struct maglev_backend *bs, int n, __u32 m, __u32 seed, __u32 *table);
+
+/* ---- instance: pins, maps, lock (instance.c) ---- */
+enum inst_map {
+	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_RNAT, IM_AFFINITY, IM_FRAGS,
+	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS, IM_MAX,
+};
+extern const char *const inst_map_names[IM_MAX];
+
+struct inst {
+	char name[64];
+	char dir[128];
+	int fd[IM_MAX];
+	int lock_fd;
+};
+
+int inst_name_valid(const char *name);
+void inst_dir(const char *name, char *buf, size_t len);
+int bpffs_ensure(char *err, size_t errlen);
+int inst_open(struct inst *in, const char *name, char *err, size_t errlen);
+void inst_close(struct inst *in);
+int inst_lock(const char *name, char *err, size_t errlen);
+struct bpf_object;
+/* An instance view over a loaded object's own maps (replay, packet tests); no lock. */
+int inst_from_object(struct inst *in, struct bpf_object *obj, char *err, size_t errlen);
+/* Stop libbpf pinning obj's maps; then reuse the listed ones from a live instance. */
+int obj_private_maps(struct bpf_object *obj, const struct inst *live, const enum inst_map *reuse,
+		     int nreuse, char *err, size_t errlen);
+void libbpf_quiet(bool verbose);
+
+/* ---- operations (ops.c); all return 0 or -errno with err filled ---- */
+struct vip_opts {
+	__u8 policy;
+	__u8 prefix4, prefix6;
+	bool prefix4_set, prefix6_set;
+	__u32 affinity_ttl;
+	__u32 table_size;
+};
+int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
+	       size_t errlen);
+int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errlen);
+int op_backend_add(struct inst *in, const struct vip_key *k, const char *be_spec, __u32 weight,
+		   char *err, size_t errlen);
+int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
+			 __u8 state, char *err, size_t errlen);
+int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
+int op_table_rebuild(struct inst *in, const struct vip_key *k, const struct vip_meta *meta);
+int op_affinity_flush(struct inst *in, int vip_id, int backend_id);
+int stats_sum(int map_fd, __u32 key, struct limpet_stats *out);
+int reasons_sum(int map_fd, __u64 out[LIMPET_R_MAX]);
+extern const char *const reason_names[LIMPET_R_MAX];
+const char *policy_str(__u8 policy);
+const char *be_state_str(__u8 state);
+__u64 mono_coarse_ns(void);
+
+/* ---- output: text or JSON from the same calls (output.c) ---- */
+void out_init(bool json, bool pretty);
+bool out_is_json(void);
+void out_table_begin(const char *name, const char *const *cols, int ncols);
+void out_row_begin(void);
+void out_cell_str(const char *v);
+void out_cell_u64(__u64 v);
+void out_row_end(void);
+void out_table_end(void);
+void out_kv_str(const char *k, const char *v);
+void out_kv_u64(const char *k, __u64 v);
+void out_flush(void);
+void out_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- pcap files (pcap.c) ---- */
+struct pcap_reader {
+	FILE *f;
+	bool swap;
+	bool nsec;
+};
+int pcap_open_read(struct pcap_reader *r, const char *path, char *err, size_t errlen);
+/* 1 frame read, 0 end, -1 error */
+int pcap_next(struct pcap_reader *r, unsigned char *buf, size_t cap, size_t *len);
+FILE *pcap_open_write(const char *path);
+int pcap_write(FILE *f, const unsigned char *buf, size_t len);
+
+/* ---- frame decoding and checksum verification (pkt.c) ---- */
+struct pkt_info {
+	int ok;          /* parsed as Ethernet + IPv4/IPv6 */
+	__u8 family;
+	__u8 proto;
+	int vlan;
+	__u32 src[4], dst[4];
+	__u16 sport, dport; /* host order; 0 without L4 */
+	int has_l4;
+	int frag;        /* 0 none, 1 first, 2 later */
+	int l3_csum_ok;  /* IPv4 header checksum (1 for IPv6) */
+	int l4_csum_ok;  /* -1 when not checkable (fragment, no L4) */
+	int len_ok;      /* IP length fields agree with the frame */
+	__u8 ttl;
+	__u8 dmac[6], smac[6];
+};
+void pkt_decode(const unsigned char *buf, size_t len, struct pkt_info *pi);
+
+#endif

@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* Control operations on an instance's maps. Every operation validates first and writes last;
+ * a failed write is rolled back, so a command either happens whole or not at all.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "liblimpet.h"
+
+const char *const reason_names[LIMPET_R_MAX] = LIMPET_REASON_NAMES;
+_Static_assert(sizeof((const char *[])LIMPET_REASON_NAMES) / sizeof(char *) == LIMPET_R_MAX,
+	       "a name for every reason");
+
+const char *policy_str(__u8 policy)
+{
+	switch (policy) {
+	case LIMPET_POLICY_IP_HASH:
+		return "ip-hash";
+	case LIMPET_POLICY_FIVE_TUPLE:
+		return "five-tuple";
+	default:
+		return "?";
+	}
+}
+
+const char *be_state_str(__u8 state)
+{
+	switch (state) {
+	case LIMPET_BE_ACTIVE:
+		return "active";
+	case LIMPET_BE_DRAINING:
+		return "draining";
+	default:
+		return "free";
+	}
+}
+
+__u64 mono_coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int percpu_zero(int fd, __u32 key, size_t value_size)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zero;
+	int ret;
+
+	if (ncpu < 1)
+		return -EINVAL;
+	zero = calloc(ncpu, (value_size + 7) & ~7UL);
+	if (!zero)
+		return -ENOMEM;
+	ret = bpf_map_update_elem(fd, &key, zero, BPF_ANY) ? -errno : 0;
+	free(zero);
+	return ret;
+}
+
+int stats_sum(int fd, __u32 key, struct limpet_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct limpet_stats *v;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu < 1)
+		return -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, v)) {
+		free(v);
+		return -errno;
+	}
+	for (i = 0; i < ncpu; i++) {
+		out->packets += v[i].packets;
+		out->bytes += v[i].bytes;
+		out->new_flows += v[i].new_flows;
+		out->aff_hits += v[i].aff_hits;
+		out->aff_misses += v[i].aff_misses;
+		out->reply_packets += v[i].reply_packets;
+		out->reply_bytes += v[i].reply_bytes;
+	}
+	free(v);
+	return 0;
+}
+
+int reasons_sum(int fd, __u64 out[LIMPET_R_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *v;
+	__u32 r;
+
+	memset(out, 0, LIMPET_R_MAX * sizeof(__u64));
+	if (ncpu < 1)
+		return -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (r = 0; r < LIMPET_R_MAX; r++) {
+		if (bpf_map_lookup_elem(fd, &r, v))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			out[r] += v[i];
+	}
+	free(v);
+	return 0;
+}
+
+int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta)
+{
+	return bpf_map_lookup_elem(in->fd[IM_VIPS], k, meta) ? -errno : 0;
+}
+
+static __u32 config_seed(struct inst *in)
+{
+	struct limpet_config cfg = {};
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(in->fd[IM_CONFIG], &zero, &cfg))
+		return LIMPET_HASH_SEED_DEFAULT;
+	return cfg.hash_seed;
+}
+
+/* Build the VIP's table from its active backends off to the side, then swap the slot. */
+int op_table_rebuild(struct inst *in, const struct vip_key *k, const struct vip_meta *meta)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
+	struct maglev_backend *bs = NULL;
+	__u32 id, m = meta->maglev_m, *keys = NULL, *table = NULL, count;
+	int n = 0, fd = -1, ret;
+	struct backend be;
+
+	(void)k;
+	bs = calloc(LIMPET_MAX_BACKENDS, sizeof(*bs));
+	if (!bs)
+		return -ENOMEM;
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be))
+			continue;
+		if (be.state != LIMPET_BE_ACTIVE || be.vip_id != meta->vip_id)
+			continue;
+		bs[n].id = id;
+		memcpy(bs[n].addr, be.addr, 16);
+		bs[n].port = ntohs(be.port);
+		bs[n].family = be.family;
+		bs[n].weight = be.weight;
+		n++;
+	}
+	if (!n) {
+		id = meta->vip_id;
+		ret = bpf_map_delete_elem(in->fd[IM_MAGLEV], &id) && errno != ENOENT ? -errno : 0;
+		goto out;
+	}
+	table = malloc(m * sizeof(*table));
+	keys = malloc(m * sizeof(*keys));
+	if (!table || !keys) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = maglev_build(bs, n, m, config_seed(in), table);
+	if (ret)
+		goto out;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "limpet_maglev", 4, 4, m, &copts);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (id = 0; id < m; id++)
+		keys[id] = id;
+	count = m;
+	if (bpf_map_update_batch(fd, keys, table, &count, NULL)) {
+		ret = -errno;
+		goto out;
+	}
+	id = meta->vip_id;
+	ret = bpf_map_update_elem(in->fd[IM_MAGLEV], &id, &fd, BPF_ANY) ? -errno : 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(bs);
+	free(table);
+	free(keys);
+	return ret;
+}
+
+int op_affinity_flush(struct inst *in, int vip_id, int backend_id)
+{
+	struct affinity_key key, next, *del = NULL;
+	struct affinity_val val;
+	size_t ndel = 0, cap = 0, i;
+	void *prev = NULL;
+	int fd = in->fd[IM_AFFINITY], flushed = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &val))
+			continue;
+		if (vip_id >= 0 && key.vip_id != (__u32)vip_id)
+			continue;
+		if (backend_id >= 0 && val.backend_id != (__u32)backend_id)
+			continue;
+		if (ndel == cap) {
+			cap = cap ? cap * 2 : 256;
+			del = realloc(del, cap * sizeof(*del));
+			if (!del)
+				return -ENOMEM;
+		}
+		del[ndel++] = key;
+	}
+	for (i = 0; i < ndel; i++)
+		if (!bpf_map_delete_elem(fd, &del[i]))
+			flushed++;
+	free(del);
+	return flushed;
+}
+
+int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
+	       size_t errlen)
+{
+	bool used[LIMPET_MAX_VIPS] = { false };
+	struct vip_key cur, next;
+	struct vip_meta meta = {}, m;
+	char vs[80];
+	void *prev = NULL;
+	__u32 id;
+	int ret;
+
+	vip_str(k, vs, sizeof(vs));
+	if (!op_vip_find(in, k, &m)) {
+		snprintf(err, errlen, "add vip %s: vip already exists", vs);
+		return -EEXIST;
+	}
+	if (k->family == LIMPET_AF_INET && o->prefix6_set) {
+		snprintf(err, errlen, "add vip %s: prefix6 applies to IPv6 VIPs; use prefix", vs);
+		return -EINVAL;
+	}
+	if (k->family == LIMPET_AF_INET6 && o->prefix4_set) {
+		snprintf(err, errlen, "add vip %s: prefix applies to IPv4 VIPs; use prefix6", vs);
+		return -EINVAL;
+	}
+	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
+		cur = next;
+		prev = &cur;
+		if (!bpf_map_lookup_elem(in->fd[IM_VIPS], &cur, &m) && m.vip_id < LIMPET_MAX_VIPS)
+			used[m.vip_id] = true;
+	}
+	for (id = 0; id < LIMPET_MAX_VIPS && used[id]; id++)
+		;
+	if (id == LIMPET_MAX_VIPS) {
+		snprintf(err, errlen, "add vip %s: too many VIPs (limit %d)", vs, LIMPET_MAX_VIPS);
+		return -ENOSPC;
+	}
+	meta.vip_id = id;
+	meta.policy = o->policy;
+	meta.mode = LIMPET_MODE_NAT;
+	meta.prefix4 = o->prefix4_set ? o->prefix4 : 32;
+	meta.prefix6 = o->prefix6_set ? o->prefix6 : 128;
+	meta.affinity_ttl = o->affinity_ttl;
+	meta.maglev_m = o->table_size ? o->table_size : LIMPET_MAGLEV_M_DEFAULT;
+	prefix_mask(k->family, k->family == LIMPET_AF_INET ? meta.prefix4 : meta.prefix6,
+		    meta.src_mask);
+
+	/* a recycled id must not inherit counters, a table or affinities */
+	ret = percpu_zero(in->fd[IM_VIP_STATS], id, sizeof(struct limpet_stats));
+	if (!ret && bpf_map_delete_elem(in->fd[IM_MAGLEV], &id) && errno != ENOENT)
+		ret = -errno;
+	if (!ret)
+		op_affinity_flush(in, id, -1);
+	if (!ret && bpf_map_update_elem(in->fd[IM_VIPS], k, &meta, BPF_NOEXIST))
+		ret = -errno;
+	if (ret)
+		snprintf(err, errlen, "add vip %s: %s", vs, strerror(-ret));
+	return ret;
+}
+
+int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errlen)
+{
+	struct vip_meta meta;
+	struct backend be;
+	char vs[80];
+	__u32 id;
+
+	vip_str(k, vs, sizeof(vs));
+	if (op_vip_find(in, k, &meta)) {
+		snprintf(err, errlen, "delete vip %s: vip not found", vs);
+		return -ENOENT;
+	}
+	/* stop matching first; then nothing can select the backends being freed */
+	if (bpf_map_delete_elem(in->fd[IM_VIPS], k)) {
+		snprintf(err, errlen, "delete vip %s: %s", vs, strerror(errno));
+		return -errno;
+	}
+	id = meta.vip_id;
+	bpf_map_delete_elem(in->fd[IM_MAGLEV], &id);
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
+		    be.state == LIMPET_BE_FREE || be.vip_id != meta.vip_id)
+			continue;
+		memset(&be, 0, sizeof(be));
+		bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY);
+	}
+	op_affinity_flush(in, meta.vip_id, -1);
+	return 0;
+}
+
+/* Resolve "ADDR[:PORT]" against a VIP: family must match, port defaults to the VIP's. */
+static int backend_resolve(const struct vip_key *k, const char *spec, const char *what,
+			   struct l_addr *a, __be16 *port, char *err, size_t errlen)
+{
+	char vs[80];
+	bool has_port;
+	__u16 p;
+	int ret;
+
+	vip_str(k, vs, sizeof(vs));
+	ret = backend_parse(spec, a, &p, &has_port, err, errlen);
+	if (ret)
+		return ret;
+	if (a->family != k->family) {
+		snprintf(err, errlen, "%s backend %s to vip %s: address family differs from the VIP's",
+			 what, spec, vs);
+		return -EINVAL;
+	}
+	*port = has_port ? htons(p) : k->port;
+	return 0;
+}
+
+static int backend_find(struct inst *in, __u32 vip_id, const struct l_addr *a, __be16 port,
+			struct backend *out)
+{
+	struct backend be;
+	__u32 id;
+
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
+		    be.state == LIMPET_BE_FREE)
+			continue;
+		if (be.vip_id == vip_id && be.family == a->family && be.port == port &&
+		    !memcmp(be.addr, a->a, 16)) {
+			if (out)
+				*out = be;
+			return id;
+		}
+	}
+	return -ENOENT;
+}
+
+int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
+		   char *err, size_t errlen)
+{
+	struct backend be = {}, cur;
+	struct vip_meta meta;
+	__u32 id, free_id = LIMPET_NO_BACKEND, count = 0, limit;
+	struct l_addr a;
+	__be16 port;
+	char vs[80];
+	int ret;
+
+	vip_str(k, vs, sizeof(vs));
+	if (op_vip_find(in, k, &meta)) {
+		snprintf(err, errlen, "add backend %s to vip %s: vip not found", spec, vs);
+		return -ENOENT;
+	}
+	ret = backend_resolve(k, spec, "add", &a, &port, err, errlen);
+	if (ret)
+		return ret;
+	if (backend_find(in, meta.vip_id, &a, port, NULL) >= 0) {
+		snprintf(err, errlen, "add backend %s to vip %s: backend already exists", spec, vs);
+		return -EEXIST;
+	}
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &cur))
+			continue;
+		if (cur.state == LIMPET_BE_FREE) {
+			if (free_id == LIMPET_NO_BACKEND)
+				free_id = id;
+		} else if (cur.vip_id == meta.vip_id) {
+			count++;
+		}
+	}
+	limit = meta.maglev_m / 100; /* M ≥ 100 × backends keeps the table balanced */
+	if (count >= limit) {
+		snprintf(err, errlen, "add backend %s to vip %s: too many backends (table-size %u allows %u)",
+			 spec, vs, meta.maglev_m, limit);
+		return -ENOSPC;
+	}
+	if (free_id == LIMPET_NO_BACKEND) {
+		snprintf(err, errlen, "add backend %s to vip %s: too many backends in this instance (limit %d)",
+			 spec, vs, LIMPET_MAX_BACKENDS);
+		return -ENOSPC;
+	}
+	memcpy(be.addr, a.a, 16);
+	be.port = port;
+	be.family = a.family;
+	be.state = LIMPET_BE_ACTIVE;
+	be.weight = weight;
+	be.vip_id = meta.vip_id;
+	ret = percpu_zero(in->fd[IM_BACKEND_STATS], free_id, sizeof(struct limpet_stats));
+	if (!ret)
+		op_affinity_flush(in, meta.vip_id, free_id);
+	if (!ret && bpf_map_update_elem(in->fd[IM_BACKENDS], &free_id, &be, BPF_ANY))
+		ret = -errno;
+	if (!ret) {
+		ret = op_table_rebuild(in, k, &meta);
+		if (ret) {
+			memset(&be, 0, sizeof(be));
+			bpf_map_update_elem(in->fd[IM_BACKENDS], &free_id, &be, BPF_ANY);
+		}
+	}
+	if (ret)
+		snprintf(err, errlen, "add backend %s to vip %s: %s", spec, vs, strerror(-ret));
+	return ret;
+}
+
+int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *spec, __u8 state,
+			 char *err, size_t errlen)
+{
+	const char *what = state == LIMPET_BE_FREE ? "delete" : "drain";
+	struct backend be, old;
+	struct vip_meta meta;
+	struct l_addr a;
+	__be16 port;
+	char vs[80];
+	int id, ret;
+	__u32 uid;
+
+	vip_str(k, vs, sizeof(vs));
+	if (op_vip_find(in, k, &meta)) {
+		snprintf(err, errlen, "%s backend %s of vip %s: vip not found", what, spec, vs);
+		return -ENOENT;
+	}
+	ret = backend_resolve(k, spec, what, &a, &port, err, errlen);
+	if (ret)
+		return ret;
+	id = backend_find(in, meta.vip_id, &a, port, &be);
+	if (id < 0) {
+		snprintf(err, errlen, "%s backend %s of vip %s: backend not found", what, spec, vs);
+		return -ENOENT;
+	}
+	uid = id;
+	old = be;
+	if (state == LIMPET_BE_FREE)
+		memset(&be, 0, sizeof(be));
+	else
+		be.state = state;
+	if (bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &be, BPF_ANY)) {
+		ret = -errno;
+	} else {
+		ret = op_table_rebuild(in, k, &meta);
+		if (ret)
+			bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &old, BPF_ANY);
+	}
+	if (ret) {
+		snprintf(err, errlen, "%s backend %s of vip %s: %s", what, spec, vs, strerror(-ret));
+		return ret;
+	}
+	if (state == LIMPET_BE_FREE)
+		op_affinity_flush(in, meta.vip_id, id);
+	return 0;
+}
