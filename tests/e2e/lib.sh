@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# TAP helpers for limpet's end-to-end scripts; sources the testbed. Every script traps cleanup.
+set -u
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$E2E_ROOT/tools/testbed.sh"
+PY=/usr/bin/python3
+T_N=0
+T_FAILED=0
+
+ok() { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
+not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+# check NAME CONDITION-COMMAND... : ok when the command succeeds
+check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi; }
+note() { echo "# $*"; }
+t_done() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
+
+# JSON field from a limpetctl -j document: jq-like path via python (stdlib only)
+jget() { # JSON PYEXPR (d is the document)
+	$PY -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"
+}
