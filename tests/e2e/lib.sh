@@ -10,7 +10,7 @@ T_FAILED=0
 ok() { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
 not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 # check NAME CONDITION-COMMAND... : ok when the command succeeds
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi; }
+check() { local name=$1; shift; if "$@" >/dev/null; then ok "$name"; else not_ok "$name" "failed: $*"; fi; }
 note() { echo "# $*"; }
 t_done() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
 

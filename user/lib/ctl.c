@@ -320,13 +320,16 @@ static int backend_rows(struct inst *in, const struct vip_key *k, const struct v
 	return 0;
 }
 
-static void stats_cells(const struct limpet_stats *s)
+/* affinity hits and misses are counted per VIP only */
+static void stats_cells(const struct limpet_stats *s, bool with_affinity)
 {
 	out_cell_u64(s->packets);
 	out_cell_u64(s->bytes);
 	out_cell_u64(s->new_flows);
-	out_cell_u64(s->aff_hits);
-	out_cell_u64(s->aff_misses);
+	if (with_affinity) {
+		out_cell_u64(s->aff_hits);
+		out_cell_u64(s->aff_misses);
+	}
 	out_cell_u64(s->reply_packets);
 	out_cell_u64(s->reply_bytes);
 }
@@ -341,7 +344,7 @@ static int vip_stats_row(struct inst *in, const struct vip_key *k, const struct 
 	stats_sum(in->fd[IM_VIP_STATS], m->vip_id, &s);
 	out_row_begin();
 	out_cell_str(vip_str(k, vs, sizeof(vs)));
-	stats_cells(&s);
+	stats_cells(&s, true);
 	out_row_end();
 	return 0;
 }
@@ -365,7 +368,7 @@ static int backend_stats_rows(struct inst *in, const struct vip_key *k, const st
 		out_cell_str(vs);
 		out_cell_str(endpoint_str(be.addr, be.family, ntohs(be.port), bs, sizeof(bs)));
 		out_cell_str(be_state_str(be.state));
-		stats_cells(&s);
+		stats_cells(&s, false);
 		out_row_end();
 	}
 	return 0;
@@ -376,8 +379,7 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	static const char *const vcols[] = { "vip", "packets", "bytes", "new_flows", "aff_hits",
 					      "aff_misses", "reply_packets", "reply_bytes" };
 	static const char *const bcols[] = { "vip", "backend", "state", "packets", "bytes",
-					      "new_flows", "aff_hits", "aff_misses",
-					      "reply_packets", "reply_bytes" };
+					      "new_flows", "reply_packets", "reply_bytes" };
 	static const char *const rcols[] = { "reason", "packets" };
 	__u64 r[LIMPET_R_MAX];
 	int ret, i;
@@ -387,7 +389,7 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	out_table_end();
 	if (ret)
 		return ret;
-	out_table_begin("backends", bcols, 10);
+	out_table_begin("backends", bcols, 8);
 	for_each_vip(in, c, backend_stats_rows, NULL, err, errlen);
 	out_table_end();
 	if (c->has_vip)

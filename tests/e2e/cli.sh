@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# The CLIs against a live instance: one-line errors, exit codes, nothing half-applied, JSON,
+# bpftool's view of the maps, and the loader's errors.
+. "$(dirname "$0")/lib.sh"
+TB=lpcli$$
+trap 'tb_cleanup; ip link del lpcli-x0 2>/dev/null' EXIT
+V=10.0.0.10:80/tcp
+
+ip netns add "$TB-lb"
+ip -n "$TB-lb" link add d0 type veth peer name d1
+ip -n "$TB-lb" link set d0 up
+ip -n "$TB-lb" link set d1 up
+TB_DIR=$(mktemp -d)
+
+# expect_err NAME RC PATTERN CMD...: exit code RC, one 'Error:' line matching, state unchanged
+snapshot() { limpetctl -j vip list; limpetctl -j backend list; limpetctl -j affinity list; }
+expect_err() {
+	local name=$1 rc=$2 pat=$3 before after out got
+	shift 3
+	before=$(snapshot)
+	out=$("$@" 2>&1 >/dev/null)
+	got=$?
+	after=$(snapshot)
+	if [ $got -eq "$rc" ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q "^Error: .*$pat" &&
+		[ "$before" = "$after" ]; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $got (want $rc), stderr: $out" \
+			"$([ "$before" = "$after" ] && echo 'state unchanged' || echo 'STATE CHANGED')"
+	fi
+}
+
+expect_err "limpetctl on a missing instance: exit 1, says how to create it" 1 "not found.*limpet -i $TB attach" \
+	limpetctl vip list
+check "limpet attach dev d0 (native)" limpet attach dev d0
+check "limpet attach dev d1 mode skb joins the instance" limpet attach dev d1 mode skb
+check "vip add" limpetctl vip add $V
+check "backend add x3" bash -c "$TB_BUILD/limpetctl -i $TB backend add $V 10.1.0.1 && $TB_BUILD/limpetctl -i $TB backend add $V 10.1.0.2:8080 weight 5 && $TB_BUILD/limpetctl -i $TB backend add $V 10.1.0.3"
+limpetctl vip add "[fc00::10]:443/udp" prefix6 64 >/dev/null
+
+expect_err "bad address: usage error" 2 "not an IPv4 or IPv6 address" limpetctl vip add 10.0.0.300:80/tcp
+expect_err "port 70000: usage error" 2 "port must be 0-65535" limpetctl vip add 10.0.0.10:70000/tcp
+expect_err "unknown policy: usage error" 2 "unknown policy 'round-robin'" limpetctl vip add 10.0.0.11:80/tcp policy round-robin
+expect_err "duplicate vip: runtime error" 1 "vip already exists" limpetctl vip add $V
+expect_err "prefix6 on an IPv4 VIP" 1 "prefix6 applies to IPv6 VIPs" limpetctl vip add 10.0.0.12:80/tcp prefix6 64
+expect_err "backend for a missing vip" 1 "vip not found" limpetctl backend add 10.0.0.99:80/tcp 10.1.0.1
+expect_err "duplicate backend" 1 "backend already exists" limpetctl backend add $V 10.1.0.1
+expect_err "weight 0" 2 "weight must be 1-1000" limpetctl backend add $V 10.1.0.9 weight 0
+expect_err "weight too large" 2 "weight must be 1-1000" limpetctl backend add $V 10.1.0.9 weight 100000
+expect_err "IPv6 backend for an IPv4 VIP" 1 "address family differs" limpetctl backend add $V fc00::1
+expect_err "drain a missing backend" 1 "backend not found" limpetctl backend drain $V 10.1.0.77
+expect_err "delete a missing vip" 1 "vip not found" limpetctl vip del 10.0.0.99:80/tcp
+expect_err "unknown object" 2 "unknown object" limpetctl frobnicate
+expect_err "stats of a missing vip" 1 "vip 10.0.0.99:80/tcp not found" limpetctl stats 10.0.0.99:80/tcp
+limpetctl vip add 10.0.0.13:80/tcp table-size 211 >/dev/null
+limpetctl backend add 10.0.0.13:80/tcp 10.1.0.1 >/dev/null
+limpetctl backend add 10.0.0.13:80/tcp 10.1.0.2 >/dev/null
+expect_err "too many backends for the table size" 1 "too many backends (table-size 211 allows 2)" \
+	limpetctl backend add 10.0.0.13:80/tcp 10.1.0.3
+limpetctl vip del 10.0.0.13:80/tcp
+
+out=$(limpetctl -j vip add 10.0.0.300:80/tcp 2>/dev/null)
+check "-j errors are JSON on stdout" [ "$(jget "$out" "d['error'][:16]")" = "invalid VIP '10." ]
+
+allj=1
+for cmd in "vip list" "backend list" "backend list $V" "stats" "stats $V" "flows" "flows $V" \
+	"affinity list" "affinity flush $V"; do
+	out=$(limpetctl -j $cmd) && $PY -c 'import json,sys; json.loads(sys.argv[1])' "$out" || { allj=0; note "not JSON: $cmd"; }
+done
+for cmd in status; do
+	out=$(limpet -j $cmd) && $PY -c 'import json,sys; json.loads(sys.argv[1])' "$out" || { allj=0; note "not JSON: limpet $cmd"; }
+done
+check "-j output of every printing command parses as JSON" [ $allj -eq 1 ]
+bl=$(limpetctl -j backend list $V)
+check "backend list shows weights and default ports" \
+	[ "$(jget "$bl" "','.join('%s/%s' % (b['backend'], b['weight']) for b in d['backends'])")" = "10.1.0.1:80/1,10.1.0.2:8080/5,10.1.0.3:80/1" ]
+limpetctl backend drain $V 10.1.0.3
+check "drain shows in backend list" [ "$(jget "$(limpetctl -j backend list $V)" "d['backends'][2]['state']")" = draining ]
+limpetctl backend del $V 10.1.0.3
+check "del removes the backend" [ "$(jget "$(limpetctl -j backend list $V)" "len(d['backends'])")" = 2 ]
+limpetctl vip del $V
+check "vip del removes the VIP and its backends" \
+	[ "$(jget "$(limpetctl -j backend list)" "len([b for b in d['backends'] if b['vip']=='$V'])")" = 0 ]
+limpetctl vip add $V >/dev/null
+limpetctl backend add $V 10.1.0.1 >/dev/null
+
+dump=$(bpftool map dump pinned /sys/fs/bpf/limpet/$TB/vips)
+check "bpftool map dump shows named fields (vips: vip_id, policy, src_mask)" \
+	bash -c "echo '$dump' | grep -q '\"vip_id\"' && echo '$dump' | grep -q '\"src_mask\"'"
+named=1
+# maglev is an array of maps: the kernel keeps no BTF for its values (inner table ids)
+for m in backends flows rnat affinity frags vip_stats backend_stats reasons config devs; do
+	bpftool map show pinned "/sys/fs/bpf/limpet/$TB/$m" | grep -q 'btf_id' || { named=0; note "no BTF: $m"; }
+done
+check "every pinned map carries BTF" [ $named -eq 1 ]
+
+# the loader's errors
+out=$(limpet attach dev nosuchdev0 2>&1); rc=$?
+check "attach to a missing device: exit 1, 'no such device'" \
+	bash -c "[ $rc -eq 1 ] && [ \"$out\" = \"Error: no such device 'nosuchdev0'\" ]"
+ip link add lpcli-x0 type veth peer name lpcli-x1
+ip link set dev lpcli-x0 xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
+# run in the host namespace, where lpcli-x0 is
+out=$("$TB_BUILD/limpet" -i "$TB" attach dev lpcli-x0 2>&1); rc=$?
+check "attach over another XDP program: refused, names it" \
+	bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'another XDP program is attached to lpcli-x0 (id [0-9]*, name limpet_pass)'"
+out=$("$TB_BUILD/limpet" -i "$TB" detach dev lpcli-x0 2>&1); rc=$?
+check "detach a device the instance does not own: refused" bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'not attached to instance'"
+out=$("$TB_BUILD/limpet" -i bad.name status 2>&1); rc=$?
+check "invalid instance name: usage error" bash -c "[ $rc -eq 2 ] && echo '$out' | grep -q 'invalid instance name'"
+out=$("$TB_BUILD/limpet" attach dev 2>&1); rc=$?
+check "attach without a device: usage error" [ $rc -eq 2 ]
+check "detach d1, then status lists only d0" bash -c "$(declare -f limpet); TB=$TB TB_BUILD=$TB_BUILD; limpet detach dev d1 >/dev/null && [ \"\$(limpet -j status | grep -o '\"device\"' | wc -l)\" = 1 ]"
+check "limpet destroy removes the pins" bash -c "nsenter --net=/run/netns/$TB-lb $TB_BUILD/limpet -i $TB destroy >/dev/null && [ ! -e /sys/fs/bpf/limpet/$TB ]"
+t_done
