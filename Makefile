@@ -31,7 +31,7 @@ LIB_SRCS := $(wildcard user/lib/*.c)
 LIB_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/limpet/*.h)
 BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_pass.bpf.o
-TESTS    := $(BUILD)/test_unit $(BUILD)/test_bpf
+TESTS    := $(BUILD)/test_unit $(BUILD)/test_bpf $(BUILD)/bench_xdp
 
 all: $(BUILD)/limpet $(BUILD)/limpetctl $(BPF_OBJS)
 
@@ -73,7 +73,7 @@ $(BUILD)/test_bpf: tests/bpf/test_bpf.c tests/bpf/pktbuild.h $(BUILD)/limpet_xdp
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/bench_xdp: tools/bench/bench_xdp.c tools/bench/floor.bpf.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/floor.skel.h $(BUILD)/liblimpet.a
+$(BUILD)/bench_xdp: tools/bench/bench_xdp.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/floor.skel.h $(BUILD)/liblimpet.a
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
 

@@ -58,7 +58,7 @@ static __always_inline int frag_later(struct xdp_md *ctx, struct pkt *p)
 		stats_count_reply(backend_stats_get(fv->backend_id), p->len);
 		nat_rewrite(p, fv->addr, 0, NAT_SRC);
 	}
-	return fwd_packet(ctx, p);
+	return fwd_packet(ctx, p, NULL, 0);
 }
 
 /* A backend's reply: source back to the VIP. */
@@ -74,12 +74,13 @@ static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	stats_count_reply(backend_stats_get(rv->backend_id), p->len);
 	frag_record(p, rv->vip_addr, LIMPET_FRAG_TO_CLIENT, rv->vip_id, rv->backend_id);
 	nat_rewrite(p, rv->vip_addr, rv->vip_port, NAT_SRC);
-	return fwd_packet(ctx, p);
+	return fwd_packet(ctx, p, &rv->nh, bpf_ktime_get_coarse_ns());
 }
 
 /* Record the new flow both ways: client → VIP, and the backend's reply → client. */
-static __always_inline void flow_create(const struct pkt *p, const struct vip_meta *vip,
-					const struct backend *be, __u32 id, __be16 port, __u64 now)
+static __always_inline struct flow_val *flow_create(const struct pkt *p, const struct vip_meta *vip,
+						   const struct backend *be, __u32 id, __be16 port,
+						   __u64 now)
 {
 	struct flow_val fv = { .backend_id = id, .vip_id = vip->vip_id, .last_seen = now };
 	struct flow_key rk = {};
@@ -98,6 +99,7 @@ static __always_inline void flow_create(const struct pkt *p, const struct vip_me
 	rv.vip_id = vip->vip_id;
 	rv.backend_id = id;
 	bpf_map_update_elem(&MAP_NAME_RNAT, &rk, &rv, BPF_ANY);
+	return bpf_map_lookup_elem(&MAP_NAME_FLOWS, &p->key);
 }
 
 static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_meta *vip)
@@ -122,6 +124,8 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 			fv->last_seen = now;
 			affinity_touch(p, vip, id, now);
 		}
+	} else {
+		fv = NULL;
 	}
 	if (!be) {
 		/* new flow, or its backend was deleted: choose (again) */
@@ -132,13 +136,13 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 	}
 	port = be->port ? be->port : p->key.dport;
 	if (new_flow)
-		flow_create(p, vip, be, id, port, now);
+		fv = flow_create(p, vip, be, id, port, now);
 
 	stats_count(vs, p->len, new_flow);
 	stats_count(backend_stats_get(id), p->len, new_flow);
 	frag_record(p, be->addr, LIMPET_FRAG_TO_BACKEND, vip->vip_id, id);
 	nat_rewrite(p, be->addr, port, NAT_DST);
-	return fwd_packet(ctx, p);
+	return fwd_packet(ctx, p, fv ? &fv->nh : NULL, now);
 }
 
 static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)

@@ -38,11 +38,28 @@ static __always_inline void hop_limit_decrement(struct pkt *p)
 	}
 }
 
-static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int fwd_out(struct xdp_md *ctx, struct pkt *p, __u32 in_ifindex,
+				   __u32 ifindex, const __u8 *dmac, const __u8 *smac)
+{
+	hop_limit_decrement(p);
+	__builtin_memcpy(p->eth->h_dest, dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, smac, ETH_ALEN);
+	if (ifindex == in_ifindex)
+		return LIMPET_R_FWD_TX;
+	bpf_redirect(ifindex, 0);
+	return LIMPET_R_FWD_REDIRECT;
+}
+
+/* nh: the flow's cached next hop (NULL: none), used while fresh and refreshed from the FIB. */
+static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p, struct nexthop *nh,
+				      __u64 now)
 {
 	__u32 in_ifindex = ctx->ingress_ifindex; /* read ctx once: no derived ctx pointers */
 	struct bpf_fib_lookup fib = {};
 	int rc;
+
+	if (nh && nh->in_ifindex == in_ifindex && now < nh->expires)
+		return fwd_out(ctx, p, in_ifindex, nh->ifindex, nh->dmac, nh->smac);
 
 	fib.ifindex = in_ifindex;
 	fib.l4_protocol = p->key.proto;
@@ -60,16 +77,19 @@ static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p)
 		__builtin_memcpy(fib.ipv6_dst, &p->ip6->daddr, 16);
 	}
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		if (nh)
+			nh->expires = 0;
 		return LIMPET_R_FWD_STACK;
-
-	hop_limit_decrement(p);
-	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
-	if (fib.ifindex == in_ifindex)
-		return LIMPET_R_FWD_TX;
-	bpf_redirect(fib.ifindex, 0);
-	return LIMPET_R_FWD_REDIRECT;
+	}
+	if (nh) {
+		nh->ifindex = fib.ifindex;
+		nh->in_ifindex = in_ifindex;
+		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+		nh->expires = now + LIMPET_NEXTHOP_TTL_NS;
+	}
+	return fwd_out(ctx, p, in_ifindex, fib.ifindex, fib.dmac, fib.smac);
 }
 
 #endif

@@ -28,6 +28,8 @@
 #define LIMPET_NO_BACKEND 0xffffffffu
 /* last_seen is refreshed at most this often, to keep the hot path read-mostly */
 #define LIMPET_TOUCH_NS 1000000000ULL
+/* a cached next hop is revalidated through the FIB this often */
+#define LIMPET_NEXTHOP_TTL_NS 1000000000ULL
 
 /* Map names: BPF declares the maps under these names, userspace opens the pins by them. */
 #define MAP_NAME_VIPS vips
@@ -142,12 +144,26 @@ struct flow_key {
 };
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key layout");
 
+/* The next hop a flow's packets leave by, from bpf_fib_lookup, reused until it expires (at most
+ * LIMPET_NEXTHOP_TTL_NS) so an established flow pays for no FIB lookup per packet.
+ */
+struct nexthop {
+	__u64 expires; /* 0 = none */
+	__u32 ifindex;
+	__u32 in_ifindex; /* valid for packets arriving on this device only */
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 pad;
+};
+_Static_assert(sizeof(struct nexthop) == 32, "nexthop layout");
+
 struct flow_val {
 	__u32 backend_id;
 	__u32 vip_id;
 	__u64 last_seen; /* CLOCK_MONOTONIC_COARSE ns */
+	struct nexthop nh;
 };
-_Static_assert(sizeof(struct flow_val) == 16, "flow_val layout");
+_Static_assert(sizeof(struct flow_val) == 48, "flow_val layout");
 
 /* rnat value: what a backend's reply is rewritten back to. */
 struct rnat_val {
@@ -157,8 +173,9 @@ struct rnat_val {
 	__u32 vip_id;
 	__u32 backend_id;
 	__u32 pad2;
+	struct nexthop nh;
 };
-_Static_assert(sizeof(struct rnat_val) == 32, "rnat_val layout");
+_Static_assert(sizeof(struct rnat_val) == 64, "rnat_val layout");
 
 enum limpet_affinity_kind {
 	LIMPET_AFF_SRC_IP = 1, /* source address masked to the VIP's prefix */

@@ -725,6 +725,22 @@ static void test_fib_forward(void **state)
 		assert_int_equal(n, r.len);
 		assert_memory_equal(r.out + 12, exp + 12, n - 12);
 	}
+	/* the flow caches its next hop: a neighbour change shows after revalidation (1 s) */
+	{
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "ip neigh replace %s lladdr 02:00:00:00:0a:0a dev tout0 nud permanent", b);
+		assert_int_equal(system(cmd), 0);
+		run_if(pkt, len, &r, tin);
+		pkt_decode(r.out, r.len, &pi);
+		assert_int_equal(pi.dmac[4], 0x01); /* still the cached 02:00:00:00:01:0N */
+		assert_int_equal(pi.dmac[5], b[strlen(b) - 1] - '0');
+		usleep(1100 * 1000);
+		run_if(pkt, len, &r, tin);
+		pkt_decode(r.out, r.len, &pi);
+		assert_int_equal(pi.dmac[4], 0x0a);
+		assert_int_equal(pi.dmac[5], 0x0a);
+	}
 	/* a reply arriving on the backend side leaves on the client side */
 	{
 		struct pspec rep = { .family = 4, .proto = IPPROTO_TCP, .src = b, .sport = p,

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* Per-packet cost of limpet's XDP paths beside floor programs, measured in the same run with
+ * BPF_PROG_TEST_RUN. Every run gets a fresh copy of its packet (repeat = 1, one syscall each,
+ * the kernel's own per-run timer), so a rewrite never feeds the next run; a case runs until it
+ * has taken the wanted wall time. Cases are interleaved over rounds; the median round counts.
+ * Prints a markdown table.
+ *
+ *   bench_xdp [SECONDS_PER_CASE [ROUNDS]]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "lib/liblimpet.h"
+#include "limpet_xdp.skel.h"
+#include "floor.skel.h"
+#include "pktbuild.h"
+
+static double min_seconds = 1.0;
+static char err[LIMPET_ERR_LEN];
+
+struct bcase {
+	const char *name;
+	int prog_fd;
+	unsigned char pkt[256];
+	size_t len;
+	int vary;           /* vary the client (source address/port) on every run */
+	__u32 want_action;
+	double ns;
+	unsigned long runs;
+	double rounds[16];
+};
+
+static int dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int measure(struct bcase *c, unsigned int ifindex)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, t);
+	struct xdp_md ctx = { .data_end = (__u32)c->len, .ingress_ifindex = ifindex };
+	unsigned char out[512];
+	double start = now_s();
+	unsigned long long total = 0;
+	__u32 seq = 0;
+
+	t.ctx_in = &ctx;
+	t.ctx_size_in = sizeof(ctx);
+	c->runs = 0;
+	do {
+		for (int i = 0; i < 256; i++) {
+			if (c->vary) {
+				/* a new client per run: source address and port (ip-hash keys on the
+				 * address); checksums need not match, the program does not verify them
+				 */
+				seq++;
+				c->pkt[14 + 13] = seq >> 16;
+				c->pkt[14 + 14] = seq >> 8;
+				c->pkt[14 + 15] = seq;
+				c->pkt[14 + 20] = seq >> 8;
+				c->pkt[14 + 21] = seq;
+				if (c->vary == 2) /* same client, new connection: port only */
+					c->pkt[14 + 13] = c->pkt[14 + 14] = c->pkt[14 + 15] = 7;
+			}
+			t.data_in = c->pkt;
+			t.data_size_in = c->len;
+			t.data_out = out;
+			t.data_size_out = sizeof(out);
+			t.repeat = 1;
+			if (bpf_prog_test_run_opts(c->prog_fd, &t))
+				return -errno;
+			if (t.retval != c->want_action) {
+				fprintf(stderr, "bench: %s returned %u, expected %u\n", c->name, t.retval,
+					c->want_action);
+				return -EINVAL;
+			}
+			total += t.duration;
+			c->runs++;
+		}
+	} while (now_s() - start < min_seconds);
+	c->ns = (double)total / c->runs;
+	return 0;
+}
+
+static int sh(const char *cmd)
+{
+	char c[512];
+
+	snprintf(c, sizeof(c), "%s >/dev/null 2>&1", cmd);
+	return system(c);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const net[] = {
+		"ip link set lo up",
+		"ip link add bin0 type veth peer name bin1", "ip link add bout0 type veth peer name bout1",
+		"ip link set bin0 up", "ip link set bin1 up", "ip link set bout0 up", "ip link set bout1 up",
+		"ip addr add 192.0.2.1/24 dev bin0", "ip addr add 10.1.0.254/24 dev bout0",
+		"ip neigh replace 10.1.0.1 lladdr 02:00:00:00:01:01 dev bout0 nud permanent",
+		"ip neigh replace 10.1.0.2 lladdr 02:00:00:00:01:02 dev bout0 nud permanent",
+		"ip neigh replace 10.1.0.3 lladdr 02:00:00:00:01:03 dev bout0 nud permanent",
+		"sysctl -qw net.ipv4.ip_forward=1",
+	};
+	struct pspec est = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.77",
+			     .dst = "10.200.0.1", .sport = 40000, .dport = 80, .payload = "GET / HTTP/1.1\r\n\r\n" };
+	struct pspec other = est;
+	struct limpet_xdp *lb;
+	struct floor *fl;
+	struct inst in;
+	struct vip_key k;
+	struct vip_opts vo = { .policy = LIMPET_POLICY_IP_HASH, .affinity_ttl = 1800,
+			       .table_size = LIMPET_MAGLEV_M_DEFAULT };
+	struct limpet_config cfg = { LIMPET_HASH_SEED_DEFAULT, LIMPET_MAGLEV_M_DEFAULT, 0 };
+	struct bcase cs[7];
+	unsigned int ifin;
+	__u32 zero = 0, one = 1;
+	int i, n = 0, rounds = 3, r;
+
+	if (argc > 1)
+		min_seconds = atof(argv[1]);
+	if (argc > 2)
+		rounds = atoi(argv[2]);
+	if (rounds < 1 || rounds > 16 || min_seconds <= 0) {
+		fprintf(stderr, "Usage: bench_xdp [SECONDS_PER_CASE [ROUNDS (1-16)]]\n");
+		return 2;
+	}
+	if (unshare(CLONE_NEWNET)) {
+		fprintf(stderr, "Error: unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < (int)(sizeof(net) / sizeof(net[0])); i++)
+		if (sh(net[i])) {
+			fprintf(stderr, "Error: %s failed\n", net[i]);
+			return 1;
+		}
+	ifin = if_nametoindex("bin0");
+	libbpf_quiet(false);
+	lb = limpet_xdp__open();
+	fl = floor__open_and_load();
+	if (!lb || !fl || obj_private_maps(lb->obj, NULL, NULL, 0, err, sizeof(err)) ||
+	    limpet_xdp__load(lb) || inst_from_object(&in, lb->obj, err, sizeof(err))) {
+		fprintf(stderr, "Error: load: %s\n", err[0] ? err : strerror(errno));
+		return 1;
+	}
+	bpf_map_update_elem(in.fd[IM_CONFIG], &zero, &cfg, BPF_ANY);
+	if (vip_parse("10.200.0.1:80/tcp", &k, err, sizeof(err)) ||
+	    op_vip_add(&in, &k, &vo, err, sizeof(err)) ||
+	    op_backend_add(&in, &k, "10.1.0.1", 1, err, sizeof(err)) ||
+	    op_backend_add(&in, &k, "10.1.0.2", 1, err, sizeof(err)) ||
+	    op_backend_add(&in, &k, "10.1.0.3", 1, err, sizeof(err))) {
+		fprintf(stderr, "Error: configure: %s\n", err);
+		return 1;
+	}
+
+	/* floors */
+	memset(cs, 0, sizeof(cs));
+	cs[n] = (struct bcase){ .name = "floor: return XDP_TX", .prog_fd = bpf_program__fd(fl->progs.floor_tx), .want_action = XDP_TX };
+	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
+	cs[n] = (struct bcase){ .name = "floor: parse + swap MACs", .prog_fd = bpf_program__fd(fl->progs.floor_parse_swap), .want_action = XDP_TX };
+	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
+	cs[n] = (struct bcase){ .name = "floor 3: parse + 1 hash lookup + swap MACs", .prog_fd = bpf_program__fd(fl->progs.floor_parse_lookup_swap), .want_action = XDP_TX };
+	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
+	{
+		struct flow_key fk = { .family = LIMPET_AF_INET, .proto = IPPROTO_TCP };
+
+		inet_pton(AF_INET, est.src, fk.src);
+		inet_pton(AF_INET, est.dst, fk.dst);
+		fk.sport = htons(est.sport);
+		fk.dport = htons(est.dport);
+		bpf_map_update_elem(bpf_map__fd(fl->maps.floor_flows), &fk, &one, BPF_ANY);
+	}
+
+	/* limpet */
+	cs[n] = (struct bcase){ .name = "limpet: established flow (NAT, cached next hop, redirect)", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT };
+	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
+	cs[n] = (struct bcase){ .name = "limpet: affinity hit (known client, new connection)", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT, .vary = 2 };
+	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
+	cs[n] = (struct bcase){ .name = "limpet: new flow, new client, full flow table", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT, .vary = 1 };
+	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
+	other.dst = "10.200.0.99";
+	cs[n] = (struct bcase){ .name = "limpet: not a VIP (pass)", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_PASS };
+	cs[n].len = pkt_build(&other, cs[n].pkt), n++;
+
+	/* fill the flow table so new flows evict (LRU full) */
+	{
+		unsigned int cnt = LIMPET_MAX_FLOWS, j;
+		struct flow_key *keys = calloc(cnt, sizeof(*keys));
+		struct flow_val *vals = calloc(cnt, sizeof(*vals));
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		for (j = 0; j < cnt; j++) {
+			keys[j].family = LIMPET_AF_INET;
+			keys[j].proto = IPPROTO_TCP;
+			keys[j].src[0] = htonl(0x0b000000 + j);
+			keys[j].dst[0] = htonl(0xcbcbcbcb);
+			vals[j].backend_id = 0;
+		}
+		bpf_map_update_batch(in.fd[IM_FLOWS], keys, vals, &cnt, &bo);
+		free(keys);
+		free(vals);
+	}
+	/* prime: the established flow and the affinity of the "known client" */
+	{
+		struct bcase warm = cs[3];
+
+		min_seconds = min_seconds > 0.05 ? min_seconds : 0.05;
+		double save = min_seconds;
+
+		min_seconds = 0;
+		if (measure(&warm, ifin))
+			return 1;
+		warm = cs[4];
+		warm.vary = 0;
+		warm.pkt[14 + 13] = warm.pkt[14 + 14] = warm.pkt[14 + 15] = 7;
+		if (measure(&warm, ifin))
+			return 1;
+		min_seconds = save;
+	}
+	for (r = 0; r < rounds; r++)
+		for (i = 0; i < n; i++) {
+			if (measure(&cs[i], ifin)) {
+				fprintf(stderr, "Error: measuring '%s' failed\n", cs[i].name);
+				return 1;
+			}
+			cs[i].rounds[r] = cs[i].ns;
+		}
+	for (i = 0; i < n; i++) {
+		qsort(cs[i].rounds, rounds, sizeof(double), dcmp);
+		cs[i].ns = cs[i].rounds[rounds / 2];
+	}
+
+	{
+		double base = cs[0].ns, floor3 = cs[2].ns;
+
+		printf("| case | ns/packet (median of %d) | min–max | net of `return XDP_TX` | × floor 3 | net × floor 3 |\n",
+		       rounds);
+		printf("|---|---:|---:|---:|---:|---:|\n");
+		for (i = 0; i < n; i++)
+			printf("| %s | %.1f | %.0f–%.0f | %.1f | %.2f | %.2f |\n", cs[i].name, cs[i].ns,
+			       cs[i].rounds[0], cs[i].rounds[rounds - 1], cs[i].ns - base,
+			       cs[i].ns / floor3, i ? (cs[i].ns - base) / (floor3 - base) : 0.0);
+	}
+	floor__destroy(fl);
+	inst_close(&in);
+	limpet_xdp__destroy(lb);
+	return 0;
+}
