@@ -264,23 +264,31 @@ out:
 	return ret;
 }
 
+/* Lock the instance, then open it; on failure the error is printed and -1 returned. */
+static int inst_open_locked(struct inst *in)
+{
+	int lock = inst_lock(instance, err, sizeof(err));
+
+	if (lock < 0 || inst_open(in, instance, err, sizeof(err))) {
+		out_error("%s", err);
+		if (lock >= 0)
+			close(lock);
+		return -1;
+	}
+	in->lock_fd = lock;
+	return 0;
+}
+
 static int cmd_detach(const char *ifname)
 {
 	struct dev_info cur;
 	unsigned int ifindex;
 	struct inst in;
 	__u32 att_mode, att_id;
-	int lock, ret = 1;
+	int ret = 1;
 
-	if (need_root() || dev_index(ifname, &ifindex))
+	if (need_root() || dev_index(ifname, &ifindex) || inst_open_locked(&in))
 		return 1;
-	lock = inst_lock(instance, err, sizeof(err));
-	if (lock < 0 || inst_open(&in, instance, err, sizeof(err))) {
-		out_error("%s", err);
-		if (lock >= 0)
-			close(lock);
-		return 1;
-	}
 	if (bpf_map_lookup_elem(in.fd[IM_DEVS], &ifindex, &cur)) {
 		out_error("%s is not attached to instance '%s'", ifname, instance);
 		goto out;
@@ -297,7 +305,6 @@ static int cmd_detach(const char *ifname)
 	ret = 0;
 out:
 	inst_close(&in);
-	close(lock);
 	return ret;
 }
 
@@ -382,18 +389,11 @@ static int cmd_destroy(void)
 	__u32 key, next, *prev = NULL, att_mode;
 	char path[512];
 	struct dirent *de;
-	int lock;
+	char dir[128];
 	DIR *d;
 
-	if (need_root())
+	if (need_root() || inst_open_locked(&in))
 		return 1;
-	lock = inst_lock(instance, err, sizeof(err));
-	if (lock < 0 || inst_open(&in, instance, err, sizeof(err))) {
-		out_error("%s", err);
-		if (lock >= 0)
-			close(lock);
-		return 1;
-	}
 	while (!bpf_map_get_next_key(in.fd[IM_DEVS], prev, &next)) {
 		key = next;
 		prev = &key;
@@ -411,13 +411,12 @@ static int cmd_destroy(void)
 	}
 	if (d)
 		closedir(d);
-	inst_close(&in);
-	if (rmdir(in.dir)) {
-		out_error("remove %s: %s", in.dir, strerror(errno));
-		close(lock);
+	snprintf(dir, sizeof(dir), "%s", in.dir);
+	inst_close(&in); /* also drops the lock */
+	if (rmdir(dir)) {
+		out_error("remove %s: %s", dir, strerror(errno));
 		return 1;
 	}
-	close(lock);
 	out_kv_str("destroyed", instance);
 	return 0;
 }

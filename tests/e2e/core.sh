@@ -73,6 +73,8 @@ vnum=${victim#be}
 tb_in cli curl -s --max-time 30 --interface "$(tb_client4 0)" -o "$TB_DIR/slow.out" "http://$TB_VIP4/slow.bin" &
 dl=$!
 sleep 1
+peer=$(tb_in cli ss -tnH state established "src $(tb_client4 0)" | awk '{print $4}')
+check "the client's socket talks to the VIP ($peer), not to the backend" [ "$peer" = "$TB_VIP4:80" ]
 limpetctl backend drain "$TB_VIP4:80/tcp" "$(tb_backend4 "$vnum")"
 gotv=0
 for ((c = 160; c < 200; c++)); do

@@ -406,22 +406,50 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	return 0;
 }
 
+/* The VIP a listing is limited to, if the command names one. */
+static int vip_filter(struct inst *in, const struct ctl_cmd *c, struct vip_meta *m, char *err,
+		      size_t errlen)
+{
+	char vs[80];
+
+	if (c->has_vip && op_vip_find(in, &c->vip, m)) {
+		snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, vs, sizeof(vs)));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* A backend id as a table cell: its address, or "(deleted)" when the id no longer serves vip_id. */
+static void backend_cell(struct inst *in, __u32 id, __u32 vip_id, __be16 client_port)
+{
+	struct backend be;
+	char buf[80];
+
+	if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) && be.state != LIMPET_BE_FREE &&
+	    be.vip_id == vip_id)
+		out_cell_str(endpoint_str(be.addr, be.family, ntohs(be.port ? be.port : client_port),
+					  buf, sizeof(buf)));
+	else
+		out_cell_str("(deleted)");
+}
+
+static __u64 idle_s(__u64 now, __u64 last_seen)
+{
+	return now > last_seen ? (now - last_seen) / 1000000000ULL : 0;
+}
+
 static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 {
 	static const char *const cols[] = { "proto", "client", "vip", "backend", "idle_s" };
 	struct flow_key key, next;
 	struct flow_val fv;
 	struct vip_meta m;
-	struct vip_key vk;
-	struct backend be;
 	__u64 now = mono_coarse_ns();
 	void *prev = NULL;
-	char a[80], b[80], d[80];
+	char a[80], b[80];
 
-	if (c->has_vip && op_vip_find(in, &c->vip, &m)) {
-		snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, a, sizeof(a)));
+	if (vip_filter(in, c, &m, err, errlen))
 		return -ENOENT;
-	}
 	out_table_begin("flows", cols, 5);
 	while (!bpf_map_get_next_key(in->fd[IM_FLOWS], prev, &next)) {
 		key = next;
@@ -434,17 +462,11 @@ static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 		out_cell_str(proto_str(key.proto));
 		out_cell_str(endpoint_str(key.src, key.family, ntohs(key.sport), a, sizeof(a)));
 		out_cell_str(endpoint_str(key.dst, key.family, ntohs(key.dport), b, sizeof(b)));
-		if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &fv.backend_id, &be) &&
-		    be.state != LIMPET_BE_FREE && be.vip_id == fv.vip_id)
-			out_cell_str(endpoint_str(be.addr, be.family,
-						  ntohs(be.port ? be.port : key.dport), d, sizeof(d)));
-		else
-			out_cell_str("(deleted)");
-		out_cell_u64(now > fv.last_seen ? (now - fv.last_seen) / 1000000000ULL : 0);
+		backend_cell(in, fv.backend_id, fv.vip_id, key.dport);
+		out_cell_u64(idle_s(now, fv.last_seen));
 		out_row_end();
 	}
 	out_table_end();
-	(void)vk;
 	return 0;
 }
 
@@ -455,15 +477,12 @@ static int run_affinity_list(struct inst *in, const struct ctl_cmd *c, char *err
 	struct affinity_val av;
 	struct vip_meta m;
 	struct vip_key vk;
-	struct backend be;
 	__u64 now = mono_coarse_ns();
 	void *prev = NULL;
-	char a[80], b[80], v[80];
+	char a[80], v[80];
 
-	if (c->has_vip && op_vip_find(in, &c->vip, &m)) {
-		snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, a, sizeof(a)));
+	if (vip_filter(in, c, &m, err, errlen))
 		return -ENOENT;
-	}
 	out_table_begin("affinity", cols, 5);
 	while (!bpf_map_get_next_key(in->fd[IM_AFFINITY], prev, &next)) {
 		key = next;
@@ -478,12 +497,8 @@ static int run_affinity_list(struct inst *in, const struct ctl_cmd *c, char *err
 		out_cell_str(vip_str(&vk, v, sizeof(v)));
 		out_cell_str("src-ip");
 		out_cell_str(addr_str(key.key, vk.family, a, sizeof(a)));
-		if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &av.backend_id, &be) &&
-		    be.state != LIMPET_BE_FREE && be.vip_id == key.vip_id)
-			out_cell_str(endpoint_str(be.addr, be.family, ntohs(be.port), b, sizeof(b)));
-		else
-			out_cell_str("(deleted)");
-		out_cell_u64(now > av.last_seen ? (now - av.last_seen) / 1000000000ULL : 0);
+		backend_cell(in, av.backend_id, key.vip_id, vk.port);
+		out_cell_u64(idle_s(now, av.last_seen));
 		out_row_end();
 	}
 	out_table_end();
@@ -497,7 +512,6 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 					      "draining" };
 	static const char *const bcols[] = { "vip", "backend", "id", "state", "weight" };
 	struct vip_meta m;
-	char vs[80];
 	int ret;
 
 	switch (c->op) {
@@ -531,10 +545,8 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 	case CTL_AFF_LIST:
 		return run_affinity_list(in, c, err, errlen);
 	case CTL_AFF_FLUSH:
-		if (c->has_vip && op_vip_find(in, &c->vip, &m)) {
-			snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, vs, sizeof(vs)));
+		if (vip_filter(in, c, &m, err, errlen))
 			return -ENOENT;
-		}
 		ret = op_affinity_flush(in, c->has_vip ? (int)m.vip_id : -1, -1);
 		if (ret < 0)
 			return ret;
