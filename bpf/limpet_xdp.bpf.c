@@ -11,6 +11,7 @@
 #include "lib/select.h"
 #include "lib/nat.h"
 #include "lib/fwd.h"
+#include "lib/token.h"
 
 /* Later fragments follow the first one; record where the datagram went. */
 static __always_inline void frag_record(const struct pkt *p, const __u32 *addr, __u32 dir,
@@ -80,9 +81,14 @@ static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 /* Record the new flow both ways: client → VIP, and the backend's reply → client. */
 static __always_inline struct flow_val *flow_create(const struct pkt *p, const struct vip_meta *vip,
 						   const struct backend *be, __u32 id, __be16 port,
-						   __u64 now)
+						   __u64 now, const struct token_hash *tok)
 {
 	struct flow_val fv = { .backend_id = id, .vip_id = vip->vip_id, .last_seen = now };
+
+	if (tok) {
+		fv.tok_h1 = tok->h1;
+		fv.tok_h2 = tok->h2;
+	}
 	struct flow_key rk = {};
 	struct rnat_val rv = {};
 
@@ -122,21 +128,30 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 		be = backend_get(id, vip->vip_id);
 		if (be && now - fv->last_seen > LIMPET_TOUCH_NS) {
 			fv->last_seen = now;
-			affinity_touch(p, vip, id, now);
+			affinity_touch(p, vip, fv, now);
 		}
 	} else {
 		fv = NULL;
 	}
 	if (!be) {
 		/* new flow, or its backend was deleted: choose (again) */
-		r = backend_select(p, vip, now, &id, &be, vs);
+		struct token_hash th, *tok = NULL;
+
+		if (vip->policy == LIMPET_POLICY_TOKEN && p->key.proto == IPPROTO_UDP) {
+			struct token_spec *ts = token_spec_get(vip->vip_id);
+
+			if (ts && !token_udp(ctx, p, ts, &th))
+				tok = &th;
+			event_count(tok ? LIMPET_EV_TOKEN_FOUND : LIMPET_EV_TOKEN_MISSING);
+		}
+		r = backend_select(p, vip, now, &id, &be, vs, tok);
 		if (r)
 			return r;
 		new_flow = 1;
+		port = be->port ? be->port : p->key.dport;
+		fv = flow_create(p, vip, be, id, port, now, tok);
 	}
 	port = be->port ? be->port : p->key.dport;
-	if (new_flow)
-		fv = flow_create(p, vip, be, id, port, now);
 
 	stats_count(vs, p->len, new_flow);
 	stats_count(backend_stats_get(id), p->len, new_flow);

@@ -58,7 +58,7 @@ tb_setup() { # NBACKENDS NCLIENTS [NCLIENTS6]
 		for ((i = 0; i < ncli6; i++)); do echo "addr add $(tb_client6 $i)/64 dev cli0 nodad"; done
 	} | ip -n "$(tb_ns cli)" -batch -
 	ip -n "$(tb_ns cli)" route add default via 198.18.255.254
-	ip -n "$(tb_ns cli)" -6 route add default via 2001:db8:c::fffe
+	[ "$ncli6" -gt 0 ] && ip -n "$(tb_ns cli)" -6 route add default via 2001:db8:c::fffe
 	# the backend side: one L2 segment through a bridge
 	ip -n "$(tb_ns sw)" link add br0 type bridge
 	ip -n "$(tb_ns sw)" link set br0 up

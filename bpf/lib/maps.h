@@ -102,6 +102,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } MAP_NAME_CONFIG SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LIMPET_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct token_spec);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_TOKENS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LIMPET_EV_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_EVENTS SEC(".maps");
+
 /* Written by the loader only: which devices this instance is attached to. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -46,18 +46,31 @@ static __always_inline void affinity_key_init(struct affinity_key *ak, const str
 	ak->key[3] = p->key.src[3] & vip->src_mask[3];
 }
 
+/* A session token, reduced to the two hashes limpet keeps (never the token itself). */
+struct token_hash {
+	__u32 h1, h2;
+};
+
 /* Keep a connected client's affinity fresh while its flow is alive. */
 static __always_inline void affinity_touch(const struct pkt *p, const struct vip_meta *vip,
-					   __u32 backend_id, __u64 now)
+					   const struct flow_val *fv, __u64 now)
 {
-	struct affinity_key ak = {};
+	struct affinity_key ak = { .vip_id = vip->vip_id };
 	struct affinity_val *av;
 
-	if (vip->policy != LIMPET_POLICY_IP_HASH || !vip->affinity_ttl)
+	if (!vip->affinity_ttl)
 		return;
-	affinity_key_init(&ak, p, vip);
+	if (fv->tok_h1 | fv->tok_h2) {
+		ak.kind = LIMPET_AFF_TOKEN;
+		ak.key[0] = fv->tok_h1;
+		ak.key[1] = fv->tok_h2;
+	} else if (vip->policy != LIMPET_POLICY_FIVE_TUPLE) {
+		affinity_key_init(&ak, p, vip);
+	} else {
+		return;
+	}
 	av = bpf_map_lookup_elem(&MAP_NAME_AFFINITY, &ak);
-	if (av && av->backend_id == backend_id)
+	if (av && av->backend_id == fv->backend_id)
 		av->last_seen = now;
 }
 
@@ -86,41 +99,60 @@ static __always_inline int maglev_pick(const struct vip_meta *vip, __u32 hash, _
 	return 0;
 }
 
-/* Pick a backend for a flow the flow table does not know; 0 or a reason. */
+/* Pick a backend for a flow the flow table does not know; 0 or a reason. tok: the session token
+ * of a token VIP (NULL: none found, the VIP's fallback policy places the client).
+ */
 static __always_inline int backend_select(const struct pkt *p, const struct vip_meta *vip,
 					  __u64 now, __u32 *id, struct backend **bep,
-					  struct limpet_stats *vs)
+					  struct limpet_stats *vs, const struct token_hash *tok)
 {
 	struct affinity_key ak = {};
 	struct affinity_val av = {};
+	__u8 policy = vip->policy;
 	struct backend *be;
-	__u32 hash;
+	int use_aff = 0;
+	__u32 hash = 0;
 	int r;
 
-	if (vip->policy == LIMPET_POLICY_IP_HASH) {
-		affinity_key_init(&ak, p, vip);
-		if (vip->affinity_ttl) {
-			struct affinity_val *hit = bpf_map_lookup_elem(&MAP_NAME_AFFINITY, &ak);
-
-			if (hit && now - hit->last_seen < vip->affinity_ttl * 1000000000ULL) {
-				be = backend_get(hit->backend_id, vip->vip_id);
-				if (be) {
-					*id = hit->backend_id;
-					*bep = be;
-					hit->last_seen = now;
-					if (vs)
-						vs->aff_hits++;
-					return 0;
-				}
-			}
-			if (vs)
-				vs->aff_misses++;
+	if (policy == LIMPET_POLICY_TOKEN) {
+		if (tok) {
+			ak.vip_id = vip->vip_id;
+			ak.kind = LIMPET_AFF_TOKEN;
+			ak.key[0] = tok->h1;
+			ak.key[1] = tok->h2;
+			hash = tok->h1;
+			use_aff = vip->affinity_ttl != 0;
+		} else {
+			policy = vip->flags & LIMPET_VIP_F_FALLBACK_5T ? LIMPET_POLICY_FIVE_TUPLE :
+									   LIMPET_POLICY_IP_HASH;
 		}
+	}
+	if (policy == LIMPET_POLICY_IP_HASH) {
+		affinity_key_init(&ak, p, vip);
 		hash = limpet_hash5(ak.key, 0, config_seed());
-	} else {
+		use_aff = vip->affinity_ttl != 0;
+	} else if (policy == LIMPET_POLICY_FIVE_TUPLE) {
 		hash = limpet_hash9(p->key.src, p->key.dst,
 				    ((__u32)p->key.sport << 16 | p->key.dport) ^ p->key.proto,
 				    config_seed());
+	}
+
+	if (use_aff) {
+		struct affinity_val *hit = bpf_map_lookup_elem(&MAP_NAME_AFFINITY, &ak);
+
+		if (hit && now - hit->last_seen < vip->affinity_ttl * 1000000000ULL) {
+			be = backend_get(hit->backend_id, vip->vip_id);
+			if (be) {
+				*id = hit->backend_id;
+				*bep = be;
+				hit->last_seen = now;
+				if (vs)
+					vs->aff_hits++;
+				return 0;
+			}
+		}
+		if (vs)
+			vs->aff_misses++;
 	}
 
 	r = maglev_pick(vip, hash, id);
@@ -130,7 +162,7 @@ static __always_inline int backend_select(const struct pkt *p, const struct vip_
 	if (!be || be->state != LIMPET_BE_ACTIVE)
 		return LIMPET_R_DROP_BAD_BACKEND;
 	*bep = be;
-	if (vip->policy == LIMPET_POLICY_IP_HASH && vip->affinity_ttl) {
+	if (use_aff) {
 		av.backend_id = *id;
 		av.last_seen = now;
 		bpf_map_update_elem(&MAP_NAME_AFFINITY, &ak, &av, BPF_ANY);

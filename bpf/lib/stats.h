@@ -40,6 +40,14 @@ static __always_inline void reason_count(__u32 reason)
 		(*c)++;
 }
 
+static __always_inline void event_count(__u32 ev)
+{
+	__u64 *c = bpf_map_lookup_elem(&MAP_NAME_EVENTS, &ev);
+
+	if (c)
+		(*c)++;
+}
+
 /* The one place a reason becomes an XDP verdict. */
 static __always_inline int reason_action(__u32 reason)
 {

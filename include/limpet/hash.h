@@ -72,4 +72,23 @@ LIMPET_INLINE __u32 limpet_hash9(const __u32 s[4], const __u32 d[4], __u32 extra
 	return c;
 }
 
+
+/* Hash of a token: LIMPET_TOKEN_MAX bytes as 16 words, zero-padded past len. */
+LIMPET_INLINE __u32 limpet_hash_token(const __u32 w[16], __u32 len, __u32 seed)
+{
+	__u32 a, b, c;
+	int i;
+
+	a = b = c = 0xdeadbeef + len + seed;
+	for (i = 0; i < 15; i += 3) {
+		a += w[i];
+		b += w[i + 1];
+		c += w[i + 2];
+		limpet_mix(a, b, c);
+	}
+	a += w[15];
+	limpet_final(a, b, c);
+	return c;
+}
+
 #endif

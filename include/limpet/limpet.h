@@ -44,6 +44,8 @@
 #define MAP_NAME_REASONS reasons
 #define MAP_NAME_CONFIG config
 #define MAP_NAME_DEVS devs
+#define MAP_NAME_TOKENS tokens
+#define MAP_NAME_EVENTS events
 #define LIMPET_PROG_NAME limpet_xdp
 #define LIMPET_PIN_ROOT "/sys/fs/bpf/limpet"
 #define LIMPET_PIN_PROG "prog_xdp"
@@ -59,6 +61,7 @@ enum limpet_family {
 enum limpet_policy {
 	LIMPET_POLICY_IP_HASH = 0,
 	LIMPET_POLICY_FIVE_TUPLE = 1,
+	LIMPET_POLICY_TOKEN = 2, /* session token; see struct token_spec */
 	LIMPET_POLICY_MAX,
 };
 
@@ -157,13 +160,40 @@ struct nexthop {
 };
 _Static_assert(sizeof(struct nexthop) == 32, "nexthop layout");
 
+/* A token-routed TCP connection limpet spliced (DESIGN.md §6): client and backend ISNs differ. */
+enum limpet_splice_state {
+	LIMPET_SP_NONE = 0,    /* plain NAT flow */
+	LIMPET_SP_BINDING,     /* backend SYN sent, waiting for its SYN-ACK */
+	LIMPET_SP_ESTABLISHED,
+};
+
+struct splice {
+	__u32 delta;  /* lb_isn - b_isn: backend seq += delta, client ack -= delta */
+	__u32 ts_off; /* backend TSval -= ts_off toward the client, client TSecr += ts_off */
+	__u32 c_isn;  /* the client's ISN: the backend SYN reuses it */
+	__u32 lb_isn; /* the cookie limpet answered the client's SYN with */
+	__u16 mss;    /* the client's MSS */
+	__u8 state;   /* enum limpet_splice_state */
+	__u8 ws_c;    /* the client's window scale; 0xff: none */
+	__u8 ws_b;    /* the backend's window scale */
+	__u8 ws_lb;   /* the window scale limpet announced to the client */
+	__u8 opts;    /* LIMPET_SP_OPT_* the client offered */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct splice) == 24, "splice layout");
+#define LIMPET_SP_OPT_SACK 0x1
+#define LIMPET_SP_OPT_TS 0x2
+#define LIMPET_SP_OPT_WS 0x4
+
 struct flow_val {
 	__u32 backend_id;
 	__u32 vip_id;
 	__u64 last_seen; /* CLOCK_MONOTONIC_COARSE ns */
 	struct nexthop nh;
+	__u32 tok_h1, tok_h2; /* token VIPs: the affinity key, so a live session keeps it fresh */
+	struct splice sp;
 };
-_Static_assert(sizeof(struct flow_val) == 48, "flow_val layout");
+_Static_assert(sizeof(struct flow_val) == 80, "flow_val layout");
 
 /* rnat value: what a backend's reply is rewritten back to. */
 struct rnat_val {
@@ -174,12 +204,61 @@ struct rnat_val {
 	__u32 backend_id;
 	__u32 pad2;
 	struct nexthop nh;
+	struct splice sp;
 };
-_Static_assert(sizeof(struct rnat_val) == 64, "rnat_val layout");
+_Static_assert(sizeof(struct rnat_val) == 88, "rnat_val layout");
 
 enum limpet_affinity_kind {
 	LIMPET_AFF_SRC_IP = 1, /* source address masked to the VIP's prefix */
+	LIMPET_AFF_TOKEN = 2,  /* key[0..1]: two 32-bit hashes of the token; never the token */
 };
+
+/* Where a VIP's session token is. */
+enum limpet_token_source {
+	LIMPET_TOK_NONE = 0,
+	LIMPET_TOK_QUERY = 1,  /* ?NAME=value or &NAME=value in the request target */
+	LIMPET_TOK_COOKIE = 2, /* Cookie: NAME=value */
+	LIMPET_TOK_HEADER = 3, /* NAME: value */
+	LIMPET_TOK_UDP = 4,    /* bytes [offset, offset + len) of every UDP payload */
+};
+
+#define LIMPET_TOKEN_NAME_MAX 32
+#define LIMPET_TOKEN_MAX 64      /* token bytes that count; longer tokens are cut there */
+#define LIMPET_TOKEN_UDP_OFFSET_MAX 1400
+
+/* tokens map, indexed by vip_id */
+struct token_spec {
+	__u8 source;   /* enum limpet_token_source */
+	__u8 name_len;
+	__u8 fallback; /* policy when the token is missing: ip-hash or five-tuple */
+	__u8 pad;
+	__u16 offset;  /* udp */
+	__u16 len;     /* udp */
+	char name[LIMPET_TOKEN_NAME_MAX];
+};
+_Static_assert(sizeof(struct token_spec) == 40, "token_spec layout");
+
+#define LIMPET_VIP_F_SYN_DATA 0x1    /* token VIP: the first request rides in the backend SYN */
+#define LIMPET_VIP_F_FALLBACK_5T 0x2 /* token VIP: no token → five-tuple (else ip-hash) */
+
+/* Events of the token path: counters, not verdicts (events map). */
+enum limpet_event {
+	LIMPET_EV_TOKEN_FOUND = 0,
+	LIMPET_EV_TOKEN_MISSING,  /* fallback policy used */
+	LIMPET_EV_SYNACK_SENT,    /* SYN answered with a cookie */
+	LIMPET_EV_COOKIE_OK,
+	LIMPET_EV_COOKIE_BAD,     /* dropped, no state */
+	LIMPET_EV_ACK_ABSORBED,   /* the handshake's bare ACK: nothing to do until data */
+	LIMPET_EV_BIND_STARTED,   /* backend SYN sent */
+	LIMPET_EV_BIND_DONE,
+	LIMPET_EV_BIND_FAILED,    /* backend refused (RST) */
+	LIMPET_EV_SYN_RETRY,      /* first segment retransmitted while binding: SYN resent */
+	LIMPET_EV_MAX,
+};
+
+#define LIMPET_EVENT_NAMES                                                                        \
+	{ "token_found", "token_missing", "synack_sent", "cookie_ok", "cookie_bad",               \
+	  "ack_absorbed", "bind_started", "bind_done", "bind_failed", "syn_retry" }
 
 struct affinity_key {
 	__u32 vip_id;

@@ -39,6 +39,7 @@ static char err[LIMPET_ERR_LEN];
 #define VIP4ANY "10.200.0.2:0/tcp"
 #define VIP4EMPTY "10.200.0.3:80/tcp"
 #define VIP4P24 "10.200.0.4:80/tcp"
+#define VIP4TOKU "10.200.0.5:4000/udp"
 
 static void must(int ret)
 {
@@ -102,6 +103,21 @@ static int setup(void **state)
 	vip(VIP4ANY, LIMPET_POLICY_IP_HASH, 0);
 	backend(VIP4ANY, "10.1.0.5");
 	vip(VIP4EMPTY, LIMPET_POLICY_IP_HASH, 0);
+	{
+		struct vip_opts o = { .policy = LIMPET_POLICY_TOKEN, .affinity_ttl = 1800,
+				      .table_size = 65537,
+				      .token = { .source = LIMPET_TOK_UDP, .offset = 2, .len = 8 } };
+		struct vip_key k;
+
+		must(vip_parse(VIP4TOKU, &k, err, sizeof(err)));
+		must(op_vip_add(&in, &k, &o, err, sizeof(err)));
+		for (int i = 1; i <= 4; i++) {
+			char b[32];
+
+			snprintf(b, sizeof(b), "10.1.5.%d", i);
+			backend(VIP4TOKU, b);
+		}
+	}
 	vip(VIP4P24, LIMPET_POLICY_IP_HASH, 24);
 	for (int i = 1; i <= 5; i++) {
 		char b[32];
@@ -657,6 +673,53 @@ static void test_drain_and_delete(void **state)
 	must(op_backend_add(&in, &k, spec, 1, err, sizeof(err)));
 }
 
+static void udp_token_backend(const char *src, unsigned short sport, const char *payload,
+			      char *out, size_t olen)
+{
+	struct pspec s = { .family = 4, .proto = IPPROTO_UDP, .src = src, .dst = "10.200.0.5",
+			   .sport = sport, .dport = 4000, .payload = payload };
+	unsigned char pkt[2048];
+	struct result r;
+	unsigned short p;
+
+	run(pkt, pkt_build(&s, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	out_dst(&r, out, olen, &p);
+}
+
+static void test_udp_token(void **state)
+{
+	__u64 ev0[LIMPET_EV_MAX], ev1[LIMPET_EV_MAX];
+	char first[64], b[64], src[32], tok[32];
+	int seen = 0, t, c;
+	char names[4][64] = { "" };
+
+	counters_sum(in.fd[IM_EVENTS], LIMPET_EV_MAX, ev0);
+	/* one session token from 10 client addresses and ports: one backend */
+	udp_token_backend("198.18.7.1", 1000, "v1SESSION1rest", first, sizeof(first));
+	for (c = 2; c <= 10; c++) {
+		snprintf(src, sizeof(src), "198.18.%d.%d", c, c * 3);
+		udp_token_backend(src, 1000 + c, "v1SESSION1other-bytes", b, sizeof(b));
+		assert_string_equal(b, first);
+	}
+	/* different tokens from one address spread over the backends */
+	for (t = 0; t < 40; t++) {
+		snprintf(tok, sizeof(tok), "v1tok%05dxyz", t);
+		udp_token_backend("198.18.99.1", 2000 + t, tok, b, sizeof(b));
+		for (c = 0; c < seen && strcmp(names[c], b); c++)
+			;
+		if (c == seen && seen < 4)
+			snprintf(names[seen++], 64, "%s", b);
+	}
+	assert_int_equal(seen, 4);
+	counters_sum(in.fd[IM_EVENTS], LIMPET_EV_MAX, ev1);
+	assert_int_equal(ev1[LIMPET_EV_TOKEN_FOUND] - ev0[LIMPET_EV_TOKEN_FOUND], 50);
+	/* too short for offset 2 + len 8: the fallback (ip-hash), counted */
+	udp_token_backend("198.18.99.2", 3000, "v1short", b, sizeof(b));
+	counters_sum(in.fd[IM_EVENTS], LIMPET_EV_MAX, ev1);
+	assert_int_equal(ev1[LIMPET_EV_TOKEN_MISSING] - ev0[LIMPET_EV_TOKEN_MISSING], 1);
+}
+
 /* With a FIB route and a resolved neighbour: MACs set, TTL decremented, out via TX/redirect. */
 static void test_fib_forward(void **state)
 {
@@ -780,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_stickiness_and_prefix),
 		cmocka_unit_test(test_affinity_table),
 		cmocka_unit_test(test_drain_and_delete),
+		cmocka_unit_test(test_udp_token),
 		cmocka_unit_test(test_fib_forward),
 	};
 

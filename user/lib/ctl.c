@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /* limpetctl OBJECT COMMAND …: parse everything first, then run against the pinned maps. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -16,6 +17,8 @@ void ctl_usage(FILE *f)
 		"\n"
 		"limpetctl vip add VIP [policy { ip-hash | five-tuple }] [prefix LEN] [prefix6 LEN]\n"
 		"                      [affinity-timeout SECONDS] [table-size M]\n"
+		"limpetctl vip add VIP policy token TOKEN [fallback { ip-hash | five-tuple }]\n"
+		"                      [syn-data { on | off }] [affinity-timeout SECONDS] [table-size M]\n"
 		"limpetctl vip del VIP\n"
 		"limpetctl vip list\n"
 		"limpetctl backend add VIP BACKEND [weight W]\n"
@@ -28,6 +31,8 @@ void ctl_usage(FILE *f)
 		"\n"
 		"VIP     := ADDR:PORT/{ tcp | udp }, IPv6 as [ADDR]:PORT/PROTO; port 0 = every port\n"
 		"BACKEND := ADDR[:PORT], IPv6 as [ADDR][:PORT]; the port defaults to the VIP's\n"
+		"TOKEN   := token { query NAME | cookie NAME | header NAME }   (TCP VIPs)\n"
+		"         | token udp offset O len L                           (UDP VIPs)\n"
 		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
 		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n",
 		LIMPET_MAX_WEIGHT);
@@ -39,18 +44,73 @@ void ctl_usage(FILE *f)
 		return -EINVAL;                                                                   \
 	} while (0)
 
+static bool token_name_ok(const char *n)
+{
+	size_t i, len = strlen(n);
+
+	if (!len || len > LIMPET_TOKEN_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)n[i]) && !strchr("_-.", n[i]))
+			return false;
+	return true;
+}
+
+/* "token query|cookie|header NAME" or "token udp offset O len L"; returns arguments used. */
+static int parse_token(int argc, char **argv, struct token_spec *ts, char *err, size_t errlen)
+{
+	static const char *const kinds[] = { NULL, "query", "cookie", "header", "udp" };
+	__u32 v;
+	int k;
+
+	if (argc < 2)
+		FAIL("vip add: 'token' needs query NAME, cookie NAME, header NAME or udp offset O len L");
+	for (k = 1; k <= LIMPET_TOK_UDP && strcmp(argv[1], kinds[k]); k++)
+		;
+	if (k > LIMPET_TOK_UDP)
+		FAIL("vip add: unknown token source '%s' (query, cookie, header, udp)", argv[1]);
+	ts->source = k;
+	if (k != LIMPET_TOK_UDP) {
+		if (argc < 3 || !token_name_ok(argv[2]))
+			FAIL("vip add: token %s needs a NAME of 1-%d letters, digits, '_', '-', '.'",
+			     argv[1], LIMPET_TOKEN_NAME_MAX);
+		ts->name_len = strlen(argv[2]);
+		memcpy(ts->name, argv[2], ts->name_len);
+		return 3;
+	}
+	if (argc < 6 || strcmp(argv[2], "offset") || strcmp(argv[4], "len"))
+		FAIL("vip add: expected 'token udp offset O len L'");
+	if (parse_u32(argv[3], 0, LIMPET_TOKEN_UDP_OFFSET_MAX, &v))
+		FAIL("vip add: token udp offset must be 0-%d, got '%s'", LIMPET_TOKEN_UDP_OFFSET_MAX,
+		     argv[3]);
+	ts->offset = v;
+	if (parse_u32(argv[5], 1, LIMPET_TOKEN_MAX, &v))
+		FAIL("vip add: token udp len must be 1-%d, got '%s'", LIMPET_TOKEN_MAX, argv[5]);
+	ts->len = v;
+	return 6;
+}
+
 static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen)
 {
 	struct vip_opts *o = &c->vo;
+	bool fallback_set = false, syn_data_set = false;
 	__u32 v;
-	int i;
+	int i, n;
 
 	o->policy = LIMPET_POLICY_IP_HASH;
 	o->affinity_ttl = LIMPET_AFFINITY_TTL_DEFAULT;
 	o->table_size = LIMPET_MAGLEV_M_DEFAULT;
-	for (i = 0; i < argc; i += 2) {
+	o->token.fallback = LIMPET_POLICY_IP_HASH;
+	for (i = 0; i < argc; i += n) {
 		const char *k = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
+		n = 2;
+		if (!strcmp(k, "token")) {
+			n = parse_token(argc - i, argv + i, &o->token, err, errlen);
+			if (n < 0)
+				return n;
+			continue;
+		}
 		if (!val)
 			FAIL("vip add: '%s' needs a value", k);
 		if (!strcmp(k, "policy")) {
@@ -58,8 +118,23 @@ static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, s
 				o->policy = LIMPET_POLICY_IP_HASH;
 			else if (!strcmp(val, "five-tuple"))
 				o->policy = LIMPET_POLICY_FIVE_TUPLE;
+			else if (!strcmp(val, "token"))
+				o->policy = LIMPET_POLICY_TOKEN;
 			else
-				FAIL("vip add: unknown policy '%s' (ip-hash or five-tuple)", val);
+				FAIL("vip add: unknown policy '%s' (ip-hash, five-tuple or token)", val);
+		} else if (!strcmp(k, "fallback")) {
+			if (!strcmp(val, "ip-hash"))
+				o->token.fallback = LIMPET_POLICY_IP_HASH;
+			else if (!strcmp(val, "five-tuple"))
+				o->token.fallback = LIMPET_POLICY_FIVE_TUPLE;
+			else
+				FAIL("vip add: unknown fallback '%s' (ip-hash or five-tuple)", val);
+			fallback_set = true;
+		} else if (!strcmp(k, "syn-data")) {
+			if (strcmp(val, "on") && strcmp(val, "off"))
+				FAIL("vip add: syn-data takes on or off, got '%s'", val);
+			o->syn_data = !strcmp(val, "on");
+			syn_data_set = true;
 		} else if (!strcmp(k, "prefix")) {
 			if (parse_u32(val, 1, 32, &v))
 				FAIL("vip add: prefix must be 1-32, got '%s'", val);
@@ -83,6 +158,10 @@ static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, s
 			FAIL("vip add: unknown option '%s'", k);
 		}
 	}
+	if (o->policy == LIMPET_POLICY_TOKEN && !o->token.source)
+		FAIL("vip add: policy token needs 'token query|cookie|header NAME' or 'token udp offset O len L'");
+	if (o->policy != LIMPET_POLICY_TOKEN && (o->token.source || fallback_set || syn_data_set))
+		FAIL("vip add: token, fallback and syn-data need policy token");
 	return 0;
 }
 
@@ -287,11 +366,22 @@ static int vip_row(struct inst *in, const struct vip_key *k, const struct vip_me
 	out_cell_u64(m->vip_id);
 	out_cell_str(policy_str(m->policy));
 	out_cell_str("nat");
-	out_cell_str(m->policy == LIMPET_POLICY_IP_HASH ? pfx : "-");
+	out_cell_str(m->policy != LIMPET_POLICY_FIVE_TUPLE ? pfx : "-");
 	out_cell_u64(m->affinity_ttl);
 	out_cell_u64(m->maglev_m);
 	out_cell_u64(active);
 	out_cell_u64(draining);
+	{
+		struct token_spec ts = {};
+		char tb[96], full[140];
+
+		bpf_map_lookup_elem(in->fd[IM_TOKENS], &m->vip_id, &ts);
+		snprintf(full, sizeof(full), "%s%s%s", token_spec_str(&ts, tb, sizeof(tb)),
+			 m->policy == LIMPET_POLICY_TOKEN && (m->flags & LIMPET_VIP_F_FALLBACK_5T) ?
+				 " fallback five-tuple" : "",
+			 m->flags & LIMPET_VIP_F_SYN_DATA ? " syn-data" : "");
+		out_cell_str(full);
+	}
 	out_row_end();
 	return 0;
 }
@@ -381,7 +471,8 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	static const char *const bcols[] = { "vip", "backend", "state", "packets", "bytes",
 					      "new_flows", "reply_packets", "reply_bytes" };
 	static const char *const rcols[] = { "reason", "packets" };
-	__u64 r[LIMPET_R_MAX];
+	static const char *const ecols[] = { "event", "count" };
+	__u64 r[LIMPET_R_MAX], e[LIMPET_EV_MAX];
 	int ret, i;
 
 	out_table_begin("vips", vcols, 8);
@@ -400,6 +491,15 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 		out_row_begin();
 		out_cell_str(reason_names[i]);
 		out_cell_u64(r[i]);
+		out_row_end();
+	}
+	out_table_end();
+	counters_sum(in->fd[IM_EVENTS], LIMPET_EV_MAX, e);
+	out_table_begin("events", ecols, 2);
+	for (i = 0; i < LIMPET_EV_MAX; i++) {
+		out_row_begin();
+		out_cell_str(event_names[i]);
+		out_cell_u64(e[i]);
 		out_row_end();
 	}
 	out_table_end();
@@ -495,8 +595,14 @@ static int run_affinity_list(struct inst *in, const struct ctl_cmd *c, char *err
 			continue;
 		out_row_begin();
 		out_cell_str(vip_str(&vk, v, sizeof(v)));
-		out_cell_str("src-ip");
-		out_cell_str(addr_str(key.key, vk.family, a, sizeof(a)));
+		if (key.kind == LIMPET_AFF_TOKEN) {
+			out_cell_str("token");
+			snprintf(a, sizeof(a), "%08x%08x", key.key[0], key.key[1]);
+			out_cell_str(a); /* hashes only: limpet never keeps the token */
+		} else {
+			out_cell_str("src-ip");
+			out_cell_str(addr_str(key.key, vk.family, a, sizeof(a)));
+		}
 		backend_cell(in, av.backend_id, key.vip_id, vk.port);
 		out_cell_u64(idle_s(now, av.last_seen));
 		out_row_end();
@@ -509,7 +615,7 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 {
 	static const char *const vcols[] = { "vip", "id", "policy", "mode", "prefix",
 					      "affinity_timeout", "table_size", "active",
-					      "draining" };
+					      "draining", "token" };
 	static const char *const bcols[] = { "vip", "backend", "id", "state", "weight" };
 	struct vip_meta m;
 	int ret;
@@ -523,7 +629,7 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 	case CTL_VIP_DEL:
 		return op_vip_del(in, &c->vip, err, errlen);
 	case CTL_VIP_LIST:
-		out_table_begin("vips", vcols, 9);
+		out_table_begin("vips", vcols, 10);
 		ret = for_each_vip(in, c, vip_row, NULL, err, errlen);
 		out_table_end();
 		return ret;

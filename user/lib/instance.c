@@ -31,6 +31,8 @@ const char *const inst_map_names[IM_MAX] = {
 	[IM_REASONS] = LIMPET_STR(MAP_NAME_REASONS),
 	[IM_CONFIG] = LIMPET_STR(MAP_NAME_CONFIG),
 	[IM_DEVS] = LIMPET_STR(MAP_NAME_DEVS),
+	[IM_TOKENS] = LIMPET_STR(MAP_NAME_TOKENS),
+	[IM_EVENTS] = LIMPET_STR(MAP_NAME_EVENTS),
 };
 
 int inst_name_valid(const char *name)

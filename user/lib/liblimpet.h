@@ -47,7 +47,7 @@ int maglev_build(const struct maglev_backend *bs, int n, __u32 m, __u32 seed, __
 /* ---- instance: pins, maps, lock (instance.c) ---- */
 enum inst_map {
 	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_RNAT, IM_AFFINITY, IM_FRAGS,
-	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS, IM_MAX,
+	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS, IM_TOKENS, IM_EVENTS, IM_MAX,
 };
 extern const char *const inst_map_names[IM_MAX];
 
@@ -79,6 +79,8 @@ struct vip_opts {
 	bool prefix4_set, prefix6_set;
 	__u32 affinity_ttl;
 	__u32 table_size;
+	struct token_spec token; /* policy token */
+	bool syn_data;
 };
 int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
 	       size_t errlen);
@@ -92,7 +94,11 @@ int op_table_rebuild(struct inst *in, const struct vip_key *k, const struct vip_
 int op_affinity_flush(struct inst *in, int vip_id, int backend_id);
 int stats_sum(int map_fd, __u32 key, struct limpet_stats *out);
 int reasons_sum(int map_fd, __u64 out[LIMPET_R_MAX]);
+int counters_sum(int map_fd, __u32 n, __u64 *out);
 extern const char *const reason_names[LIMPET_R_MAX];
+extern const char *const event_names[LIMPET_EV_MAX];
+/* "query session_id", "udp offset 0 len 8", "-" */
+const char *token_spec_str(const struct token_spec *ts, char *buf, size_t len);
 const char *policy_str(__u8 policy);
 const char *be_state_str(__u8 state);
 __u64 mono_coarse_ns(void);

@@ -14,6 +14,9 @@
 #include "liblimpet.h"
 
 const char *const reason_names[LIMPET_R_MAX] = LIMPET_REASON_NAMES;
+const char *const event_names[LIMPET_EV_MAX] = LIMPET_EVENT_NAMES;
+_Static_assert(sizeof((const char *[])LIMPET_EVENT_NAMES) / sizeof(char *) == LIMPET_EV_MAX,
+	       "a name for every event");
 _Static_assert(sizeof((const char *[])LIMPET_REASON_NAMES) / sizeof(char *) == LIMPET_R_MAX,
 	       "a name for every reason");
 
@@ -24,6 +27,8 @@ const char *policy_str(__u8 policy)
 		return "ip-hash";
 	case LIMPET_POLICY_FIVE_TUPLE:
 		return "five-tuple";
+	case LIMPET_POLICY_TOKEN:
+		return "token";
 	default:
 		return "?";
 	}
@@ -95,17 +100,23 @@ int stats_sum(int fd, __u32 key, struct limpet_stats *out)
 
 int reasons_sum(int fd, __u64 out[LIMPET_R_MAX])
 {
+	return counters_sum(fd, LIMPET_R_MAX, out);
+}
+
+/* Per-CPU __u64 counters 0..n-1, summed over CPUs. */
+int counters_sum(int fd, __u32 n, __u64 *out)
+{
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 *v;
 	__u32 r;
 
-	memset(out, 0, LIMPET_R_MAX * sizeof(__u64));
+	memset(out, 0, n * sizeof(__u64));
 	if (ncpu < 1)
 		return -EINVAL;
 	v = calloc(ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (r = 0; r < LIMPET_R_MAX; r++) {
+	for (r = 0; r < n; r++) {
 		if (bpf_map_lookup_elem(fd, &r, v))
 			continue;
 		for (int i = 0; i < ncpu; i++)
@@ -113,6 +124,19 @@ int reasons_sum(int fd, __u64 out[LIMPET_R_MAX])
 	}
 	free(v);
 	return 0;
+}
+
+const char *token_spec_str(const struct token_spec *ts, char *buf, size_t len)
+{
+	static const char *const src[] = { "-", "query", "cookie", "header", "udp" };
+
+	if (ts->source == LIMPET_TOK_UDP)
+		snprintf(buf, len, "udp offset %u len %u", ts->offset, ts->len);
+	else if (ts->source && ts->source < 4)
+		snprintf(buf, len, "%s %.*s", src[ts->source], ts->name_len, ts->name);
+	else
+		snprintf(buf, len, "-");
+	return buf;
 }
 
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta)
@@ -248,6 +272,20 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 		snprintf(err, errlen, "add vip %s: prefix applies to IPv4 VIPs; use prefix6", vs);
 		return -EINVAL;
 	}
+	if (o->policy == LIMPET_POLICY_TOKEN) {
+		bool udp_tok = o->token.source == LIMPET_TOK_UDP;
+
+		if (udp_tok != (k->proto == IPPROTO_UDP)) {
+			snprintf(err, errlen, "add vip %s: %s", vs, udp_tok ?
+				 "token udp needs a UDP VIP" :
+				 "UDP VIPs take 'token udp offset O len L'");
+			return -EINVAL;
+		}
+		if (o->syn_data && udp_tok) {
+			snprintf(err, errlen, "add vip %s: syn-data applies to TCP token VIPs", vs);
+			return -EINVAL;
+		}
+	}
 	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
 		cur = next;
 		prev = &cur;
@@ -269,6 +307,10 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 	meta.maglev_m = o->table_size ? o->table_size : LIMPET_MAGLEV_M_DEFAULT;
 	prefix_mask(k->family, k->family == LIMPET_AF_INET ? meta.prefix4 : meta.prefix6,
 		    meta.src_mask);
+	if (o->syn_data)
+		meta.flags |= LIMPET_VIP_F_SYN_DATA;
+	if (o->policy == LIMPET_POLICY_TOKEN && o->token.fallback == LIMPET_POLICY_FIVE_TUPLE)
+		meta.flags |= LIMPET_VIP_F_FALLBACK_5T;
 
 	/* a recycled id must not inherit counters, a table or affinities */
 	ret = percpu_zero(in->fd[IM_VIP_STATS], id, sizeof(struct limpet_stats));
@@ -276,6 +318,8 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 		ret = -errno;
 	if (!ret)
 		op_affinity_flush(in, id, -1);
+	if (!ret && bpf_map_update_elem(in->fd[IM_TOKENS], &id, &o->token, BPF_ANY))
+		ret = -errno;
 	if (!ret && bpf_map_update_elem(in->fd[IM_VIPS], k, &meta, BPF_NOEXIST))
 		ret = -errno;
 	if (ret)
