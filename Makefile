@@ -30,7 +30,7 @@ endif
 LIB_SRCS := $(wildcard user/lib/*.c)
 LIB_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/limpet/*.h)
-BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_pass.bpf.o
+BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_tc.bpf.o $(BUILD)/limpet_pass.bpf.o
 TESTS    := $(BUILD)/test_unit $(BUILD)/test_bpf $(BUILD)/bench_xdp
 
 all: $(BUILD)/limpet $(BUILD)/limpetctl $(BPF_OBJS)
@@ -57,7 +57,7 @@ $(BUILD)/liblimpet.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/limpet: user/limpet.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/liblimpet.a
+$(BUILD)/limpet: user/limpet.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
 
@@ -69,7 +69,7 @@ $(BUILD)/test_unit: tests/unit/test_unit.c $(BUILD)/liblimpet.a
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/test_bpf: tests/bpf/test_bpf.c tests/bpf/pktbuild.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/liblimpet.a
+$(BUILD)/test_bpf: tests/bpf/test_bpf.c tests/bpf/pktbuild.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
 

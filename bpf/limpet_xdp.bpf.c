@@ -12,9 +12,11 @@
 #include "lib/nat.h"
 #include "lib/fwd.h"
 #include "lib/token.h"
+#include "lib/synproxy.h"
+#include "lib/splice.h"
 
 /* Later fragments follow the first one; record where the datagram went. */
-static __always_inline void frag_record(const struct pkt *p, const __u32 *addr, __u32 dir,
+static __noinline void frag_record(const struct pkt *p, const __u32 *addr, __u32 dir,
 					__u32 vip_id, __u32 backend_id)
 {
 	struct frag_key fk = {};
@@ -34,7 +36,7 @@ static __always_inline void frag_record(const struct pkt *p, const __u32 *addr, 
 	bpf_map_update_elem(&MAP_NAME_FRAGS, &fk, &fv, BPF_ANY);
 }
 
-static __always_inline int frag_later(struct xdp_md *ctx, struct pkt *p)
+static __noinline int frag_later(struct xdp_md *ctx, struct pkt *p)
 {
 	struct frag_key fk = {};
 	struct frag_val *fv;
@@ -69,8 +71,12 @@ static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 
 	if (!rv)
 		return LIMPET_R_PASS_NOT_VIP;
+	if (rv->sp.state == LIMPET_SP_BINDING)
+		return LIMPET_R_TO_TC; /* the backend's SYN-ACK or RST: a binding step */
 	if (hop_limit_expiring(p))
 		return LIMPET_R_PASS_TTL;
+	if (rv->sp.state == LIMPET_SP_ESTABLISHED)
+		splice_translate(ctx, p, &rv->sp, SPLICE_B2C);
 	stats_count_reply(vip_stats_get(rv->vip_id), p->len);
 	stats_count_reply(backend_stats_get(rv->backend_id), p->len);
 	frag_record(p, rv->vip_addr, LIMPET_FRAG_TO_CLIENT, rv->vip_id, rv->backend_id);
@@ -79,11 +85,13 @@ static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 }
 
 /* Record the new flow both ways: client → VIP, and the backend's reply → client. */
-static __always_inline struct flow_val *flow_create(const struct pkt *p, const struct vip_meta *vip,
-						   const struct backend *be, __u32 id, __be16 port,
-						   __u64 now, const struct token_hash *tok)
+static __noinline struct flow_val *flow_create(const struct pkt *p, const struct vip_meta *vip,
+					       const struct backend *be, __u32 id,
+					       const struct token_hash *tok)
 {
-	struct flow_val fv = { .backend_id = id, .vip_id = vip->vip_id, .last_seen = now };
+	struct flow_val fv = { .backend_id = id, .vip_id = vip->vip_id,
+			       .last_seen = bpf_ktime_get_coarse_ns() };
+	__be16 port = be->port ? be->port : p->key.dport;
 
 	if (tok) {
 		fv.tok_h1 = tok->h1;
@@ -108,6 +116,40 @@ static __always_inline struct flow_val *flow_create(const struct pkt *p, const s
 	return bpf_map_lookup_elem(&MAP_NAME_FLOWS, &p->key);
 }
 
+/* A TCP token VIP without an established spliced flow: the handshake limpet answers itself, and
+ * the first data segment for the TC program (DESIGN.md §6). 0: an established flow, go on.
+ */
+static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struct vip_meta *vip,
+					struct flow_val *fv)
+{
+	struct tcphdr *th = p->l4;
+	__u32 hlen;
+
+	if (!p->ip4)
+		return LIMPET_R_PASS_TOKEN_V6;
+	if (!th || (void *)(th + 1) > p->data_end)
+		return LIMPET_R_PASS_BAD_L4;
+	if (th->syn && !th->ack) {
+		if (th->rst || th->fin)
+			return LIMPET_R_DROP_ABSORBED;
+		/* a new connection: whatever this 4-tuple carried before is over */
+		bpf_map_delete_elem(&MAP_NAME_FLOWS, &p->key);
+		event_count(LIMPET_EV_SYNACK_SENT);
+		return synproxy_synack(ctx, p);
+	}
+	if (fv && fv->vip_id == vip->vip_id) {
+		if (fv->sp.state == LIMPET_SP_ESTABLISHED)
+			return 0;
+		if (fv->sp.state == LIMPET_SP_BINDING)
+			return LIMPET_R_TO_TC; /* e.g. the first segment again: resend the SYN */
+	}
+	hlen = (p->ip4->ihl & 0xf) * 4 + th->doff * 4;
+	if (bpf_ntohs(p->ip4->tot_len) > hlen && !th->rst && !th->syn)
+		return LIMPET_R_TO_TC; /* the first data segment */
+	event_count(LIMPET_EV_ACK_ABSORBED);
+	return LIMPET_R_DROP_ABSORBED;
+}
+
 static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_meta *vip)
 {
 	struct limpet_stats *vs = vip_stats_get(vip->vip_id);
@@ -123,6 +165,14 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 		return LIMPET_R_PASS_TTL;
 
 	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &p->key);
+	if (vip->policy == LIMPET_POLICY_TOKEN && p->key.proto == IPPROTO_TCP) {
+		r = lb_token_tcp(ctx, p, vip, fv);
+		if (r)
+			return r;
+		/* an established spliced flow: its backend or nothing */
+		if (!fv || !backend_get(fv->backend_id, vip->vip_id))
+			return LIMPET_R_DROP_BAD_BACKEND;
+	}
 	if (fv && fv->vip_id == vip->vip_id) {
 		id = fv->backend_id;
 		be = backend_get(id, vip->vip_id);
@@ -144,17 +194,18 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 				tok = &th;
 			event_count(tok ? LIMPET_EV_TOKEN_FOUND : LIMPET_EV_TOKEN_MISSING);
 		}
-		r = backend_select(p, vip, now, &id, &be, vs, tok);
+		r = backend_select(&p->key, vip, now, &id, &be, vs, tok);
 		if (r)
 			return r;
 		new_flow = 1;
-		port = be->port ? be->port : p->key.dport;
-		fv = flow_create(p, vip, be, id, port, now, tok);
+		fv = flow_create(p, vip, be, id, tok);
 	}
 	port = be->port ? be->port : p->key.dport;
 
 	stats_count(vs, p->len, new_flow);
 	stats_count(backend_stats_get(id), p->len, new_flow);
+	if (fv && fv->sp.state == LIMPET_SP_ESTABLISHED)
+		splice_translate(ctx, p, &fv->sp, SPLICE_C2B);
 	frag_record(p, be->addr, LIMPET_FRAG_TO_BACKEND, vip->vip_id, id);
 	nat_rewrite(p, be->addr, port, NAT_DST);
 	return fwd_packet(ctx, p, fv ? &fv->nh : NULL, now);

@@ -109,13 +109,21 @@ http {
 	uwsgi_temp_path $dir/uwsgi;
 	scgi_temp_path $dir/scgi;
 	keepalive_requests 100000;
+	client_max_body_size 64m;
 	server {
 		listen 80 reuseport backlog=4096;
 		listen [::]:80 reuseport backlog=4096;
 		location = / { default_type text/plain; return 200 "be$n\n"; }
 		location = /big.bin { root $TB_DIR/www; }
 		location = /slow.bin { alias $TB_DIR/www/big.bin; limit_rate 1m; }
+		location /files/ { alias $TB_DIR/www/; }
+		# uploads are kept whole in $dir/body/ so tests can compare them byte for byte
+		location = /upload {
+			client_body_in_file_only on;
+			proxy_pass http://127.0.0.1:81/;
+		}
 	}
+	server { listen 127.0.0.1:81; location / { return 200 "be$n stored\n"; } }
 }
 NGINX
 	ip netns exec "$ns" nginx -e "$dir/error.log" -c "$dir/nginx.conf" -p "$dir" ||

@@ -17,6 +17,10 @@
 
 #include "lib/liblimpet.h"
 #include "limpet_xdp.skel.h"
+#include "limpet_tc.skel.h"
+
+#define LIMPET_TC_HANDLE 0x4c50 /* "LP" */
+#define LIMPET_TC_PRIO 1
 
 static const char *instance = "default";
 static char err[LIMPET_ERR_LEN];
@@ -119,12 +123,33 @@ static int xdp_install(unsigned int ifindex, int prog_fd, __u32 mode, __u32 old_
 	return ret;
 }
 
-static int pin_prog_atomic(struct bpf_program *prog, const char *dir)
+/* The TC ingress program (token binding steps) on a device: created or replaced. */
+static int tc_install(unsigned int ifindex, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LIMPET_TC_HANDLE, .priority = LIMPET_TC_PRIO,
+		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int ret = bpf_tc_hook_create(&hook);
+
+	if (ret && ret != -EEXIST)
+		return ret;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static void tc_remove(unsigned int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LIMPET_TC_HANDLE, .priority = LIMPET_TC_PRIO);
+
+	bpf_tc_detach(&hook, &opts);
+}
+
+static int pin_prog_atomic(struct bpf_program *prog, const char *dir, const char *name)
 {
 	char tmp[256], path[256];
 
-	snprintf(tmp, sizeof(tmp), "%s/%s_new", dir, LIMPET_PIN_PROG);
-	snprintf(path, sizeof(path), "%s/%s", dir, LIMPET_PIN_PROG);
+	snprintf(tmp, sizeof(tmp), "%s/%s_new", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	unlink(tmp);
 	if (bpf_obj_pin(bpf_program__fd(prog), tmp))
 		return -errno;
@@ -139,6 +164,8 @@ static int cmd_attach(const char *ifname, __u32 mode)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
 	struct limpet_xdp *skel = NULL;
+	struct limpet_tc *tc = NULL;
+	int tc_fd, tc_new;
 	struct limpet_config cfg;
 	struct dev_info di = {}, cur;
 	unsigned int ifindex;
@@ -180,7 +207,15 @@ static int cmd_attach(const char *ifname, __u32 mode)
 		ret = 1;
 		goto out;
 	}
+	tc = limpet_tc__open_opts(&oopts); /* the same pins: the XDP object created them */
+	if (!tc || (ret = limpet_tc__load(tc))) {
+		out_error("load TC program into instance '%s': %s", instance,
+			  strerror(tc ? -ret : errno));
+		ret = 1;
+		goto out;
+	}
 	ret = 1;
+	tc_fd = bpf_program__fd(tc->progs.LIMPET_TC_PROG_NAME);
 	prog_fd = bpf_program__fd(skel->progs.LIMPET_PROG_NAME);
 	cfg_fd = bpf_map__fd(skel->maps.MAP_NAME_CONFIG);
 	devs_fd = bpf_map__fd(skel->maps.MAP_NAME_DEVS);
@@ -217,11 +252,21 @@ static int cmd_attach(const char *ifname, __u32 mode)
 		goto out;
 	}
 
+	/* TC first: if XDP then fails, removing our filter leaves the device as it was */
+	tc_new = bpf_map_lookup_elem(devs_fd, &ifindex, &cur) != 0;
+	ret = tc_install(ifindex, tc_fd);
+	if (ret) {
+		out_error("attach TC ingress program to %s: %s", ifname, strerror(-ret));
+		ret = 1;
+		goto out;
+	}
 	ret = xdp_install(ifindex, prog_fd, mode, att_id);
 	if (ret) {
 		out_error("attach XDP to %s in %s mode: %s%s", ifname,
 			  mode == LIMPET_XDP_SKB ? "skb" : "native", strerror(-ret),
 			  ret == -EOPNOTSUPP ? " (driver has no native XDP: try mode skb)" : "");
+		if (tc_new)
+			tc_remove(ifindex);
 		ret = 1;
 		goto out;
 	}
@@ -243,15 +288,16 @@ static int cmd_attach(const char *ifname, __u32 mode)
 				cur.ifname);
 			continue;
 		}
-		if (xdp_install(key, prog_fd, cur.xdp_mode, att_id)) {
+		if (xdp_install(key, prog_fd, cur.xdp_mode, att_id) || tc_install(key, tc_fd)) {
 			fprintf(stderr, "Warning: upgrade program on %s: %s\n", cur.ifname, strerror(errno));
 			continue;
 		}
 		cur.prog_id = info.id;
 		bpf_map_update_elem(devs_fd, &key, &cur, BPF_ANY);
 	}
-	if (pin_prog_atomic(skel->progs.LIMPET_PROG_NAME, dir))
-		fprintf(stderr, "Warning: pin program in %s: %s\n", dir, strerror(errno));
+	if (pin_prog_atomic(skel->progs.LIMPET_PROG_NAME, dir, LIMPET_PIN_PROG) ||
+	    pin_prog_atomic(tc->progs.LIMPET_TC_PROG_NAME, dir, LIMPET_PIN_TC_PROG))
+		fprintf(stderr, "Warning: pin programs in %s: %s\n", dir, strerror(errno));
 
 	out_kv_str("instance", instance);
 	out_kv_str("attached", ifname);
@@ -259,6 +305,7 @@ static int cmd_attach(const char *ifname, __u32 mode)
 	out_kv_u64("prog_id", info.id);
 	ret = 0;
 out:
+	limpet_tc__destroy(tc);
 	limpet_xdp__destroy(skel);
 	close(lock);
 	return ret;
@@ -299,6 +346,7 @@ static int cmd_detach(const char *ifname)
 		out_error("detach XDP from %s: %s", ifname, strerror(errno));
 		goto out;
 	}
+	tc_remove(ifindex);
 	bpf_map_delete_elem(in.fd[IM_DEVS], &ifindex);
 	out_kv_str("instance", instance);
 	out_kv_str("detached", ifname);
@@ -399,8 +447,10 @@ static int cmd_destroy(void)
 		prev = &key;
 		if (bpf_map_lookup_elem(in.fd[IM_DEVS], &key, &cur))
 			continue;
-		if (xdp_attached_id(key, &att_mode) == cur.prog_id)
+		if (xdp_attached_id(key, &att_mode) == cur.prog_id) {
 			bpf_xdp_detach(key, xdp_flags_of(cur.xdp_mode), NULL);
+			tc_remove(key);
+		}
 	}
 	d = opendir(in.dir);
 	while (d && (de = readdir(d))) {

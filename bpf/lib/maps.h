@@ -118,6 +118,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } MAP_NAME_EVENTS SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LIMPET_MAX_PENDING);
+	__type(key, struct flow_key);
+	__type(value, struct pending);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_PENDING SEC(".maps");
+
+/* Per-CPU room for a first segment (the BPF stack has 512 bytes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pending);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_SCRATCH SEC(".maps");
+
 /* Written by the loader only: which devices this instance is attached to. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -35,15 +35,15 @@ static __always_inline struct backend *backend_get(__u32 id, __u32 vip_id)
 	return be;
 }
 
-static __always_inline void affinity_key_init(struct affinity_key *ak, const struct pkt *p,
+static __always_inline void affinity_key_init(struct affinity_key *ak, const struct flow_key *k,
 					      const struct vip_meta *vip)
 {
 	ak->vip_id = vip->vip_id;
 	ak->kind = LIMPET_AFF_SRC_IP;
-	ak->key[0] = p->key.src[0] & vip->src_mask[0];
-	ak->key[1] = p->key.src[1] & vip->src_mask[1];
-	ak->key[2] = p->key.src[2] & vip->src_mask[2];
-	ak->key[3] = p->key.src[3] & vip->src_mask[3];
+	ak->key[0] = k->src[0] & vip->src_mask[0];
+	ak->key[1] = k->src[1] & vip->src_mask[1];
+	ak->key[2] = k->src[2] & vip->src_mask[2];
+	ak->key[3] = k->src[3] & vip->src_mask[3];
 }
 
 /* A session token, reduced to the two hashes limpet keeps (never the token itself). */
@@ -65,7 +65,7 @@ static __always_inline void affinity_touch(const struct pkt *p, const struct vip
 		ak.key[0] = fv->tok_h1;
 		ak.key[1] = fv->tok_h2;
 	} else if (vip->policy != LIMPET_POLICY_FIVE_TUPLE) {
-		affinity_key_init(&ak, p, vip);
+		affinity_key_init(&ak, &p->key, vip);
 	} else {
 		return;
 	}
@@ -102,7 +102,7 @@ static __always_inline int maglev_pick(const struct vip_meta *vip, __u32 hash, _
 /* Pick a backend for a flow the flow table does not know; 0 or a reason. tok: the session token
  * of a token VIP (NULL: none found, the VIP's fallback policy places the client).
  */
-static __always_inline int backend_select(const struct pkt *p, const struct vip_meta *vip,
+static __always_inline int backend_select(const struct flow_key *k, const struct vip_meta *vip,
 					  __u64 now, __u32 *id, struct backend **bep,
 					  struct limpet_stats *vs, const struct token_hash *tok)
 {
@@ -128,12 +128,11 @@ static __always_inline int backend_select(const struct pkt *p, const struct vip_
 		}
 	}
 	if (policy == LIMPET_POLICY_IP_HASH) {
-		affinity_key_init(&ak, p, vip);
+		affinity_key_init(&ak, k, vip);
 		hash = limpet_hash5(ak.key, 0, config_seed());
 		use_aff = vip->affinity_ttl != 0;
 	} else if (policy == LIMPET_POLICY_FIVE_TUPLE) {
-		hash = limpet_hash9(p->key.src, p->key.dst,
-				    ((__u32)p->key.sport << 16 | p->key.dport) ^ p->key.proto,
+		hash = limpet_hash9(k->src, k->dst, ((__u32)k->sport << 16 | k->dport) ^ k->proto,
 				    config_seed());
 	}
 

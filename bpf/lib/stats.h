@@ -55,9 +55,11 @@ static __always_inline int reason_action(__u32 reason)
 	case LIMPET_R_FWD_REDIRECT:
 		return XDP_REDIRECT;
 	case LIMPET_R_FWD_TX:
+	case LIMPET_R_SYNACK:
 		return XDP_TX;
 	case LIMPET_R_DROP_NO_BACKEND:
 	case LIMPET_R_DROP_BAD_BACKEND:
+	case LIMPET_R_DROP_ABSORBED:
 		return XDP_DROP;
 	default:
 		return XDP_PASS;

@@ -46,6 +46,10 @@
 #define MAP_NAME_DEVS devs
 #define MAP_NAME_TOKENS tokens
 #define MAP_NAME_EVENTS events
+#define MAP_NAME_PENDING pending
+#define MAP_NAME_SCRATCH scratch
+#define LIMPET_TC_PROG_NAME limpet_tc
+#define LIMPET_PIN_TC_PROG "prog_tc"
 #define LIMPET_PROG_NAME limpet_xdp
 #define LIMPET_PIN_ROOT "/sys/fs/bpf/limpet"
 #define LIMPET_PIN_PROG "prog_xdp"
@@ -93,6 +97,10 @@ enum limpet_reason {
 	LIMPET_R_DROP_NO_BACKEND,  /* VIP without an active backend */
 	LIMPET_R_DROP_BAD_BACKEND, /* Maglev slot points at a missing backend (table being rebuilt) */
 	LIMPET_R_FRAG_FWD,         /* a non-first fragment placed by its first fragment or by ip-hash */
+	LIMPET_R_SYNACK,           /* token VIP: SYN answered with a SYN cookie (XDP_TX) */
+	LIMPET_R_TO_TC,            /* token VIP: first payload or binding step, for the TC program */
+	LIMPET_R_DROP_ABSORBED,    /* token VIP: the handshake's bare ACK, or no state to act on */
+	LIMPET_R_PASS_TOKEN_V6,    /* token VIP over IPv6 TCP: not spliced yet */
 	LIMPET_R_MAX,
 };
 
@@ -100,7 +108,8 @@ enum limpet_reason {
 #define LIMPET_REASON_NAMES                                                                       \
 	{ "fwd_redirect", "fwd_tx", "fwd_stack", "pass_not_ip", "pass_not_vip",                   \
 	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",             \
-	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "frag_fwd" }
+	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "frag_fwd",      \
+	  "synack", "to_tc", "drop_absorbed", "pass_token_v6" }
 
 /* Addresses are 16 bytes; IPv4 uses the first 4 and zeroes the rest. Ports in network order. */
 struct vip_key {
@@ -181,9 +190,25 @@ struct splice {
 	__u8 pad;
 };
 _Static_assert(sizeof(struct splice) == 24, "splice layout");
+/* A first segment held while the backend connection opens (pending map, keyed by the client's
+ * flow_key). limpet announces an MSS of at most LIMPET_PENDING_MAX, so a first segment fits.
+ */
+#define LIMPET_PENDING_MAX 1460
+#define LIMPET_MAX_PENDING 8192
+struct pending {
+	__u32 len;
+	__u32 tsval; /* the client's TSval on that segment */
+	__u16 win;   /* its window field */
+	__u16 pad;
+	__u32 pad2;
+	__u8 data[LIMPET_PENDING_MAX + 4]; /* zero past len, for 4-byte checksum chunks */
+};
+_Static_assert(sizeof(struct pending) == 1480, "pending layout");
+
 #define LIMPET_SP_OPT_SACK 0x1
 #define LIMPET_SP_OPT_TS 0x2
 #define LIMPET_SP_OPT_WS 0x4
+#define LIMPET_SP_SYN_DATA 0x8 /* the backend SYN carried the first segment */
 
 struct flow_val {
 	__u32 backend_id;

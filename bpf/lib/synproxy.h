@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* SYNs to a token VIP are answered from XDP with a kernel SYN cookie, keeping no state
+ * (DESIGN.md §6.1). The client's MSS class, SACK and window scale ride in the low bits of our
+ * TSval, which the client echoes in its first data segment.
+ */
+#ifndef LIMPET_BPF_SYNPROXY_H
+#define LIMPET_BPF_SYNPROXY_H
+
+#include "parse.h"
+#include "tcp.h"
+
+/* MSS classes a SYN-ACK's TSval can carry (as the kernel's SYN cookies use) */
+static __always_inline __u16 synproxy_mss(__u32 idx)
+{
+	switch (idx & 3) {
+	case 3:
+		return 1460;
+	case 2:
+		return 1440;
+	case 1:
+		return 1300;
+	default:
+		return 536;
+	}
+}
+
+static __always_inline __u32 synproxy_ts_encode(const struct tcp_opts *o, __u64 now_ns)
+{
+	__u32 ms = now_ns / 1000000, idx = 0;
+
+	if (o->mss >= 1300)
+		idx = 1;
+	if (o->mss >= 1440)
+		idx = 2;
+	if (o->mss >= 1460)
+		idx = 3;
+	return (ms & ~LIMPET_TS_BITS) | idx << 5 | (o->sack ? 1 : 0) << 4 |
+	       (o->ws == 0xff ? 0xf : o->ws & 0xf);
+}
+
+/* The options the client offered, from the TSecr of its first data segment. */
+static __always_inline void synproxy_ts_decode(__u32 tsecr, struct tcp_opts *o)
+{
+	o->mss = synproxy_mss(tsecr >> 5);
+	o->sack = (tsecr >> 4) & 1;
+	o->ws = (tsecr & 0xf) == 0xf ? 0xff : tsecr & 0xf;
+}
+
+/* Turn the SYN in place into our SYN-ACK. */
+static __noinline int synproxy_synack(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	struct iphdr *iph = p->ip4, ipc;
+	struct tcphdr *th = p->l4;
+	struct opt_walk w = {};
+	__u8 *out = w.hdr; /* parsed first, then rebuilt as the SYN-ACK's header */
+	struct tcphdr *oh = (struct tcphdr *)out;
+	struct tcp_opts a = {};
+	__u32 th_len, off, extra;
+	__be32 saddr;
+	__s64 cookie;
+
+	if (!iph || !th || (void *)(th + 1) > p->data_end)
+		return LIMPET_R_PASS_BAD_L4;
+	if ((iph->ihl & 0xf) != 5)
+		return LIMPET_R_PASS_BAD_L3; /* IP options on a SYN: the kernel's to answer */
+	th_len = th->doff * 4;
+	if (th_len < 20 || th_len > 60 || (void *)th + th_len > p->data_end)
+		return LIMPET_R_PASS_BAD_L4;
+	off = (void *)th - data;
+	if (bpf_xdp_load_bytes(ctx, off, w.hdr, th_len))
+		return LIMPET_R_PASS_BAD_L4;
+	__builtin_memcpy(&ipc, iph, sizeof(ipc));
+	cookie = bpf_tcp_raw_gen_syncookie_ipv4(&ipc, (struct tcphdr *)w.hdr, th_len);
+	if (cookie < 0)
+		return LIMPET_R_DROP_ABSORBED;
+	w.len = th_len;
+	opt_walk_run(&w, OPT_PARSE);
+	__builtin_memset(out, 0, sizeof(w.hdr));
+
+	oh->source = th->dest;
+	oh->dest = th->source;
+	oh->seq = bpf_htonl((__u32)cookie);
+	oh->ack_seq = bpf_htonl(bpf_ntohl(th->seq) + 1);
+	oh->doff = th_len / 4;
+	oh->syn = 1;
+	oh->ack = 1;
+	oh->window = bpf_htons(LIMPET_MSS_LB); /* one MSS: the client may send its request */
+	/* answer only what the client offered, in no more room than it used */
+	a.mss = LIMPET_MSS_LB;
+	a.sack = w.o.sack && w.o.ts;
+	a.ts = w.o.ts;
+	a.ws = w.o.ts && w.o.ws != 0xff ? LIMPET_WS_LB : 0xff;
+	a.tsval = synproxy_ts_encode(&w.o, bpf_ktime_get_ns());
+	a.tsecr = w.o.tsval;
+	tcp_opts_write(out, &a, 0, th_len);
+	oh->check = tcp4_csum(iph->daddr, iph->saddr, out, th_len, th_len, 0);
+
+	extra = (__u32)((long)p->data_end - (long)data) - (off + th_len);
+	saddr = iph->saddr;
+	iph->saddr = iph->daddr;
+	iph->daddr = saddr;
+	iph->ttl = 64;
+	iph->tos = 0;
+	iph->id = 0;
+	iph->frag_off = bpf_htons(0x4000);
+	iph->tot_len = bpf_htons(sizeof(*iph) + th_len);
+	ip4_csum_set(iph);
+	{
+		__u8 mac[ETH_ALEN];
+
+		__builtin_memcpy(mac, p->eth->h_source, ETH_ALEN);
+		__builtin_memcpy(p->eth->h_source, p->eth->h_dest, ETH_ALEN);
+		__builtin_memcpy(p->eth->h_dest, mac, ETH_ALEN);
+	}
+	if (bpf_xdp_store_bytes(ctx, off, out, th_len))
+		return LIMPET_R_DROP_ABSORBED;
+	if (extra && extra < 0x10000 && bpf_xdp_adjust_tail(ctx, -(int)extra))
+		return LIMPET_R_DROP_ABSORBED; /* a SYN carrying data: answered without it */
+	return LIMPET_R_SYNACK;
+}
+
+#endif

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* limpet's TC ingress program: the delayed-binding steps of token VIPs that change a packet's
+ * size, which an skb can do and an XDP frame cannot reliably (DESIGN.md §6):
+ *  - the client's first data segment (cookie valid): find the token, choose the backend, keep
+ *    the segment, and turn the packet into the backend SYN (carrying the data with syn-data);
+ *  - the backend's SYN-ACK: turn it into the held first segment (or, when the backend took the
+ *    data in its SYN, into the handshake's ACK) and send it back to the backend;
+ *  - a backend RST while binding: a RST to the client.
+ * XDP passes exactly these packets up (reason to_tc); everything else goes by untouched.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/stats.h"
+#include "lib/select.h"
+#include "lib/token.h"
+#include "lib/tcp.h"
+#include "lib/synproxy.h"
+
+struct tc_pkt {
+	__u32 l3off, l4off, th_len, plen;
+	struct iphdr ip;
+	struct tcphdr th;
+	struct flow_key key;
+};
+
+static __always_inline int tc_parse(struct __sk_buff *skb, struct tc_pkt *t)
+{
+	__be16 proto;
+
+	t->l3off = sizeof(struct ethhdr);
+	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+		return -1;
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		if (bpf_skb_load_bytes(skb, 16, &proto, 2))
+			return -1;
+		t->l3off += 4;
+	}
+	if (proto != bpf_htons(ETH_P_IP) || bpf_skb_load_bytes(skb, t->l3off, &t->ip, 20))
+		return -1;
+	if (t->ip.version != 4 || t->ip.ihl != 5 || t->ip.protocol != IPPROTO_TCP ||
+	    (t->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+		return -1;
+	t->l4off = t->l3off + 20;
+	if (bpf_skb_load_bytes(skb, t->l4off, &t->th, 20))
+		return -1;
+	t->th_len = t->th.doff * 4;
+	if (t->th_len < 20 || t->th_len > 60 || bpf_ntohs(t->ip.tot_len) < 20 + t->th_len)
+		return -1;
+	t->plen = bpf_ntohs(t->ip.tot_len) - 20 - t->th_len;
+	t->key.src[0] = t->ip.saddr;
+	t->key.dst[0] = t->ip.daddr;
+	t->key.sport = t->th.source;
+	t->key.dport = t->th.dest;
+	t->key.proto = IPPROTO_TCP;
+	t->key.family = LIMPET_AF_INET;
+	return 0;
+}
+
+/* Sum of a held segment's bytes, in ≤ 512-byte chunks (bpf_csum_diff's limit); the buffer is
+ * zero past len up to a multiple of 4.
+ */
+static __always_inline __u32 data_csum(const __u8 *data, __u32 len)
+{
+	__u64 n = (len + 3) & ~3u, s1, s2, s3;
+	__s64 sum;
+
+	s1 = opaque(n > 512 ? 512 : n);
+	s2 = opaque(n > 1024 ? 512 : n > 512 ? n - 512 : 0);
+	s3 = opaque(n > 1024 ? n - 1024 : 0);
+	if (s1 > 512 || s2 > 512 || s3 > LIMPET_PENDING_MAX + 4 - 1024 || (s1 | s2 | s3) & 3)
+		return 0;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)data, s1, 0);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)(data + 512), s2, (__u32)sum);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)(data + 1024), s3, (__u32)sum);
+	return (__u32)sum;
+}
+
+/* Rewrite the packet as IPv4 + a TCP header hdr[hlen] + plen bytes of payload (0: none). */
+static __always_inline int tc_rewrite(struct __sk_buff *skb, struct tc_pkt *t, struct iphdr *ip,
+				      __u8 *hdr, __u32 hlen, const __u8 *payload, __u32 plen)
+{
+	struct tcphdr *th = (struct tcphdr *)hdr;
+	__s32 diff = (__s32)hlen - (__s32)t->th_len;
+	__u32 psum = 0;
+
+	if (hlen < 20 || hlen > 60 || plen > LIMPET_PENDING_MAX)
+		return -1;
+	if (diff && bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_NET, 0))
+		return -1;
+	if (bpf_skb_change_tail(skb, t->l4off + hlen + plen, 0))
+		return -1;
+	if (plen) {
+		__u64 n = opaque(plen); /* 64-bit: checked and passed in one register */
+
+		if (!n || n > LIMPET_PENDING_MAX ||
+		    bpf_skb_store_bytes(skb, t->l4off + hlen, payload, n, 0))
+			return -1;
+		psum = data_csum(payload, n);
+	}
+	ip->tot_len = bpf_htons(20 + hlen + plen);
+	ip4_csum_set(ip);
+	th->check = 0;
+	th->check = tcp4_csum(ip->saddr, ip->daddr, hdr, hlen, hlen + plen, psum);
+	if (bpf_skb_store_bytes(skb, t->l3off, ip, 20, 0) ||
+	    bpf_skb_store_bytes(skb, t->l4off, hdr, hlen & 0x3c, 0))
+		return -1;
+	return 0;
+}
+
+/* The packet becomes the backend SYN: the client's ISN and options, to the backend. */
+static __noinline int bind_syn(struct __sk_buff *skb, struct tc_pkt *t, const struct backend *be,
+			       const struct splice *sp, const struct pending *pd)
+{
+	int syn_data = !!(sp->opts & LIMPET_SP_SYN_DATA);
+	struct iphdr ip = t->ip;
+	__u8 hdr[64] = {};
+	struct tcphdr *th = (struct tcphdr *)hdr;
+	struct tcp_opts o = {};
+	__u32 hlen;
+
+	th->source = t->th.source;
+	th->dest = be->port ? be->port : t->th.dest;
+	th->seq = bpf_htonl(sp->c_isn);
+	th->syn = 1;
+	th->window = bpf_htons(sp->ws_c != 0xff ? 65535 : pd->win);
+	o.mss = sp->mss;
+	o.sack = !!(sp->opts & LIMPET_SP_OPT_SACK);
+	o.ts = !!(sp->opts & LIMPET_SP_OPT_TS);
+	o.tsval = pd->tsval;
+	o.ws = sp->ws_c;
+	hlen = tcp_opts_write(hdr, &o, syn_data, 0);
+	th->doff = hlen / 4;
+	ip.daddr = be->addr[0];
+	if (tc_rewrite(skb, t, &ip, hdr, hlen, pd->data, syn_data ? pd->len : 0))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK; /* the kernel routes it to the backend and resolves the neighbour */
+}
+
+/* The client's options, recovered from the first segment's TSecr (our SYN-ACK's TSval). */
+static __noinline int bind_parse(struct __sk_buff *skb, struct tc_pkt *t, __u32 vip_flags,
+				 struct splice *sp, struct pending *sc)
+{
+	struct opt_walk w = {};
+	__u32 len = t->th_len;
+
+	if (len < 20 || len > 60) /* checked by tc_parse; again for the verifier */
+		return -1;
+	w.len = len;
+	if (bpf_skb_load_bytes(skb, t->l4off, w.hdr, len))
+		return -1;
+	opt_walk_run(&w, OPT_PARSE);
+	sp->state = LIMPET_SP_BINDING;
+	sp->c_isn = bpf_ntohl(t->th.seq) - 1;
+	sp->lb_isn = bpf_ntohl(t->th.ack_seq) - 1;
+	sp->ws_c = sp->ws_lb = 0xff;
+	sp->mss = 536; /* without timestamps the client's MSS is not recoverable: be safe */
+	sp->opts = vip_flags & LIMPET_VIP_F_SYN_DATA ? LIMPET_SP_SYN_DATA : 0;
+	if (w.o.ts) {
+		struct tcp_opts d = {};
+
+		synproxy_ts_decode(w.o.tsecr, &d);
+		sp->mss = d.mss;
+		sp->opts |= LIMPET_SP_OPT_TS | (d.sack ? LIMPET_SP_OPT_SACK : 0);
+		if (d.ws != 0xff) {
+			sp->opts |= LIMPET_SP_OPT_WS;
+			sp->ws_c = d.ws;
+			sp->ws_lb = LIMPET_WS_LB;
+		}
+	}
+	sc->tsval = w.o.tsval;
+	sc->win = bpf_ntohs(t->th.window);
+	return 0;
+}
+
+struct bind_args {
+	__u32 id;
+	__u32 has_tok;
+	struct token_hash tok;
+	struct splice sp;
+};
+
+/* Flow state both ways, and the held first segment. */
+static __noinline int bind_state(struct tc_pkt *t, const struct vip_meta *vip,
+				 const struct backend *be, const struct bind_args *a)
+{
+	struct flow_val nf = { .backend_id = a->id, .vip_id = vip->vip_id,
+			       .last_seen = bpf_ktime_get_coarse_ns(), .sp = a->sp };
+	struct rnat_val rv = { .vip_port = t->key.dport, .vip_id = vip->vip_id,
+			       .backend_id = a->id, .sp = a->sp };
+	struct flow_key rk = {};
+	__u32 zero = 0;
+	struct pending *sc = bpf_map_lookup_elem(&MAP_NAME_SCRATCH, &zero);
+
+	if (!sc)
+		return -1;
+	if (a->has_tok) {
+		nf.tok_h1 = a->tok.h1;
+		nf.tok_h2 = a->tok.h2;
+	}
+	rk.src[0] = be->addr[0];
+	rk.dst[0] = t->key.src[0];
+	rk.sport = be->port ? be->port : t->key.dport;
+	rk.dport = t->key.sport;
+	rk.proto = IPPROTO_TCP;
+	rk.family = LIMPET_AF_INET;
+	rv.vip_addr[0] = t->key.dst[0];
+	if (bpf_map_update_elem(&MAP_NAME_PENDING, &t->key, sc, BPF_ANY) ||
+	    bpf_map_update_elem(&MAP_NAME_FLOWS, &t->key, &nf, BPF_ANY) ||
+	    bpf_map_update_elem(&MAP_NAME_RNAT, &rk, &rv, BPF_ANY))
+		return -1;
+	return 0;
+}
+
+static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct vip_meta *vip)
+{
+	struct flow_val *fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &t->key);
+	struct token_spec *ts;
+	struct pending *sc;
+	struct backend *be = NULL;
+	struct bind_args a = {};
+	__u32 zero = 0;
+	__u64 plen = t->plen;
+
+	if (!plen || plen > LIMPET_PENDING_MAX)
+		return TC_ACT_SHOT;
+	if (fv && fv->vip_id == vip->vip_id && fv->sp.state == LIMPET_SP_BINDING) {
+		/* the first segment again: the backend has not answered; send the SYN again */
+		struct pending *pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &t->key);
+
+		be = backend_get(fv->backend_id, vip->vip_id);
+		if (!pd || !be)
+			return TC_ACT_SHOT;
+		event_count(LIMPET_EV_SYN_RETRY);
+		return bind_syn(skb, t, be, &fv->sp, pd);
+	}
+	if (fv && fv->sp.state == LIMPET_SP_ESTABLISHED)
+		return TC_ACT_SHOT; /* XDP's to translate; not ours to answer */
+	if (!t->th.ack || t->th.syn || t->th.rst)
+		return TC_ACT_SHOT;
+	{
+		struct iphdr ipc = t->ip;
+		struct tcphdr thc = t->th;
+
+		if (bpf_tcp_raw_check_syncookie_ipv4(&ipc, &thc)) {
+			event_count(LIMPET_EV_COOKIE_BAD);
+			return TC_ACT_SHOT;
+		}
+	}
+	event_count(LIMPET_EV_COOKIE_OK);
+	sc = bpf_map_lookup_elem(&MAP_NAME_SCRATCH, &zero);
+	if (!sc || bind_parse(skb, t, vip->flags, &a.sp, sc))
+		return TC_ACT_SHOT;
+	sc->len = plen;
+	plen = opaque(plen);
+	if (!plen || plen > LIMPET_PENDING_MAX ||
+	    bpf_skb_load_bytes(skb, t->l4off + t->th_len, sc->data, plen))
+		return TC_ACT_SHOT;
+	sc->data[plen] = sc->data[plen + 1] = sc->data[plen + 2] = sc->data[plen + 3] = 0;
+
+	ts = token_spec_get(vip->vip_id);
+	a.has_tok = ts && !token_http(plen, ts, &a.tok);
+	event_count(a.has_tok ? LIMPET_EV_TOKEN_FOUND : LIMPET_EV_TOKEN_MISSING);
+
+	if (backend_select(&t->key, vip, bpf_ktime_get_coarse_ns(), &a.id, &be,
+			   vip_stats_get(vip->vip_id), a.has_tok ? &a.tok : NULL) || !be)
+		return TC_ACT_SHOT;
+	if (bind_state(t, vip, be, &a))
+		return TC_ACT_SHOT;
+	stats_count(vip_stats_get(vip->vip_id), skb->len, 1);
+	stats_count(backend_stats_get(a.id), skb->len, 1);
+	event_count(LIMPET_EV_BIND_STARTED);
+	return bind_syn(skb, t, be, &a.sp, sc);
+}
+
+static __always_inline void swap_macs(struct __sk_buff *skb)
+{
+	__u8 mac[12], sw[12];
+
+	if (bpf_skb_load_bytes(skb, 0, mac, 12))
+		return;
+	__builtin_memcpy(sw, mac + 6, 6);
+	__builtin_memcpy(sw + 6, mac, 6);
+	bpf_skb_store_bytes(skb, 0, sw, 12, 0);
+}
+
+static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct rnat_val *rv)
+{
+	struct flow_key ck = {};
+	struct flow_val *fv;
+	struct pending *pd;
+	struct opt_walk w = {};
+	struct iphdr ip = t->ip;
+	struct tcphdr *th = (struct tcphdr *)w.hdr;
+	struct tcp_opts o = {};
+	__u32 b_isn, ack, hlen, plen;
+	int acked;
+
+	ck.src[0] = t->key.dst[0];
+	ck.dst[0] = rv->vip_addr[0];
+	ck.sport = t->key.dport;
+	ck.dport = rv->vip_port;
+	ck.proto = IPPROTO_TCP;
+	ck.family = LIMPET_AF_INET;
+	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
+	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &ck);
+	if (!fv || fv->sp.state != LIMPET_SP_BINDING || !pd)
+		return TC_ACT_SHOT;
+
+	if (t->th.rst) {
+		/* the backend refused: the client hears it at once, from the VIP */
+		th->source = rv->vip_port;
+		th->dest = t->th.dest;
+		th->seq = bpf_htonl(fv->sp.lb_isn + 1);
+		th->ack_seq = bpf_htonl(fv->sp.c_isn + 1 + pd->len);
+		th->rst = 1;
+		th->ack = 1;
+		th->doff = 5;
+		ip.saddr = rv->vip_addr[0];
+		ip.ttl = 64;
+		event_count(LIMPET_EV_BIND_FAILED);
+		bpf_map_delete_elem(&MAP_NAME_PENDING, &ck);
+		bpf_map_delete_elem(&MAP_NAME_FLOWS, &ck);
+		bpf_map_delete_elem(&MAP_NAME_RNAT, &t->key);
+		if (tc_rewrite(skb, t, &ip, w.hdr, 20, pd->data, 0))
+			return TC_ACT_SHOT;
+		return TC_ACT_OK; /* routed to the client by the kernel */
+	}
+	if (!t->th.syn || !t->th.ack)
+		return TC_ACT_SHOT;
+	b_isn = bpf_ntohl(t->th.seq);
+	ack = bpf_ntohl(t->th.ack_seq);
+	acked = ack == fv->sp.c_isn + 1 + pd->len; /* the backend took the data in its SYN */
+	if (!acked && ack != fv->sp.c_isn + 1)
+		return TC_ACT_SHOT;
+	hlen = t->th_len;
+	if (hlen < 20 || hlen > 60)
+		return TC_ACT_SHOT;
+	w.len = hlen;
+	if (bpf_skb_load_bytes(skb, t->l4off, w.hdr, hlen))
+		return TC_ACT_SHOT;
+	opt_walk_run(&w, OPT_PARSE);
+
+	/* established both ways from now on */
+	fv->sp.delta = fv->sp.lb_isn - b_isn;
+	fv->sp.ws_b = w.o.ws == 0xff ? 0 : w.o.ws;
+	if (w.o.ts && (fv->sp.opts & LIMPET_SP_OPT_TS))
+		/* the client's clock for us starts past our SYN-ACK's TSval (PAWS) */
+		fv->sp.ts_off = w.o.tsval - ((__u32)(bpf_ktime_get_ns() / 1000000) + LIMPET_TS_BITS + 1);
+	fv->sp.state = LIMPET_SP_ESTABLISHED;
+	rv->sp = fv->sp;
+
+	/* the held first segment (or the ACK, if the backend has the data) back to the backend */
+	__builtin_memset(w.hdr, 0, sizeof(w.hdr));
+	plen = acked ? 0 : pd->len;
+	th->source = t->th.dest;
+	th->dest = t->th.source;
+	th->seq = bpf_htonl(fv->sp.c_isn + 1 + (acked ? pd->len : 0));
+	th->ack_seq = bpf_htonl(b_isn + 1);
+	th->ack = 1;
+	th->psh = !!plen;
+	th->window = bpf_htons(pd->win);
+	o.ws = 0xff;
+	if (fv->sp.opts & LIMPET_SP_OPT_TS) {
+		o.ts = 1;
+		o.tsval = pd->tsval;
+		o.tsecr = w.o.tsval;
+		/* NOP NOP TS, as stacks send it */
+		w.hdr[20] = w.hdr[21] = TCPOPT_NOP;
+		w.hdr[22] = TCPOPT_TS;
+		w.hdr[23] = 10;
+		put32(w.hdr, 24, o.tsval);
+		put32(w.hdr, 28, o.tsecr);
+		hlen = 32;
+	} else {
+		hlen = 20;
+	}
+	th->doff = hlen / 4;
+	ip.saddr = t->ip.daddr;
+	ip.daddr = t->ip.saddr;
+	ip.ttl = 64;
+	if (tc_rewrite(skb, t, &ip, w.hdr, hlen, pd->data, plen))
+		return TC_ACT_SHOT;
+	swap_macs(skb);
+	bpf_map_delete_elem(&MAP_NAME_PENDING, &ck);
+	event_count(LIMPET_EV_BIND_DONE);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+SEC("tc")
+int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
+{
+	struct tc_pkt t = {};
+	struct vip_meta *vip;
+	struct rnat_val *rv;
+
+	if (tc_parse(skb, &t))
+		return TC_ACT_OK;
+	vip = vip_lookup(&t.key, t.key.dport);
+	if (vip)
+		return vip->policy == LIMPET_POLICY_TOKEN ? tc_client(skb, &t, vip) : TC_ACT_OK;
+	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &t.key);
+	if (rv && rv->sp.state == LIMPET_SP_BINDING)
+		return tc_backend(skb, &t, rv);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
