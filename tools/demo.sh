@@ -83,6 +83,25 @@ printf '  20 new clients:'
 for b in $(echo "${!fresh[@]}" | tr ' ' '\n' | sort); do printf ' %s=%s' "$b" "${fresh[$b]}"; done
 echo "  (be4 gets its share of new clients only)"
 
+TVIP=203.0.113.30:80/tcp
+step "session tokens: limpetctl vip add $TVIP policy token token query session_id"
+limpetctl vip add "$TVIP" policy token token query session_id || die "token vip add"
+for b in 1 2 3 4; do limpetctl backend add "$TVIP" "$(tb_backend4 $b)" || die "token backend add"; done
+echo "  a ride-hailing client reconnects from new addresses (mobile handover) with its session id:"
+tok_be=
+for c in 0 17 42; do
+	b=$(tb_in cli curl -s -m 5 --interface "$(tb_client4 $c)" "http://203.0.113.30/?session_id=rider-7f3a" | tr -d '\r')
+	printf '  %-12s ?session_id=rider-7f3a -> %s\n' "$(tb_client4 $c)" "$b"
+	[ -z "$tok_be" ] && tok_be=$b
+	[ "$b" = "$tok_be" ] || die "the session moved from $tok_be to $b"
+done
+echo "  other sessions from one address spread by token:"
+for s in a b c d e f; do
+	printf '  %-12s ?session_id=rider-%s    -> %s\n' "$(tb_client4 1)" "$s" \
+		"$(tb_in cli curl -s -m 5 --interface "$(tb_client4 1)" "http://203.0.113.30/?session_id=rider-$s" | tr -d '\r')"
+done
+limpetctl stats | sed -n '/^event/,$p' | awk 'NR == 1 || $2 != 0' | sed 's/^/  /'
+
 step "limpetctl affinity list (first 5) and flows (first 5)"
 limpetctl affinity list | head -6 | sed 's/^/  /'
 limpetctl flows | head -6 | sed 's/^/  /'
