@@ -31,6 +31,7 @@ LIB_SRCS := $(wildcard user/lib/*.c)
 LIB_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/limpet/*.h)
 BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_tc.bpf.o $(BUILD)/limpet_pass.bpf.o
+TEST_BPF_OBJS := $(BUILD)/lossy.bpf.o
 TESTS    := $(BUILD)/test_unit $(BUILD)/test_bpf $(BUILD)/bench_xdp
 
 all: $(BUILD)/limpet $(BUILD)/limpetctl $(BPF_OBJS)
@@ -77,13 +78,17 @@ $(BUILD)/bench_xdp: tools/bench/bench_xdp.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
 
+$(BUILD)/lossy.bpf.o: tools/lossy.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 $(BUILD)/floor.bpf.o: tools/bench/floor.bpf.c $(BPF_HDRS) | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -Ibpf -c $< -o $@
 
 # Tests need root, a BPF-capable kernel and network namespaces; see tests/run.sh.
 check: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTS)
+	$(Q)$(MAKE) --no-print-directory all $(TESTS) $(TEST_BPF_OBJS)
 	$(Q)tests/run.sh
 
 demo: deps
