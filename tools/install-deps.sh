@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config
       libcmocka-dev libjson-c-dev bpftool iproute2 ethtool nginx-light curl
-      python3 procps psmisc)
+      python3 python3-websockets procps psmisc)
 [ "${LIMPET_BENCH:-0}" = 1 ] && pkgs+=(wrk)
 
 missing=()
