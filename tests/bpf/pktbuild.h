@@ -21,6 +21,10 @@ struct pspec {
 	unsigned char tcp_flags;
 	int udp_nocsum;
 	const char *payload;
+	unsigned int seq, ack;     /* TCP */
+	unsigned short window;     /* TCP; 0 → 65535 */
+	const unsigned char *topts; /* TCP options, a multiple of 4 bytes */
+	int topts_len;
 };
 
 static unsigned int pb_sum(const unsigned char *p, size_t n, unsigned int acc)
@@ -70,7 +74,7 @@ static size_t pkt_build(const struct pspec *s, unsigned char *out)
 	pb_put16(p, s->family == 6 ? 0x86dd : 0x0800);
 	p += 2;
 	l3 = p;
-	l4len = has_l4 ? (s->proto == IPPROTO_TCP ? 20 : 8) + plen : plen ? plen : 8;
+	l4len = has_l4 ? (s->proto == IPPROTO_TCP ? 20 + s->topts_len : 8) + plen : plen ? plen : 8;
 	if (s->family == 4) {
 		hl = 20 + s->ip_opts;
 		memset(l3, 0, hl);
@@ -126,10 +130,20 @@ static size_t pkt_build(const struct pspec *s, unsigned char *out)
 	pb_put16(l4, s->sport);
 	pb_put16(l4 + 2, s->dport);
 	if (s->proto == IPPROTO_TCP) {
-		l4[12] = 5 << 4;
+		l4[4] = s->seq >> 24;
+		l4[5] = s->seq >> 16;
+		l4[6] = s->seq >> 8;
+		l4[7] = s->seq;
+		l4[8] = s->ack >> 24;
+		l4[9] = s->ack >> 16;
+		l4[10] = s->ack >> 8;
+		l4[11] = s->ack;
+		l4[12] = ((20 + s->topts_len) / 4) << 4;
 		l4[13] = s->tcp_flags ? s->tcp_flags : 0x18;
-		pb_put16(l4 + 14, 65535);
-		memcpy(l4 + 20, s->payload ? s->payload : "", plen);
+		pb_put16(l4 + 14, s->window ? s->window : 65535);
+		if (s->topts_len)
+			memcpy(l4 + 20, s->topts, s->topts_len);
+		memcpy(l4 + 20 + s->topts_len, s->payload ? s->payload : "", plen);
 	} else {
 		pb_put16(l4 + 4, l4len);
 		memcpy(l4 + 8, s->payload ? s->payload : "", plen);

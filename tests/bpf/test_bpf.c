@@ -25,11 +25,13 @@
 
 #include "lib/liblimpet.h"
 #include "limpet_xdp.skel.h"
+#include "limpet_tc.skel.h"
 #include "pktbuild.h"
 
 static struct limpet_xdp *skel;
+static struct limpet_tc *tcskel;
 static struct inst in;
-static int prog_fd;
+static int prog_fd, tc_fd;
 static char err[LIMPET_ERR_LEN];
 
 #define VIP4T "10.200.0.1:80/tcp"
@@ -83,6 +85,21 @@ static int setup(void **state)
 	}
 	prog_fd = bpf_program__fd(skel->progs.limpet_xdp);
 	{
+		/* the TC program shares every map with the XDP one, as in a live instance */
+		static const enum inst_map all[] = { IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_RNAT,
+						     IM_AFFINITY, IM_FRAGS, IM_VIP_STATS,
+						     IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS,
+						     IM_TOKENS, IM_EVENTS };
+
+		tcskel = limpet_tc__open();
+		if (!tcskel || obj_private_maps(tcskel->obj, &in, all, sizeof(all) / sizeof(all[0]),
+						err, sizeof(err)) || limpet_tc__load(tcskel)) {
+			fprintf(stderr, "load limpet_tc: %s\n", err[0] ? err : strerror(errno));
+			return -1;
+		}
+		tc_fd = bpf_program__fd(tcskel->progs.limpet_tc);
+	}
+	{
 		struct limpet_config cfg = { LIMPET_HASH_SEED_DEFAULT, LIMPET_MAGLEV_M_DEFAULT, 0 };
 		__u32 zero = 0;
 
@@ -118,6 +135,16 @@ static int setup(void **state)
 			backend(VIP4TOKU, b);
 		}
 	}
+	{
+		struct vip_opts o = { .policy = LIMPET_POLICY_TOKEN, .affinity_ttl = 1800,
+				      .table_size = 65537,
+				      .token = { .source = LIMPET_TOK_QUERY, .name_len = 3, .name = "sid" } };
+		struct vip_key k;
+
+		must(vip_parse("10.200.0.6:80/tcp", &k, err, sizeof(err)));
+		must(op_vip_add(&in, &k, &o, err, sizeof(err)));
+		backend("10.200.0.6:80/tcp", "10.1.6.1:8080");
+	}
 	vip(VIP4P24, LIMPET_POLICY_IP_HASH, 24);
 	for (int i = 1; i <= 5; i++) {
 		char b[32];
@@ -130,6 +157,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	limpet_tc__destroy(tcskel);
 	inst_close(&in);
 	limpet_xdp__destroy(skel);
 	return 0;
@@ -720,6 +748,374 @@ static void test_udp_token(void **state)
 	assert_int_equal(ev1[LIMPET_EV_TOKEN_MISSING] - ev0[LIMPET_EV_TOKEN_MISSING], 1);
 }
 
+/* ---- token VIPs: the delayed-binding transitions ---- */
+
+struct tcp_seen {
+	unsigned int seq, ack;
+	unsigned char flags;
+	unsigned short window, mss;
+	int ws, sack, ts;
+	unsigned int tsval, tsecr;
+	unsigned int sack_l, sack_r;
+	size_t plen;
+	const unsigned char *payload;
+};
+
+static unsigned int rd32(const unsigned char *p)
+{
+	return (unsigned int)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/* The TCP header of an untagged IPv4 frame, options decoded. */
+static void tcp_seen(const struct result *r, struct tcp_seen *t)
+{
+	const unsigned char *th = r->out + 14 + 20;
+	size_t hl = (th[12] >> 4) * 4, off = 20, tot = (r->out[16] << 8 | r->out[17]);
+
+	memset(t, 0, sizeof(*t));
+	t->ws = -1;
+	t->seq = rd32(th + 4);
+	t->ack = rd32(th + 8);
+	t->flags = th[13];
+	t->window = th[14] << 8 | th[15];
+	while (off < hl) {
+		unsigned char k = th[off], l;
+
+		if (k == 0)
+			break;
+		if (k == 1) {
+			off++;
+			continue;
+		}
+		l = th[off + 1];
+		if (k == 2)
+			t->mss = th[off + 2] << 8 | th[off + 3];
+		if (k == 3)
+			t->ws = th[off + 2];
+		if (k == 4)
+			t->sack = 1;
+		if (k == 5) {
+			t->sack_l = rd32(th + off + 2);
+			t->sack_r = rd32(th + off + 6);
+		}
+		if (k == 8) {
+			t->ts = 1;
+			t->tsval = rd32(th + off + 2);
+			t->tsecr = rd32(th + off + 6);
+		}
+		off += l;
+	}
+	t->plen = tot - 20 - hl;
+	t->payload = th + hl;
+}
+
+static void run_tc(const unsigned char *pkt, size_t len, struct result *r)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, t);
+
+	t.data_in = pkt;
+	t.data_size_in = len;
+	t.data_out = r->out;
+	t.data_size_out = sizeof(r->out);
+	assert_int_equal(bpf_prog_test_run_opts(tc_fd, &t), 0);
+	r->action = t.retval;
+	r->len = t.data_size_out;
+}
+
+static __u64 event(int e)
+{
+	__u64 ev[LIMPET_EV_MAX];
+
+	counters_sum(in.fd[IM_EVENTS], LIMPET_EV_MAX, ev);
+	return ev[e];
+}
+
+static void expect_valid(const struct result *r)
+{
+	struct pkt_info pi;
+
+	pkt_decode(r->out, r->len, &pi);
+	assert_true(pi.ok && pi.len_ok && pi.l3_csum_ok);
+	assert_int_equal(pi.l4_csum_ok, 1);
+}
+
+#define OPT_ALL { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 1, 3, 3, 9 }
+
+/* SYN → SYN-ACK from XDP: a cookie, the client's options answered only if offered. */
+static void test_token_synack(void **state)
+{
+	static const unsigned char all[] = OPT_ALL;                         /* MSS SACK TS WS */
+	static const unsigned char nots[] = { 2, 4, 0x05, 0xb4, 4, 2, 1, 1, 1, 3, 3, 9 }; /* MSS SACK WS */
+	static const unsigned char nows[] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x03, 0xe8, 0, 0, 0, 0 };
+	static const unsigned char nosack[] = { 2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 1, 3, 3, 9 };
+	const struct { const unsigned char *o; int len, ts, ws, sack; } mix[] = {
+		{ all, sizeof(all), 1, 1, 1 }, { nots, sizeof(nots), 0, 0, 0 },
+		{ nows, sizeof(nows), 1, 0, 1 }, { nosack, sizeof(nosack), 1, 1, 0 },
+	};
+	__u64 flows = flow_count();
+
+	for (size_t i = 0; i < sizeof(mix) / sizeof(mix[0]); i++) {
+		struct pspec syn = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.210",
+				     .dst = "10.200.0.6", .sport = 6000 + i, .dport = 80,
+				     .tcp_flags = 0x02, .seq = 1000000, .topts = mix[i].o,
+				     .topts_len = mix[i].len };
+		unsigned char pkt[512];
+		struct result r;
+		struct tcp_seen t;
+		struct pkt_info pi;
+
+		run(pkt, pkt_build(&syn, pkt), &r);
+		assert_int_equal(r.action, XDP_TX);
+		assert_int_equal(r.reason, LIMPET_R_SYNACK);
+		expect_valid(&r);
+		pkt_decode(r.out, r.len, &pi);
+		assert_int_equal(pi.sport, 80);
+		assert_int_equal(pi.dport, 6000 + i);
+		tcp_seen(&r, &t);
+		assert_int_equal(t.flags, 0x12);
+		assert_int_equal(t.ack, 1000001);
+		assert_int_equal(t.window, 1460);
+		assert_int_equal(t.mss, 1460);
+		assert_int_equal(t.ts, mix[i].ts);
+		if (mix[i].ts)
+			assert_int_equal(t.tsecr, 1000);
+		assert_int_equal(t.ws >= 0, mix[i].ws);
+		assert_int_equal(t.sack, mix[i].sack);
+		assert_int_equal(t.plen, 0);
+	}
+	assert_int_equal(flow_count(), flows); /* no state for a SYN */
+}
+
+struct handshake {
+	unsigned int cookie, tsval;
+};
+
+static void token_syn(unsigned short sport, struct handshake *h)
+{
+	static const unsigned char all[] = OPT_ALL;
+	struct pspec syn = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.211", .dst = "10.200.0.6",
+			     .sport = sport, .dport = 80, .tcp_flags = 0x02, .seq = 5000,
+			     .topts = all, .topts_len = sizeof(all) };
+	unsigned char pkt[512];
+	struct result r;
+	struct tcp_seen t;
+
+	run(pkt, pkt_build(&syn, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_SYNACK);
+	tcp_seen(&r, &t);
+	h->cookie = t.seq;
+	h->tsval = t.tsval;
+}
+
+static size_t first_segment(unsigned short sport, const struct handshake *h, unsigned int ackdelta,
+			    const char *req, unsigned char *pkt)
+{
+	unsigned char ts[12] = { 1, 1, 8, 10, 0, 0, 0x03, 0xe9 };
+	struct pspec d = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.211",
+			   .dst = "10.200.0.6", .sport = sport, .dport = 80, .tcp_flags = 0x18,
+			   .seq = 5001, .ack = h->cookie + 1 + ackdelta, .window = 502,
+			   .topts = ts, .topts_len = 12, .payload = req };
+
+	ts[8] = h->tsval >> 24;
+	ts[9] = h->tsval >> 16;
+	ts[10] = h->tsval >> 8;
+	ts[11] = h->tsval;
+	return pkt_build(&d, pkt);
+}
+
+static void test_token_bad_cookie(void **state)
+{
+	unsigned char pkt[512];
+	struct handshake h;
+	struct result r;
+	__u64 bad = event(LIMPET_EV_COOKIE_BAD), flows;
+	size_t len;
+
+	token_syn(7000, &h);
+	flows = flow_count();
+	len = first_segment(7000, &h, 7, "GET /?sid=x HTTP/1.1\r\n\r\n", pkt);
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_TO_TC);
+	run_tc(pkt, len, &r);
+	assert_int_equal(r.action, 2 /* TC_ACT_SHOT */);
+	assert_int_equal(event(LIMPET_EV_COOKIE_BAD), bad + 1);
+	assert_int_equal(flow_count(), flows);
+}
+
+/* first segment → backend SYN; backend SYN-ACK → the held segment; then both directions */
+static void test_token_binding(void **state)
+{
+	static const char req[] = "GET /ride?x=1&sid=rider-42 HTTP/1.1\r\nHost: v\r\n\r\n";
+	static const unsigned char sa_opts[] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x13, 0x88,
+						 0, 0, 0x03, 0xe9, 1, 3, 3, 9 };
+	unsigned char pkt[512];
+	struct handshake h;
+	struct result r;
+	struct tcp_seen t;
+	struct pkt_info pi;
+	char a[64];
+	size_t len;
+	unsigned int b_isn = 0x70000000, delta, ts_off;
+	__u64 retry = event(LIMPET_EV_SYN_RETRY), done = event(LIMPET_EV_BIND_DONE);
+
+	token_syn(7100, &h);
+	len = first_segment(7100, &h, 0, req, pkt);
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_TO_TC);
+	run_tc(pkt, len, &r);
+	assert_int_equal(r.action, 0 /* TC_ACT_OK: the kernel routes the SYN */);
+	expect_valid(&r);
+	pkt_decode(r.out, r.len, &pi);
+	assert_string_equal(addr_str(pi.dst, 4, a, sizeof(a)), "10.1.6.1");
+	assert_string_equal(addr_str(pi.src, 4, a, sizeof(a)), "192.0.2.211");
+	assert_int_equal(pi.dport, 8080);
+	tcp_seen(&r, &t);
+	assert_int_equal(t.flags, 0x02);
+	assert_int_equal(t.seq, 5000); /* the client's ISN */
+	assert_int_equal(t.plen, 0);   /* syn-data off: the segment is held */
+	assert_int_equal(t.mss, 1460);
+	assert_int_equal(t.ws, 9);
+	assert_true(t.sack && t.ts);
+	assert_int_equal(t.tsval, 1001);
+
+	/* the first segment again while binding: the SYN is sent again */
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_TO_TC);
+	run_tc(pkt, len, &r);
+	tcp_seen(&r, &t);
+	assert_int_equal(t.flags, 0x02);
+	assert_int_equal(event(LIMPET_EV_SYN_RETRY), retry + 1);
+
+	/* the backend's SYN-ACK becomes the held segment, back to the backend */
+	{
+		struct pspec sa = { .family = 4, .proto = IPPROTO_TCP, .src = "10.1.6.1",
+				    .dst = "192.0.2.211", .sport = 8080, .dport = 7100,
+				    .tcp_flags = 0x12, .seq = b_isn, .ack = 5001, .window = 65160,
+				    .topts = sa_opts, .topts_len = sizeof(sa_opts) };
+
+		len = pkt_build(&sa, pkt);
+		run(pkt, len, &r);
+		assert_int_equal(r.reason, LIMPET_R_TO_TC);
+		run_tc(pkt, len, &r);
+		assert_int_equal(r.action, 7 /* TC_ACT_REDIRECT, back out to the backend */);
+		expect_valid(&r);
+		pkt_decode(r.out, r.len, &pi);
+		assert_string_equal(addr_str(pi.dst, 4, a, sizeof(a)), "10.1.6.1");
+		assert_int_equal(pi.sport, 7100);
+		assert_int_equal(pi.dport, 8080);
+		tcp_seen(&r, &t);
+		assert_int_equal(t.flags, 0x18);
+		assert_int_equal(t.seq, 5001);
+		assert_int_equal(t.ack, b_isn + 1);
+		assert_int_equal(t.window, 502);
+		assert_true(t.ts);
+		assert_int_equal(t.tsval, 1001);
+		assert_int_equal(t.tsecr, 5000);
+		assert_int_equal(t.plen, sizeof(req) - 1);
+		assert_memory_equal(t.payload, req, sizeof(req) - 1);
+		assert_int_equal(event(LIMPET_EV_BIND_DONE), done + 1);
+	}
+	delta = h.cookie - b_isn;
+	{
+		struct flow_key fk = { .sport = htons(7100), .dport = htons(80), .proto = IPPROTO_TCP,
+				       .family = 4 };
+		struct flow_val fv;
+
+		inet_pton(AF_INET, "192.0.2.211", fk.src);
+		inet_pton(AF_INET, "10.200.0.6", fk.dst);
+		assert_int_equal(bpf_map_lookup_elem(in.fd[IM_FLOWS], &fk, &fv), 0);
+		assert_int_equal(fv.sp.state, LIMPET_SP_ESTABLISHED);
+		assert_int_equal(fv.sp.delta, delta);
+		ts_off = fv.sp.ts_off;
+	}
+
+	/* client → backend: ack and SACK edges into the backend's space, TSecr back to its clock */
+	{
+		unsigned char o[24] = { 1, 1, 8, 10, 0, 0, 0x03, 0xea, 0, 0, 0, 0, 1, 1, 5, 10 };
+		unsigned int ecr = 5000 - ts_off, sl = h.cookie + 100, sr = h.cookie + 200;
+		struct pspec c = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.211",
+				   .dst = "10.200.0.6", .sport = 7100, .dport = 80, .tcp_flags = 0x10,
+				   .seq = 5001 + sizeof(req) - 1, .ack = h.cookie + 1 + 50,
+				   .window = 500, .topts = o, .topts_len = 24 };
+
+		o[8] = ecr >> 24, o[9] = ecr >> 16, o[10] = ecr >> 8, o[11] = ecr;
+		o[16] = sl >> 24, o[17] = sl >> 16, o[18] = sl >> 8, o[19] = sl;
+		o[20] = sr >> 24, o[21] = sr >> 16, o[22] = sr >> 8, o[23] = sr;
+		len = pkt_build(&c, pkt);
+		run(pkt, len, &r);
+		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+		expect_valid(&r);
+		tcp_seen(&r, &t);
+		assert_int_equal(t.ack, b_isn + 1 + 50);
+		assert_int_equal(t.sack_l, b_isn + 100);
+		assert_int_equal(t.sack_r, b_isn + 200);
+		assert_int_equal(t.tsecr, 5000);
+		assert_int_equal(t.tsval, 1002);
+		assert_int_equal(t.window, 500);
+	}
+	/* backend → client: seq into the client's space, TSval onto limpet's clock, window rescaled */
+	{
+		unsigned char o[12] = { 1, 1, 8, 10, 0, 0, 0x13, 0x92, 0, 0, 0x03, 0xea };
+		struct pspec b = { .family = 4, .proto = IPPROTO_TCP, .src = "10.1.6.1",
+				   .dst = "192.0.2.211", .sport = 8080, .dport = 7100, .tcp_flags = 0x18,
+				   .seq = b_isn + 1, .ack = 5001 + sizeof(req) - 1, .window = 100,
+				   .topts = o, .topts_len = 12, .payload = "HTTP/1.1 200 OK\r\n\r\n" };
+
+		len = pkt_build(&b, pkt);
+		run(pkt, len, &r);
+		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+		expect_valid(&r);
+		pkt_decode(r.out, r.len, &pi);
+		assert_string_equal(addr_str(pi.src, 4, a, sizeof(a)), "10.200.0.6");
+		assert_int_equal(pi.sport, 80);
+		tcp_seen(&r, &t);
+		assert_int_equal(t.seq, h.cookie + 1);
+		assert_int_equal(t.tsval, 5010 - ts_off);
+		assert_int_equal(t.tsecr, 1002);
+		assert_int_equal(t.window, 100 << 9 >> 7); /* backend scale 9, client reads scale 7 */
+	}
+}
+
+static void test_token_backend_rst(void **state)
+{
+	unsigned char pkt[512];
+	struct handshake h;
+	struct result r;
+	struct tcp_seen t;
+	struct pkt_info pi;
+	char a[64];
+	size_t len;
+	__u64 failed = event(LIMPET_EV_BIND_FAILED), flows;
+
+	token_syn(7200, &h);
+	len = first_segment(7200, &h, 0, "GET /?sid=gone HTTP/1.1\r\n\r\n", pkt);
+	run(pkt, len, &r);
+	run_tc(pkt, len, &r);
+	flows = flow_count();
+	{
+		struct pspec rst = { .family = 4, .proto = IPPROTO_TCP, .src = "10.1.6.1",
+				     .dst = "192.0.2.211", .sport = 8080, .dport = 7200,
+				     .tcp_flags = 0x14, .seq = 0, .ack = 5001 };
+
+		len = pkt_build(&rst, pkt);
+		run(pkt, len, &r);
+		assert_int_equal(r.reason, LIMPET_R_TO_TC);
+		run_tc(pkt, len, &r);
+		assert_int_equal(r.action, 0);
+		expect_valid(&r);
+		pkt_decode(r.out, r.len, &pi);
+		assert_string_equal(addr_str(pi.src, 4, a, sizeof(a)), "10.200.0.6");
+		assert_string_equal(addr_str(pi.dst, 4, a, sizeof(a)), "192.0.2.211");
+		assert_int_equal(pi.sport, 80);
+		assert_int_equal(pi.dport, 7200);
+		tcp_seen(&r, &t);
+		assert_int_equal(t.flags & 0x04, 0x04);
+		assert_int_equal(t.seq, h.cookie + 1);
+	}
+	assert_int_equal(event(LIMPET_EV_BIND_FAILED), failed + 1);
+	assert_int_equal(flow_count(), flows - 1);
+}
+
 /* With a FIB route and a resolved neighbour: MACs set, TTL decremented, out via TX/redirect. */
 static void test_fib_forward(void **state)
 {
@@ -844,6 +1240,10 @@ int main(void)
 		cmocka_unit_test(test_affinity_table),
 		cmocka_unit_test(test_drain_and_delete),
 		cmocka_unit_test(test_udp_token),
+		cmocka_unit_test(test_token_synack),
+		cmocka_unit_test(test_token_bad_cookie),
+		cmocka_unit_test(test_token_binding),
+		cmocka_unit_test(test_token_backend_rst),
 		cmocka_unit_test(test_fib_forward),
 	};
 
