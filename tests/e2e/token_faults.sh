@@ -36,6 +36,17 @@ out=$(echo $out)
 check "backend dropping its first 2 SYNs: the request completes ($out s)" [ "${out%% *}" = be2 ]
 check "backend dropping its first 2 SYNs: backend SYN resent ($r0 -> $(ev syn_retry))" [ "$(ev syn_retry)" -ge $((r0 + 2)) ]
 
+# a backend that never answers: the binding is swept after its timeout
+limpetctl vip add 203.0.113.38:80/tcp policy token token query sid
+limpetctl backend add 203.0.113.38:80/tcp 10.99.0.77
+tb_in cli curl -s -m 1 --interface "$(tb_client4 5)" "http://203.0.113.38/?sid=void" >/dev/null
+nb=$(limpetctl -j flows 203.0.113.38:80/tcp | grep -o '"state":"binding"' | wc -l)
+sleep 2
+sw=$(jget "$(limpetctl -j flows sweep binding 1)" "d['swept']")
+left=$(limpetctl -j flows 203.0.113.38:80/tcp | grep -o '"state":"binding"' | wc -l)
+check "flows sweep: a binding to a silent backend ($nb) is removed ($sw swept, $left left)" \
+	[ $((nb >= 1 && sw >= 1 && left == 0)) -eq 1 ]
+
 # ~3 % loss both ways on the client's link
 limpetctl vip add 203.0.113.36:80/tcp policy token token query sid
 for b in 1 2 3; do limpetctl backend add 203.0.113.36:80/tcp "$(tb_backend4 $b)"; done

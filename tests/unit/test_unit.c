@@ -250,6 +250,8 @@ static const struct {
 	{ "stats", NULL, CTL_STATS },
 	{ "stats 10.0.0.10:80/tcp", NULL, CTL_STATS },
 	{ "flows", NULL, CTL_FLOWS },
+	{ "flows sweep", NULL, CTL_FLOWS_SWEEP },
+	{ "flows sweep binding 10 idle 60", NULL, CTL_FLOWS_SWEEP },
 	{ "affinity list", NULL, CTL_AFF_LIST },
 	{ "affinity flush 10.0.0.10:80/tcp", NULL, CTL_AFF_FLUSH },
 	{ "vip add 10.0.0.10:80/tcp policy token token query session_id", NULL, CTL_VIP_ADD },
@@ -297,6 +299,8 @@ static const struct {
 	{ "backend frob", "unknown command 'frob'", 0 },
 	{ "stats 10.0.0.10:80/tcp extra", "stats: unexpected argument 'extra'", 0 },
 	{ "affinity drop", "unknown command 'drop'", 0 },
+	{ "flows sweep idle", "idle needs SECONDS", 0 },
+	{ "flows sweep stale 5", "unknown option 'stale'", 0 },
 };
 
 static void test_cli_grammar(void **state)

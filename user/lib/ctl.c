@@ -27,6 +27,7 @@ void ctl_usage(FILE *f)
 		"limpetctl backend list [VIP]\n"
 		"limpetctl stats [VIP]\n"
 		"limpetctl flows [VIP]\n"
+		"limpetctl flows sweep [binding SECONDS] [idle SECONDS]\n"
 		"limpetctl affinity { list | flush } [VIP]\n"
 		"\n"
 		"VIP     := ADDR:PORT/{ tcp | udp }, IPv6 as [ADDR]:PORT/PROTO; port 0 = every port\n"
@@ -34,7 +35,9 @@ void ctl_usage(FILE *f)
 		"TOKEN   := token { query NAME | cookie NAME | header NAME }   (TCP VIPs)\n"
 		"         | token udp offset O len L                           (UDP VIPs)\n"
 		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
-		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n",
+		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n"
+		"flows sweep removes spliced flows binding longer than 5 s or idle longer than 3600 s;\n"
+		"run it periodically (e.g. every 10 s) on instances with token VIPs.\n",
 		LIMPET_MAX_WEIGHT);
 }
 
@@ -275,6 +278,21 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 		return parse_opt_vip(argc - 1, argv + 1, "stats", c, err, errlen);
 	}
 	if (!strcmp(obj, "flows")) {
+		if (verb && !strcmp(verb, "sweep")) {
+			c->op = CTL_FLOWS_SWEEP;
+			c->binding_s = 5;
+			c->idle_s = 3600;
+			for (int i = 2; i < argc; i += 2) {
+				__u32 *dst = !strcmp(argv[i], "binding") ? &c->binding_s :
+					     !strcmp(argv[i], "idle") ? &c->idle_s : NULL;
+
+				if (!dst)
+					FAIL("flows sweep: unknown option '%s' (binding, idle)", argv[i]);
+				if (i + 1 >= argc || parse_u32(argv[i + 1], 0, 7 * 86400, dst))
+					FAIL("flows sweep: %s needs SECONDS (0-604800)", argv[i]);
+			}
+			return 0;
+		}
 		c->op = CTL_FLOWS;
 		return parse_opt_vip(argc - 1, argv + 1, "flows", c, err, errlen);
 	}
@@ -295,7 +313,8 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 bool ctl_writes(const struct ctl_cmd *c)
 {
 	return c->op == CTL_VIP_ADD || c->op == CTL_VIP_DEL || c->op == CTL_BE_ADD ||
-	       c->op == CTL_BE_DRAIN || c->op == CTL_BE_DEL || c->op == CTL_AFF_FLUSH;
+	       c->op == CTL_BE_DRAIN || c->op == CTL_BE_DEL || c->op == CTL_AFF_FLUSH ||
+	       c->op == CTL_FLOWS_SWEEP;
 }
 
 /* Iterate the VIPs (optionally one); fn returns <0 to stop. */
@@ -540,7 +559,8 @@ static __u64 idle_s(__u64 now, __u64 last_seen)
 
 static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 {
-	static const char *const cols[] = { "proto", "client", "vip", "backend", "idle_s" };
+	static const char *const cols[] = { "proto", "client", "vip", "backend", "state", "idle_s" };
+	static const char *const states[] = { "nat", "binding", "spliced" };
 	struct flow_key key, next;
 	struct flow_val fv;
 	struct vip_meta m;
@@ -550,7 +570,7 @@ static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 
 	if (vip_filter(in, c, &m, err, errlen))
 		return -ENOENT;
-	out_table_begin("flows", cols, 5);
+	out_table_begin("flows", cols, 6);
 	while (!bpf_map_get_next_key(in->fd[IM_FLOWS], prev, &next)) {
 		key = next;
 		prev = &key;
@@ -563,6 +583,7 @@ static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 		out_cell_str(endpoint_str(key.src, key.family, ntohs(key.sport), a, sizeof(a)));
 		out_cell_str(endpoint_str(key.dst, key.family, ntohs(key.dport), b, sizeof(b)));
 		backend_cell(in, fv.backend_id, fv.vip_id, key.dport);
+		out_cell_str(fv.sp.state < 3 ? states[fv.sp.state] : "?");
 		out_cell_u64(idle_s(now, fv.last_seen));
 		out_row_end();
 	}
@@ -648,6 +669,12 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 		return run_stats(in, c, err, errlen);
 	case CTL_FLOWS:
 		return run_flows(in, c, err, errlen);
+	case CTL_FLOWS_SWEEP:
+		ret = op_flows_sweep(in, c->binding_s, c->idle_s);
+		if (ret < 0)
+			return ret;
+		out_kv_u64("swept", ret);
+		return 0;
 	case CTL_AFF_LIST:
 		return run_affinity_list(in, c, err, errlen);
 	case CTL_AFF_FLUSH:

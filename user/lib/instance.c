@@ -33,6 +33,7 @@ const char *const inst_map_names[IM_MAX] = {
 	[IM_DEVS] = LIMPET_STR(MAP_NAME_DEVS),
 	[IM_TOKENS] = LIMPET_STR(MAP_NAME_TOKENS),
 	[IM_EVENTS] = LIMPET_STR(MAP_NAME_EVENTS),
+	[IM_PENDING] = LIMPET_STR(MAP_NAME_PENDING),
 };
 
 int inst_name_valid(const char *name)

@@ -47,7 +47,7 @@ int maglev_build(const struct maglev_backend *bs, int n, __u32 m, __u32 seed, __
 /* ---- instance: pins, maps, lock (instance.c) ---- */
 enum inst_map {
 	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_RNAT, IM_AFFINITY, IM_FRAGS,
-	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS, IM_TOKENS, IM_EVENTS, IM_MAX,
+	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_MAX,
 };
 extern const char *const inst_map_names[IM_MAX];
 
@@ -92,6 +92,10 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *b
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
 int op_table_rebuild(struct inst *in, const struct vip_key *k, const struct vip_meta *meta);
 int op_affinity_flush(struct inst *in, int vip_id, int backend_id);
+/* Remove spliced flows stuck binding longer than binding_s, or idle longer than idle_s, with
+ * their reverse-NAT and held-segment entries; returns how many.
+ */
+int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s);
 int stats_sum(int map_fd, __u32 key, struct limpet_stats *out);
 int reasons_sum(int map_fd, __u64 out[LIMPET_R_MAX]);
 int counters_sum(int map_fd, __u32 n, __u64 *out);

@@ -516,3 +516,53 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *s
 		op_affinity_flush(in, meta.vip_id, id);
 	return 0;
 }
+
+int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s)
+{
+	struct flow_key key, next, *del = NULL;
+	struct flow_val fv;
+	size_t ndel = 0, cap = 0, i;
+	__u64 now = mono_coarse_ns();
+	void *prev = NULL;
+	int fd = in->fd[IM_FLOWS], n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		__u64 idle;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &fv) || fv.sp.state == LIMPET_SP_NONE)
+			continue;
+		idle = now > fv.last_seen ? (now - fv.last_seen) / 1000000000ULL : 0;
+		if (fv.sp.state == LIMPET_SP_BINDING ? idle < binding_s : idle < idle_s)
+			continue;
+		if (ndel == cap) {
+			cap = cap ? cap * 2 : 256;
+			del = realloc(del, cap * sizeof(*del));
+			if (!del)
+				return -ENOMEM;
+		}
+		del[ndel++] = key;
+	}
+	for (i = 0; i < ndel; i++) {
+		struct flow_key rk = { .sport = 0 };
+		struct backend be;
+
+		if (bpf_map_lookup_elem(fd, &del[i], &fv))
+			continue;
+		if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &fv.backend_id, &be)) {
+			memcpy(rk.src, be.addr, 16);
+			memcpy(rk.dst, del[i].src, 16);
+			rk.sport = be.port ? be.port : del[i].dport;
+			rk.dport = del[i].sport;
+			rk.proto = del[i].proto;
+			rk.family = del[i].family;
+			bpf_map_delete_elem(in->fd[IM_RNAT], &rk);
+		}
+		bpf_map_delete_elem(in->fd[IM_PENDING], &del[i]);
+		if (!bpf_map_delete_elem(fd, &del[i]))
+			n++;
+	}
+	free(del);
+	return n;
+}
