@@ -407,6 +407,11 @@ int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &t.key);
 	if (rv && rv->sp.state == LIMPET_SP_BINDING)
 		return tc_backend(skb, &t, rv);
+	/* XDP passed it up while the flow was still binding (a backend that answers right
+	 * behind its SYN-ACK): never let it out untranslated; the backend sends it again
+	 */
+	if (rv && rv->sp.state == LIMPET_SP_ESTABLISHED)
+		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }
 

@@ -47,7 +47,7 @@ static __always_inline void synproxy_ts_decode(__u32 tsecr, struct tcp_opts *o)
 }
 
 /* Turn the SYN in place into our SYN-ACK. */
-static __noinline int synproxy_synack(struct xdp_md *ctx, struct pkt *p)
+static __noinline __attribute__((unused)) int synproxy_synack(struct xdp_md *ctx, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	struct iphdr *iph = p->ip4, ipc;

@@ -75,7 +75,7 @@ static __always_inline __u8 lc(__u8 c)
 static long http_scan_step(__u32 i, void *ctx)
 {
 	struct http_scan *s = ctx;
-	__u32 zero = 0, j, at;
+	__u32 zero = 0, j;
 	struct pending *sc = bpf_map_lookup_elem(&MAP_NAME_SCRATCH, &zero);
 	__u8 prev;
 

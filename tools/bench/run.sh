@@ -8,8 +8,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "Error: make bench loads BPF programs and creates a network namespace: run it as root" >&2
 	exit 1
 fi
-secs=1 rounds=3
-[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1
+secs=1 rounds=3 requests=200
+[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50
 report=build/bench-report.md
 {
 	echo "# limpet per-packet cost"
@@ -19,6 +19,12 @@ report=build/bench-report.md
 	echo "Floor 3 is parse + one hash lookup + swap MACs; *net* subtracts \`return XDP_TX\` (the test-run timer's own cost)."
 	echo
 	build/bench_xdp "$secs" "$rounds"
+	echo
+	echo "## Time to first byte"
+	echo
+	echo "Command: \`tools/bench/ttfb.sh $requests\` (namespace testbed, nginx backend, one curl, a new connection per request)."
+	echo
+	tools/bench/ttfb.sh "$requests"
 } | tee "$report.tmp"
 mv "$report.tmp" "$report"
 echo
