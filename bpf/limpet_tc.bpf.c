@@ -309,10 +309,12 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 	ck.family = LIMPET_AF_INET;
 	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
 	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &ck);
-	if (!fv || fv->sp.state != LIMPET_SP_BINDING || !pd)
+	if (!fv || !pd) /* no held segment: nothing left to deliver */
 		return TC_ACT_SHOT;
 
 	if (t->th.rst) {
+		if (fv->sp.state != LIMPET_SP_BINDING)
+			return TC_ACT_SHOT;
 		/* the backend refused: the client hears it at once, from the VIP */
 		th->source = rv->vip_port;
 		th->dest = t->th.dest;
@@ -331,13 +333,11 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 			return TC_ACT_SHOT;
 		return TC_ACT_OK; /* routed to the client by the kernel */
 	}
-	if (!t->th.syn || !t->th.ack)
-		return TC_ACT_SHOT;
+	if (!t->th.syn || !t->th.ack || fv->sp.state != LIMPET_SP_ESTABLISHED)
+		return TC_ACT_SHOT; /* XDP completes the state on the SYN-ACK (bind_complete) */
 	b_isn = bpf_ntohl(t->th.seq);
 	ack = bpf_ntohl(t->th.ack_seq);
 	acked = ack == fv->sp.c_isn + 1 + pd->len; /* the backend took the data in its SYN */
-	if (!acked && ack != fv->sp.c_isn + 1)
-		return TC_ACT_SHOT;
 	hlen = t->th_len;
 	if (hlen < 20 || hlen > 60)
 		return TC_ACT_SHOT;
@@ -345,15 +345,6 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 	if (bpf_skb_load_bytes(skb, t->l4off, w.hdr, hlen))
 		return TC_ACT_SHOT;
 	opt_walk_run(&w, OPT_PARSE);
-
-	/* established both ways from now on */
-	fv->sp.delta = fv->sp.lb_isn - b_isn;
-	fv->sp.ws_b = w.o.ws == 0xff ? 0 : w.o.ws;
-	if (w.o.ts && (fv->sp.opts & LIMPET_SP_OPT_TS))
-		/* the client's clock for us starts past our SYN-ACK's TSval (PAWS) */
-		fv->sp.ts_off = w.o.tsval - ((__u32)(bpf_ktime_get_ns() / 1000000) + LIMPET_TS_BITS + 1);
-	fv->sp.state = LIMPET_SP_ESTABLISHED;
-	rv->sp = fv->sp;
 
 	/* the held first segment (or the ACK, if the backend has the data) back to the backend */
 	__builtin_memset(w.hdr, 0, sizeof(w.hdr));
@@ -405,14 +396,12 @@ int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 	if (vip)
 		return vip->policy == LIMPET_POLICY_TOKEN ? tc_client(skb, &t, vip) : TC_ACT_OK;
 	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &t.key);
-	if (rv && rv->sp.state == LIMPET_SP_BINDING)
-		return tc_backend(skb, &t, rv);
-	/* XDP passed it up while the flow was still binding (a backend that answers right
-	 * behind its SYN-ACK): never let it out untranslated; the backend sends it again
+	if (!rv || rv->sp.state == LIMPET_SP_NONE)
+		return TC_ACT_OK;
+	/* a binding step (the SYN-ACK XDP just completed, or a RST); never let a spliced flow's
+	 * packet out untranslated
 	 */
-	if (rv && rv->sp.state == LIMPET_SP_ESTABLISHED)
-		return TC_ACT_SHOT;
-	return TC_ACT_OK;
+	return tc_backend(skb, &t, rv);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -64,6 +64,51 @@ static __noinline int frag_later(struct xdp_md *ctx, struct pkt *p)
 	return fwd_packet(ctx, p, NULL, 0);
 }
 
+/* The backend's SYN-ACK for a binding flow: complete the state here, so whatever the backend
+ * sends right behind it (a Fast Open response) is translated in XDP like any later segment. The
+ * TC program then turns this SYN-ACK into the held first segment, or the handshake's ACK.
+ */
+static __noinline int bind_complete(struct xdp_md *ctx, struct pkt *p, struct rnat_val *rv)
+{
+	void *data = (void *)(long)ctx->data;
+	struct tcphdr *th = p->l4;
+	struct flow_key ck = {};
+	struct opt_walk w = {};
+	struct flow_val *fv;
+	struct pending *pd;
+	__u32 len, ack, b_isn;
+
+	if (!th || (void *)(th + 1) > p->data_end)
+		return LIMPET_R_TO_TC;
+	__builtin_memcpy(ck.src, p->key.dst, 16);
+	__builtin_memcpy(ck.dst, rv->vip_addr, 16);
+	ck.sport = p->key.dport;
+	ck.dport = rv->vip_port;
+	ck.proto = IPPROTO_TCP;
+	ck.family = p->key.family;
+	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
+	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &ck);
+	if (!fv || !pd || fv->sp.state != LIMPET_SP_BINDING)
+		return LIMPET_R_TO_TC; /* TC drops what has no binding */
+	ack = bpf_ntohl(th->ack_seq);
+	if (ack != fv->sp.c_isn + 1 && ack != fv->sp.c_isn + 1 + pd->len)
+		return LIMPET_R_TO_TC;
+	b_isn = bpf_ntohl(th->seq);
+	len = th->doff * 4;
+	if (len < 20 || len > 60 || bpf_xdp_load_bytes(ctx, (void *)th - data, w.hdr, len))
+		return LIMPET_R_TO_TC;
+	w.len = len;
+	opt_walk_run(&w, OPT_PARSE);
+	fv->sp.delta = fv->sp.lb_isn - b_isn;
+	fv->sp.ws_b = w.o.ws == 0xff ? 0 : w.o.ws;
+	if (w.o.ts && (fv->sp.opts & LIMPET_SP_OPT_TS))
+		/* the client's clock for us starts past our SYN-ACK's TSval (PAWS) */
+		fv->sp.ts_off = w.o.tsval - ((__u32)(bpf_ktime_get_ns() / 1000000) + LIMPET_TS_BITS + 1);
+	fv->sp.state = LIMPET_SP_ESTABLISHED;
+	rv->sp = fv->sp;
+	return LIMPET_R_TO_TC;
+}
+
 /* A backend's reply: source back to the VIP. */
 static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 {
@@ -71,8 +116,13 @@ static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 
 	if (!rv)
 		return LIMPET_R_PASS_NOT_VIP;
-	if (rv->sp.state == LIMPET_SP_BINDING)
-		return LIMPET_R_TO_TC; /* the backend's SYN-ACK or RST: a binding step */
+	if (rv->sp.state == LIMPET_SP_BINDING) {
+		struct tcphdr *th = p->l4;
+
+		if (th && (void *)(th + 1) <= p->data_end && th->syn && th->ack)
+			return bind_complete(ctx, p, rv);
+		return LIMPET_R_TO_TC; /* RST: a binding step too */
+	}
 	if (hop_limit_expiring(p))
 		return LIMPET_R_PASS_TTL;
 	if (rv->sp.state == LIMPET_SP_ESTABLISHED)

@@ -132,7 +132,7 @@ static long http_value_step(__u32 i, void *ctx)
 }
 
 /* 0 and th filled when the spec's token is in the scratch buffer's first len bytes. */
-static __noinline int token_http(__u32 len, const struct token_spec *ts, struct token_hash *th)
+static __noinline __attribute__((unused)) int token_http(__u32 len, const struct token_spec *ts, struct token_hash *th)
 {
 	struct http_scan s = {};
 	__u32 j;

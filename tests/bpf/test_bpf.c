@@ -89,7 +89,7 @@ static int setup(void **state)
 		static const enum inst_map all[] = { IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_RNAT,
 						     IM_AFFINITY, IM_FRAGS, IM_VIP_STATS,
 						     IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS,
-						     IM_TOKENS, IM_EVENTS };
+						     IM_TOKENS, IM_EVENTS, IM_PENDING };
 
 		tcskel = limpet_tc__open();
 		if (!tcskel || obj_private_maps(tcskel->obj, &in, all, sizeof(all) / sizeof(all[0]),

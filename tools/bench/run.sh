@@ -22,9 +22,9 @@ report=build/bench-report.md
 	echo
 	echo "## Time to first byte"
 	echo
-	echo "Command: \`tools/bench/ttfb.sh $requests\` (namespace testbed, nginx backend, one curl, a new connection per request)."
+	echo "Command: \`tools/bench/ttfb.sh $requests $rounds\` (namespace testbed, nginx backend, one curl, a new connection per request)."
 	echo
-	tools/bench/ttfb.sh "$requests"
+	tools/bench/ttfb.sh "$requests" "$rounds"
 } | tee "$report.tmp"
 mv "$report.tmp" "$report"
 echo
