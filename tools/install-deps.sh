@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config
       libcmocka-dev libjson-c-dev bpftool iproute2 ethtool nginx-light curl
       python3 python3-websockets procps psmisc)
-[ "${LIMPET_BENCH:-0}" = 1 ] && pkgs+=(wrk)
+[ "${LIMPET_BENCH:-0}" = 1 ] && pkgs+=(wrk haproxy)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -24,8 +24,16 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# nginx-light's package starts a system nginx on :80; limpet's testbeds run their own.
-if command -v systemctl >/dev/null 2>&1; then
-	systemctl disable --now nginx >/dev/null 2>&1 || true
-fi
-pkill -x nginx 2>/dev/null || true
+# The nginx and haproxy packages start system services on :80; limpet's testbeds run their own
+# in namespaces. Stop only a service this run just installed, never one the machine already had.
+for svc in nginx haproxy; do
+	case " ${missing[*]} " in
+	*" $svc "* | *" $svc-light "*)
+		if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+			systemctl disable --now "$svc" >/dev/null 2>&1 || true
+		elif [ -f "/run/$svc.pid" ]; then
+			kill "$(cat "/run/$svc.pid")" 2>/dev/null || true
+		fi
+		;;
+	esac
+done

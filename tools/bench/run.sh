@@ -8,8 +8,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "Error: make bench loads BPF programs and creates a network namespace: run it as root" >&2
 	exit 1
 fi
-secs=1 rounds=3 requests=200
-[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50
+secs=1 rounds=3 requests=200 rps_secs=8
+[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50 rps_secs=3
 report=build/bench-report.md
 {
 	echo "# limpet per-packet cost"
@@ -25,6 +25,12 @@ report=build/bench-report.md
 	echo "Command: \`tools/bench/ttfb.sh $requests $rounds\` (namespace testbed, nginx backend, one curl, a new connection per request)."
 	echo
 	tools/bench/ttfb.sh "$requests" "$rounds"
+	echo
+	echo "## Requests per second and CPU, a new connection per request"
+	echo
+	echo "Command: \`tools/bench/rps.sh $rps_secs $rounds\` (wrk -t2 -c32, \`Connection: close\`, session ids from tools/bench/sid.lua; CPU from /proc/stat over each run)."
+	echo
+	tools/bench/rps.sh "$rps_secs" "$rounds"
 } | tee "$report.tmp"
 mv "$report.tmp" "$report"
 echo
