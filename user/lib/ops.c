@@ -216,13 +216,35 @@ out:
 	return ret;
 }
 
+/* Keys gathered while iterating a map, deleted after: deleting while iterating skips keys. */
+struct key_list {
+	void *keys;
+	size_t n, cap, size;
+};
+
+static int key_list_push(struct key_list *l, const void *key)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		void *k = realloc(l->keys, cap * l->size);
+
+		if (!k)
+			return -ENOMEM;
+		l->keys = k;
+		l->cap = cap;
+	}
+	memcpy((char *)l->keys + l->n++ * l->size, key, l->size);
+	return 0;
+}
+
 int op_affinity_flush(struct inst *in, int vip_id, int backend_id)
 {
-	struct affinity_key key, next, *del = NULL;
+	struct key_list del = { .size = sizeof(struct affinity_key) };
+	struct affinity_key key, next, *keys;
 	struct affinity_val val;
-	size_t ndel = 0, cap = 0, i;
 	void *prev = NULL;
 	int fd = in->fd[IM_AFFINITY], flushed = 0;
+	size_t i;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
@@ -233,18 +255,16 @@ int op_affinity_flush(struct inst *in, int vip_id, int backend_id)
 			continue;
 		if (backend_id >= 0 && val.backend_id != (__u32)backend_id)
 			continue;
-		if (ndel == cap) {
-			cap = cap ? cap * 2 : 256;
-			del = realloc(del, cap * sizeof(*del));
-			if (!del)
-				return -ENOMEM;
+		if (key_list_push(&del, &key)) {
+			free(del.keys);
+			return -ENOMEM;
 		}
-		del[ndel++] = key;
 	}
-	for (i = 0; i < ndel; i++)
-		if (!bpf_map_delete_elem(fd, &del[i]))
+	keys = del.keys;
+	for (i = 0; i < del.n; i++)
+		if (!bpf_map_delete_elem(fd, &keys[i]))
 			flushed++;
-	free(del);
+	free(del.keys);
 	return flushed;
 }
 
@@ -519,12 +539,13 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *s
 
 int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s)
 {
-	struct flow_key key, next, *del = NULL;
+	struct key_list del = { .size = sizeof(struct flow_key) };
+	struct flow_key key, next, *keys;
 	struct flow_val fv;
-	size_t ndel = 0, cap = 0, i;
 	__u64 now = mono_coarse_ns();
 	void *prev = NULL;
 	int fd = in->fd[IM_FLOWS], n = 0;
+	size_t i;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		__u64 idle;
@@ -536,33 +557,31 @@ int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s)
 		idle = now > fv.last_seen ? (now - fv.last_seen) / 1000000000ULL : 0;
 		if (fv.sp.state == LIMPET_SP_BINDING ? idle < binding_s : idle < idle_s)
 			continue;
-		if (ndel == cap) {
-			cap = cap ? cap * 2 : 256;
-			del = realloc(del, cap * sizeof(*del));
-			if (!del)
-				return -ENOMEM;
+		if (key_list_push(&del, &key)) {
+			free(del.keys);
+			return -ENOMEM;
 		}
-		del[ndel++] = key;
 	}
-	for (i = 0; i < ndel; i++) {
+	keys = del.keys;
+	for (i = 0; i < del.n; i++) {
 		struct flow_key rk = { .sport = 0 };
 		struct backend be;
 
-		if (bpf_map_lookup_elem(fd, &del[i], &fv))
+		if (bpf_map_lookup_elem(fd, &keys[i], &fv))
 			continue;
 		if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &fv.backend_id, &be)) {
 			memcpy(rk.src, be.addr, 16);
-			memcpy(rk.dst, del[i].src, 16);
-			rk.sport = be.port ? be.port : del[i].dport;
-			rk.dport = del[i].sport;
-			rk.proto = del[i].proto;
-			rk.family = del[i].family;
+			memcpy(rk.dst, keys[i].src, 16);
+			rk.sport = be.port ? be.port : keys[i].dport;
+			rk.dport = keys[i].sport;
+			rk.proto = keys[i].proto;
+			rk.family = keys[i].family;
 			bpf_map_delete_elem(in->fd[IM_RNAT], &rk);
 		}
-		bpf_map_delete_elem(in->fd[IM_PENDING], &del[i]);
-		if (!bpf_map_delete_elem(fd, &del[i]))
+		bpf_map_delete_elem(in->fd[IM_PENDING], &keys[i]);
+		if (!bpf_map_delete_elem(fd, &keys[i]))
 			n++;
 	}
-	free(del);
+	free(del.keys);
 	return n;
 }
