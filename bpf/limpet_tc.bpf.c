@@ -24,10 +24,22 @@
 
 struct tc_pkt {
 	__u32 l3off, l4off, th_len, plen;
-	struct iphdr ip;
+	__u32 v6;
+	union {
+		struct iphdr ip;     /* v6 == 0 */
+		struct ipv6hdr ip6;  /* v6 == 1; no extension headers */
+	};
 	struct tcphdr th;
 	struct flow_key key;
 };
+
+/* The parsed packet lives here, not on the 512-byte stack the binding steps need. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tc_pkt);
+} tc_pkts SEC(".maps");
 
 static __always_inline int tc_parse(struct __sk_buff *skb, struct tc_pkt *t)
 {
@@ -41,24 +53,40 @@ static __always_inline int tc_parse(struct __sk_buff *skb, struct tc_pkt *t)
 			return -1;
 		t->l3off += 4;
 	}
-	if (proto != bpf_htons(ETH_P_IP) || bpf_skb_load_bytes(skb, t->l3off, &t->ip, 20))
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, t->l3off, &t->ip, 20))
+			return -1;
+		if (t->ip.version != 4 || t->ip.ihl != 5 || t->ip.protocol != IPPROTO_TCP ||
+		    (t->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+			return -1;
+		t->l4off = t->l3off + 20;
+		t->plen = bpf_ntohs(t->ip.tot_len) - 20; /* L4 length for now */
+		t->key.src[0] = t->ip.saddr;
+		t->key.dst[0] = t->ip.daddr;
+		t->key.family = LIMPET_AF_INET;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes(skb, t->l3off, &t->ip6, 40))
+			return -1;
+		if (t->ip6.version != 6 || t->ip6.nexthdr != IPPROTO_TCP)
+			return -1;
+		t->v6 = 1;
+		t->l4off = t->l3off + 40;
+		t->plen = bpf_ntohs(t->ip6.payload_len);
+		__builtin_memcpy(t->key.src, &t->ip6.saddr, 16);
+		__builtin_memcpy(t->key.dst, &t->ip6.daddr, 16);
+		t->key.family = LIMPET_AF_INET6;
+	} else {
 		return -1;
-	if (t->ip.version != 4 || t->ip.ihl != 5 || t->ip.protocol != IPPROTO_TCP ||
-	    (t->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET)))
-		return -1;
-	t->l4off = t->l3off + 20;
+	}
 	if (bpf_skb_load_bytes(skb, t->l4off, &t->th, 20))
 		return -1;
 	t->th_len = t->th.doff * 4;
-	if (t->th_len < 20 || t->th_len > 60 || bpf_ntohs(t->ip.tot_len) < 20 + t->th_len)
+	if (t->th_len < 20 || t->th_len > 60 || t->plen < t->th_len || t->plen > 0xffff)
 		return -1;
-	t->plen = bpf_ntohs(t->ip.tot_len) - 20 - t->th_len;
-	t->key.src[0] = t->ip.saddr;
-	t->key.dst[0] = t->ip.daddr;
+	t->plen -= t->th_len;
 	t->key.sport = t->th.source;
 	t->key.dport = t->th.dest;
 	t->key.proto = IPPROTO_TCP;
-	t->key.family = LIMPET_AF_INET;
 	return 0;
 }
 
@@ -81,9 +109,11 @@ static __always_inline __u32 data_csum(const __u8 *data, __u32 len)
 	return (__u32)sum;
 }
 
-/* Rewrite the packet as IPv4 + a TCP header hdr[hlen] + plen bytes of payload (0: none). */
-static __always_inline int tc_rewrite(struct __sk_buff *skb, struct tc_pkt *t, struct iphdr *ip,
-				      __u8 *hdr, __u32 hlen, const __u8 *payload, __u32 plen)
+/* Rewrite the packet as the IP header in t (t->ip or t->ip6, addresses already set) + a TCP
+ * header hdr[hlen] + plen bytes of payload (0: none).
+ */
+static __always_inline int tc_rewrite(struct __sk_buff *skb, struct tc_pkt *t, __u8 *hdr,
+				      __u32 hlen, const __u8 *payload, __u32 plen)
 {
 	struct tcphdr *th = (struct tcphdr *)hdr;
 	__s32 diff = (__s32)hlen - (__s32)t->th_len;
@@ -103,12 +133,21 @@ static __always_inline int tc_rewrite(struct __sk_buff *skb, struct tc_pkt *t, s
 			return -1;
 		psum = data_csum(payload, n);
 	}
-	ip->tot_len = bpf_htons(20 + hlen + plen);
-	ip4_csum_set(ip);
 	th->check = 0;
-	th->check = tcp4_csum(ip->saddr, ip->daddr, hdr, hlen, hlen + plen, psum);
-	if (bpf_skb_store_bytes(skb, t->l3off, ip, 20, 0) ||
-	    bpf_skb_store_bytes(skb, t->l4off, hdr, hlen & 0x3c, 0))
+	if (t->v6) {
+		t->ip6.payload_len = bpf_htons(hlen + plen);
+		th->check = tcp6_csum((__u32 *)&t->ip6.saddr, (__u32 *)&t->ip6.daddr, hdr, hlen,
+				      hlen + plen, psum);
+		if (bpf_skb_store_bytes(skb, t->l3off, &t->ip6, 40, 0))
+			return -1;
+	} else {
+		t->ip.tot_len = bpf_htons(20 + hlen + plen);
+		ip4_csum_set(&t->ip);
+		th->check = tcp4_csum(t->ip.saddr, t->ip.daddr, hdr, hlen, hlen + plen, psum);
+		if (bpf_skb_store_bytes(skb, t->l3off, &t->ip, 20, 0))
+			return -1;
+	}
+	if (bpf_skb_store_bytes(skb, t->l4off, hdr, hlen & 0x3c, 0))
 		return -1;
 	return 0;
 }
@@ -118,7 +157,6 @@ static __noinline int bind_syn(struct __sk_buff *skb, struct tc_pkt *t, const st
 			       const struct splice *sp, const struct pending *pd)
 {
 	int syn_data = !!(sp->opts & LIMPET_SP_SYN_DATA);
-	struct iphdr ip = t->ip;
 	__u8 hdr[64] = {};
 	struct tcphdr *th = (struct tcphdr *)hdr;
 	struct tcp_opts o = {};
@@ -136,8 +174,11 @@ static __noinline int bind_syn(struct __sk_buff *skb, struct tc_pkt *t, const st
 	o.ws = sp->ws_c;
 	hlen = tcp_opts_write(hdr, &o, syn_data, 0);
 	th->doff = hlen / 4;
-	ip.daddr = be->addr[0];
-	if (tc_rewrite(skb, t, &ip, hdr, hlen, pd->data, syn_data ? pd->len : 0))
+	if (t->v6)
+		__builtin_memcpy(&t->ip6.daddr, be->addr, 16);
+	else
+		t->ip.daddr = be->addr[0];
+	if (tc_rewrite(skb, t, hdr, hlen, pd->data, syn_data ? pd->len : 0))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK; /* the kernel routes it to the backend and resolves the neighbour */
 }
@@ -203,13 +244,13 @@ static __noinline int bind_state(struct tc_pkt *t, const struct vip_meta *vip,
 		nf.tok_h1 = a->tok.h1;
 		nf.tok_h2 = a->tok.h2;
 	}
-	rk.src[0] = be->addr[0];
-	rk.dst[0] = t->key.src[0];
+	__builtin_memcpy(rk.src, be->addr, 16);
+	__builtin_memcpy(rk.dst, t->key.src, 16);
 	rk.sport = be->port ? be->port : t->key.dport;
 	rk.dport = t->key.sport;
 	rk.proto = IPPROTO_TCP;
-	rk.family = LIMPET_AF_INET;
-	rv.vip_addr[0] = t->key.dst[0];
+	rk.family = t->key.family;
+	__builtin_memcpy(rv.vip_addr, t->key.dst, 16);
 	if (bpf_map_update_elem(&MAP_NAME_PENDING, &t->key, sc, BPF_ANY) ||
 	    bpf_map_update_elem(&MAP_NAME_FLOWS, &t->key, &nf, BPF_ANY) ||
 	    bpf_map_update_elem(&MAP_NAME_RNAT, &rk, &rv, BPF_ANY))
@@ -244,10 +285,19 @@ static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct 
 	if (!t->th.ack || t->th.syn || t->th.rst)
 		return TC_ACT_SHOT;
 	{
-		struct iphdr ipc = t->ip;
 		struct tcphdr thc = t->th;
+		long bad;
 
-		if (bpf_tcp_raw_check_syncookie_ipv4(&ipc, &thc)) {
+		if (t->v6) {
+			struct ipv6hdr ipc = t->ip6;
+
+			bad = bpf_tcp_raw_check_syncookie_ipv6(&ipc, &thc);
+		} else {
+			struct iphdr ipc = t->ip;
+
+			bad = bpf_tcp_raw_check_syncookie_ipv4(&ipc, &thc);
+		}
+		if (bad) {
 			event_count(LIMPET_EV_COOKIE_BAD);
 			return TC_ACT_SHOT;
 		}
@@ -295,18 +345,17 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 	struct flow_val *fv;
 	struct pending *pd;
 	struct opt_walk w = {};
-	struct iphdr ip = t->ip;
 	struct tcphdr *th = (struct tcphdr *)w.hdr;
 	struct tcp_opts o = {};
 	__u32 b_isn, ack, hlen, plen;
 	int acked;
 
-	ck.src[0] = t->key.dst[0];
-	ck.dst[0] = rv->vip_addr[0];
+	__builtin_memcpy(ck.src, t->key.dst, 16);
+	__builtin_memcpy(ck.dst, rv->vip_addr, 16);
 	ck.sport = t->key.dport;
 	ck.dport = rv->vip_port;
 	ck.proto = IPPROTO_TCP;
-	ck.family = LIMPET_AF_INET;
+	ck.family = t->key.family;
 	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
 	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &ck);
 	if (!fv || !pd) /* no held segment: nothing left to deliver */
@@ -323,13 +372,18 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 		th->rst = 1;
 		th->ack = 1;
 		th->doff = 5;
-		ip.saddr = rv->vip_addr[0];
-		ip.ttl = 64;
+		if (t->v6) {
+			__builtin_memcpy(&t->ip6.saddr, rv->vip_addr, 16);
+			t->ip6.hop_limit = 64;
+		} else {
+			t->ip.saddr = rv->vip_addr[0];
+			t->ip.ttl = 64;
+		}
 		event_count(LIMPET_EV_BIND_FAILED);
 		bpf_map_delete_elem(&MAP_NAME_PENDING, &ck);
 		bpf_map_delete_elem(&MAP_NAME_FLOWS, &ck);
 		bpf_map_delete_elem(&MAP_NAME_RNAT, &t->key);
-		if (tc_rewrite(skb, t, &ip, w.hdr, 20, pd->data, 0))
+		if (tc_rewrite(skb, t, w.hdr, 20, pd->data, 0))
 			return TC_ACT_SHOT;
 		return TC_ACT_OK; /* routed to the client by the kernel */
 	}
@@ -372,10 +426,21 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 		hlen = 20;
 	}
 	th->doff = hlen / 4;
-	ip.saddr = t->ip.daddr;
-	ip.daddr = t->ip.saddr;
-	ip.ttl = 64;
-	if (tc_rewrite(skb, t, &ip, w.hdr, hlen, pd->data, plen))
+	if (t->v6) {
+		__u32 a6[4];
+
+		__builtin_memcpy(a6, &t->ip6.saddr, 16);
+		__builtin_memcpy(&t->ip6.saddr, &t->ip6.daddr, 16);
+		__builtin_memcpy(&t->ip6.daddr, a6, 16);
+		t->ip6.hop_limit = 64;
+	} else {
+		__be32 a4 = t->ip.saddr;
+
+		t->ip.saddr = t->ip.daddr;
+		t->ip.daddr = a4;
+		t->ip.ttl = 64;
+	}
+	if (tc_rewrite(skb, t, w.hdr, hlen, pd->data, plen))
 		return TC_ACT_SHOT;
 	swap_macs(skb);
 	bpf_map_delete_elem(&MAP_NAME_PENDING, &ck);
@@ -386,22 +451,27 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 SEC("tc")
 int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 {
-	struct tc_pkt t = {};
 	struct vip_meta *vip;
 	struct rnat_val *rv;
+	struct tc_pkt *t;
+	__u32 zero = 0;
 
-	if (tc_parse(skb, &t))
+	t = bpf_map_lookup_elem(&tc_pkts, &zero);
+	if (!t)
 		return TC_ACT_OK;
-	vip = vip_lookup(&t.key, t.key.dport);
+	__builtin_memset(t, 0, sizeof(*t));
+	if (tc_parse(skb, t))
+		return TC_ACT_OK;
+	vip = vip_lookup(&t->key, t->key.dport);
 	if (vip)
-		return vip->policy == LIMPET_POLICY_TOKEN ? tc_client(skb, &t, vip) : TC_ACT_OK;
-	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &t.key);
+		return vip->policy == LIMPET_POLICY_TOKEN ? tc_client(skb, t, vip) : TC_ACT_OK;
+	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &t->key);
 	if (!rv || rv->sp.state == LIMPET_SP_NONE)
 		return TC_ACT_OK;
 	/* a binding step (the SYN-ACK XDP just completed, or a RST); never let a spliced flow's
 	 * packet out untranslated
 	 */
-	return tc_backend(skb, &t, rv);
+	return tc_backend(skb, t, rv);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

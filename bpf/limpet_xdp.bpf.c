@@ -15,6 +15,23 @@
 #include "lib/synproxy.h"
 #include "lib/splice.h"
 
+/* Programs the main one hands packets to: filled by libbpf at load, never pinned, so an upgrade
+ * brings its own.
+ */
+enum { LIMPET_JUMP_SYNPROXY4 = 0, LIMPET_JUMP_SYNPROXY6 = 1 };
+int limpet_synproxy4(struct xdp_md *ctx);
+int limpet_synproxy6(struct xdp_md *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, int(void *));
+} limpet_jump SEC(".maps") = {
+	.values = { [LIMPET_JUMP_SYNPROXY4] = (void *)&limpet_synproxy4,
+		    [LIMPET_JUMP_SYNPROXY6] = (void *)&limpet_synproxy6 },
+};
+
 /* Later fragments follow the first one; record where the datagram went. */
 static __noinline void frag_record(const struct pkt *p, const __u32 *addr, __u32 dir,
 					__u32 vip_id, __u32 backend_id)
@@ -175,8 +192,6 @@ static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struc
 	struct tcphdr *th = p->l4;
 	__u32 hlen;
 
-	if (!p->ip4)
-		return LIMPET_R_PASS_TOKEN_V6;
 	if (!th || (void *)(th + 1) > p->data_end)
 		return LIMPET_R_PASS_BAD_L4;
 	if (th->syn && !th->ack) {
@@ -185,7 +200,9 @@ static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struc
 		/* a new connection: whatever this 4-tuple carried before is over */
 		bpf_map_delete_elem(&MAP_NAME_FLOWS, &p->key);
 		event_count(LIMPET_EV_SYNACK_SENT);
-		return synproxy_synack(ctx, p);
+		bpf_tail_call(ctx, &limpet_jump,
+			      p->ip4 ? LIMPET_JUMP_SYNPROXY4 : LIMPET_JUMP_SYNPROXY6);
+		return LIMPET_R_DROP_ABSORBED; /* the jump table is filled at load: not reached */
 	}
 	if (fv && fv->vip_id == vip->vip_id) {
 		if (fv->sp.state == LIMPET_SP_ESTABLISHED)
@@ -193,9 +210,15 @@ static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struc
 		if (fv->sp.state == LIMPET_SP_BINDING)
 			return LIMPET_R_TO_TC; /* e.g. the first segment again: resend the SYN */
 	}
-	hlen = (p->ip4->ihl & 0xf) * 4 + th->doff * 4;
-	if (bpf_ntohs(p->ip4->tot_len) > hlen && !th->rst && !th->syn)
-		return LIMPET_R_TO_TC; /* the first data segment */
+	if (p->ip4) {
+		hlen = (p->ip4->ihl & 0xf) * 4 + th->doff * 4;
+		if (bpf_ntohs(p->ip4->tot_len) > hlen && !th->rst && !th->syn)
+			return LIMPET_R_TO_TC; /* the first data segment */
+	} else if (p->ip6) {
+		hlen = (__u32)((void *)th - (void *)(p->ip6 + 1)) + th->doff * 4;
+		if (bpf_ntohs(p->ip6->payload_len) > hlen && !th->rst && !th->syn)
+			return LIMPET_R_TO_TC;
+	}
 	event_count(LIMPET_EV_ACK_ABSORBED);
 	return LIMPET_R_DROP_ABSORBED;
 }
@@ -282,6 +305,29 @@ int LIMPET_PROG_NAME(struct xdp_md *ctx)
 	r = r < 0 ? -r : lb_process(ctx, &p);
 	reason_count(r);
 	return reason_action(r);
+}
+
+/* SYNs to a TCP token VIP (tail calls from limpet_xdp): answered with a SYN cookie. */
+static __always_inline int synproxy_prog(struct xdp_md *ctx, const int v6)
+{
+	struct pkt p = {};
+	int r = parse_packet(ctx, &p);
+
+	r = r < 0 ? -r : synproxy_synack(ctx, &p, v6);
+	reason_count(r);
+	return reason_action(r);
+}
+
+SEC("xdp")
+int limpet_synproxy4(struct xdp_md *ctx)
+{
+	return synproxy_prog(ctx, 0);
+}
+
+SEC("xdp")
+int limpet_synproxy6(struct xdp_md *ctx)
+{
+	return synproxy_prog(ctx, 1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

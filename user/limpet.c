@@ -145,14 +145,15 @@ static void tc_remove(unsigned int ifindex)
 	bpf_tc_detach(&hook, &opts);
 }
 
-static int pin_prog_atomic(struct bpf_program *prog, const char *dir, const char *name)
+/* Pin an object under a name, replacing an older pin in one rename. */
+static int pin_atomic(int fd, const char *dir, const char *name)
 {
 	char tmp[256], path[256];
 
 	snprintf(tmp, sizeof(tmp), "%s/%s_new", dir, name);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	unlink(tmp);
-	if (bpf_obj_pin(bpf_program__fd(prog), tmp))
+	if (bpf_obj_pin(fd, tmp))
 		return -errno;
 	if (rename(tmp, path)) {
 		unlink(tmp);
@@ -296,8 +297,15 @@ static int cmd_attach(const char *ifname, __u32 mode)
 		cur.prog_id = info.id;
 		bpf_map_update_elem(devs_fd, &key, &cur, BPF_ANY);
 	}
-	if (pin_prog_atomic(skel->progs.LIMPET_PROG_NAME, dir, LIMPET_PIN_PROG) ||
-	    pin_prog_atomic(tc->progs.LIMPET_TC_PROG_NAME, dir, LIMPET_PIN_TC_PROG))
+	/* the tail-call table must keep a user reference, or the kernel empties it when this
+	 * process exits; replacing the pin releases the previous program's table
+	 */
+	if (pin_atomic(bpf_map__fd(skel->maps.limpet_jump), dir, LIMPET_PIN_JUMP)) {
+		out_error("pin the tail-call table in %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (pin_atomic(bpf_program__fd(skel->progs.LIMPET_PROG_NAME), dir, LIMPET_PIN_PROG) ||
+	    pin_atomic(tc_fd, dir, LIMPET_PIN_TC_PROG))
 		fprintf(stderr, "Warning: pin programs in %s: %s\n", dir, strerror(errno));
 
 	out_kv_str("instance", instance);

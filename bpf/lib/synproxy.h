@@ -46,32 +46,46 @@ static __always_inline void synproxy_ts_decode(__u32 tsecr, struct tcp_opts *o)
 	o->ws = (tsecr & 0xf) == 0xf ? 0xff : tsecr & 0xf;
 }
 
-/* Turn the SYN in place into our SYN-ACK. */
-static __noinline __attribute__((unused)) int synproxy_synack(struct xdp_md *ctx, struct pkt *p)
+/* Turn the SYN in place into our SYN-ACK, IPv4 or IPv6 (no extension headers). v6 is a
+ * constant: each family is its own program (limpet_synproxy4/6, tail calls), so the verifier
+ * never walks one family's branches with the other's state.
+ */
+static __always_inline int synproxy_synack(struct xdp_md *ctx, struct pkt *p, const int v6)
 {
 	void *data = (void *)(long)ctx->data;
-	struct iphdr *iph = p->ip4, ipc;
+	struct iphdr *iph = v6 ? NULL : p->ip4;
+	struct ipv6hdr *ip6h = v6 ? p->ip6 : NULL;
 	struct tcphdr *th = p->l4;
 	struct opt_walk w = {};
 	__u8 *out = w.hdr; /* parsed first, then rebuilt as the SYN-ACK's header */
 	struct tcphdr *oh = (struct tcphdr *)out;
 	struct tcp_opts a = {};
-	__u32 th_len, off, extra;
-	__be32 saddr;
+	__u32 th_len, off, extra, mss = v6 ? LIMPET_MSS_LB - 20 : LIMPET_MSS_LB;
 	__s64 cookie;
 
-	if (!iph || !th || (void *)(th + 1) > p->data_end)
+	if (!th || (void *)(th + 1) > p->data_end)
 		return LIMPET_R_PASS_BAD_L4;
-	if ((iph->ihl & 0xf) != 5)
-		return LIMPET_R_PASS_BAD_L3; /* IP options on a SYN: the kernel's to answer */
 	th_len = th->doff * 4;
 	if (th_len < 20 || th_len > 60 || (void *)th + th_len > p->data_end)
 		return LIMPET_R_PASS_BAD_L4;
 	off = (void *)th - data;
 	if (bpf_xdp_load_bytes(ctx, off, w.hdr, th_len))
 		return LIMPET_R_PASS_BAD_L4;
-	__builtin_memcpy(&ipc, iph, sizeof(ipc));
-	cookie = bpf_tcp_raw_gen_syncookie_ipv4(&ipc, (struct tcphdr *)w.hdr, th_len);
+	if (!v6) {
+		struct iphdr ipc;
+
+		if (!iph || (iph->ihl & 0xf) != 5)
+			return LIMPET_R_PASS_BAD_L3; /* IP options on a SYN: the kernel's to answer */
+		__builtin_memcpy(&ipc, iph, sizeof(ipc));
+		cookie = bpf_tcp_raw_gen_syncookie_ipv4(&ipc, (struct tcphdr *)w.hdr, th_len);
+	} else {
+		struct ipv6hdr ipc;
+
+		if (!ip6h || ip6h->nexthdr != IPPROTO_TCP)
+			return LIMPET_R_PASS_IPV6_EXT; /* extension headers on a SYN: the kernel's */
+		__builtin_memcpy(&ipc, ip6h, sizeof(ipc));
+		cookie = bpf_tcp_raw_gen_syncookie_ipv6(&ipc, (struct tcphdr *)w.hdr, th_len);
+	}
 	if (cookie < 0)
 		return LIMPET_R_DROP_ABSORBED;
 	w.len = th_len;
@@ -85,27 +99,40 @@ static __noinline __attribute__((unused)) int synproxy_synack(struct xdp_md *ctx
 	oh->doff = th_len / 4;
 	oh->syn = 1;
 	oh->ack = 1;
-	oh->window = bpf_htons(LIMPET_MSS_LB); /* one MSS: the client may send its request */
+	oh->window = bpf_htons(mss); /* one MSS: the client may send its request */
 	/* answer only what the client offered, in no more room than it used */
-	a.mss = LIMPET_MSS_LB;
+	a.mss = mss;
 	a.sack = w.o.sack && w.o.ts;
 	a.ts = w.o.ts;
 	a.ws = w.o.ts && w.o.ws != 0xff ? LIMPET_WS_LB : 0xff;
 	a.tsval = synproxy_ts_encode(&w.o, bpf_ktime_get_ns());
 	a.tsecr = w.o.tsval;
 	tcp_opts_write(out, &a, 0, th_len);
-	oh->check = tcp4_csum(iph->daddr, iph->saddr, out, th_len, th_len, 0);
-
 	extra = (__u32)((long)p->data_end - (long)data) - (off + th_len);
-	saddr = iph->saddr;
-	iph->saddr = iph->daddr;
-	iph->daddr = saddr;
-	iph->ttl = 64;
-	iph->tos = 0;
-	iph->id = 0;
-	iph->frag_off = bpf_htons(0x4000);
-	iph->tot_len = bpf_htons(sizeof(*iph) + th_len);
-	ip4_csum_set(iph);
+
+	if (!v6 && iph) {
+		__be32 saddr = iph->saddr;
+
+		oh->check = tcp4_csum(iph->daddr, iph->saddr, out, th_len, th_len, 0);
+		iph->saddr = iph->daddr;
+		iph->daddr = saddr;
+		iph->ttl = 64;
+		iph->tos = 0;
+		iph->id = 0;
+		iph->frag_off = bpf_htons(0x4000);
+		iph->tot_len = bpf_htons(sizeof(*iph) + th_len);
+		ip4_csum_set(iph);
+	} else if (v6 && ip6h) {
+		__u32 a6[4];
+
+		oh->check = tcp6_csum((__u32 *)&ip6h->daddr, (__u32 *)&ip6h->saddr, out, th_len,
+				      th_len, 0);
+		__builtin_memcpy(a6, &ip6h->saddr, 16);
+		__builtin_memcpy(&ip6h->saddr, &ip6h->daddr, 16);
+		__builtin_memcpy(&ip6h->daddr, a6, 16);
+		ip6h->hop_limit = 64;
+		ip6h->payload_len = bpf_htons(th_len);
+	}
 	{
 		__u8 mac[ETH_ALEN];
 

@@ -54,13 +54,15 @@ static __always_inline void put32(__u8 *hdr, __u32 off, __u32 v)
 	hdr[ix(off + 3)] = v;
 }
 
-/* Write options at hdr[20..): those set in o, in the usual order, then NOPs up to a multiple of
- * 4 (or up to room, when room is given). Returns the header length.
+/* Write options at hdr[20..): those set in o, in the usual order, over a background of NOPs up
+ * to a multiple of 4 (or up to room, when room is given). Returns the header length.
  */
 static __always_inline __u32 tcp_opts_write(__u8 *hdr, const struct tcp_opts *o, int tfo,
 					    __u32 room)
 {
 	__u32 off = 20;
+
+	__builtin_memset(hdr + 20, TCPOPT_NOP, 40); /* padding without a loop to verify */
 
 	if (o->mss && (!room || off + 4 <= room)) {
 		hdr[ix(off)] = TCPOPT_MSS;
@@ -95,9 +97,7 @@ static __always_inline __u32 tcp_opts_write(__u8 *hdr, const struct tcp_opts *o,
 		hdr[ix(off + 3)] = 2; /* no cookie: the backend accepts data in SYNs without one */
 		off += 4;
 	}
-	while ((room ? off < room : off & 3) && off < 60)
-		hdr[ix(off++)] = TCPOPT_NOP;
-	return off;
+	return room ? room : (off + 3) & ~3u;
 }
 
 static __always_inline __u32 get32(const __u8 *hdr, __u32 off)
@@ -196,6 +196,28 @@ static __always_inline __u16 tcp4_csum(__be32 saddr, __be32 daddr, const __u8 *h
 	struct pseudo4 ph = { saddr, daddr, 0, IPPROTO_TCP, bpf_htons(l4len) };
 	__s64 sum;
 
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), payload_sum);
+	if (sum < 0 || hlen < 20 || hlen > 60)
+		return 0;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)hdr, hlen & 0x3c, (__u32)sum);
+	return csum_fold32((__u32)sum);
+}
+
+struct pseudo6 {
+	__u32 saddr[4], daddr[4];
+	__be32 len;
+	__u8 zero[3], proto;
+};
+
+/* The same over IPv6 (addresses: 16 bytes each). */
+static __always_inline __u16 tcp6_csum(const __u32 *saddr, const __u32 *daddr, const __u8 *hdr,
+				       __u32 hlen, __u32 l4len, __u32 payload_sum)
+{
+	struct pseudo6 ph = { .len = bpf_htonl(l4len), .proto = IPPROTO_TCP };
+	__s64 sum;
+
+	__builtin_memcpy(ph.saddr, saddr, 16);
+	__builtin_memcpy(ph.daddr, daddr, 16);
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), payload_sum);
 	if (sum < 0 || hlen < 20 || hlen > 60)
 		return 0;

@@ -50,6 +50,7 @@
 #define MAP_NAME_SCRATCH scratch
 #define LIMPET_TC_PROG_NAME limpet_tc
 #define LIMPET_PIN_TC_PROG "prog_tc"
+#define LIMPET_PIN_JUMP "jump" /* the XDP tail-call table: emptied by the kernel if unpinned */
 #define LIMPET_PROG_NAME limpet_xdp
 #define LIMPET_PIN_ROOT "/sys/fs/bpf/limpet"
 #define LIMPET_PIN_PROG "prog_xdp"
@@ -100,7 +101,6 @@ enum limpet_reason {
 	LIMPET_R_SYNACK,           /* token VIP: SYN answered with a SYN cookie (XDP_TX) */
 	LIMPET_R_TO_TC,            /* token VIP: first payload or binding step, for the TC program */
 	LIMPET_R_DROP_ABSORBED,    /* token VIP: the handshake's bare ACK, or no state to act on */
-	LIMPET_R_PASS_TOKEN_V6,    /* token VIP over IPv6 TCP: not spliced yet */
 	LIMPET_R_MAX,
 };
 
@@ -109,7 +109,7 @@ enum limpet_reason {
 	{ "fwd_redirect", "fwd_tx", "fwd_stack", "pass_not_ip", "pass_not_vip",                   \
 	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",             \
 	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "frag_fwd",      \
-	  "synack", "to_tc", "drop_absorbed", "pass_token_v6" }
+	  "synack", "to_tc", "drop_absorbed" }
 
 /* Addresses are 16 bytes; IPv4 uses the first 4 and zeroes the rest. Ports in network order. */
 struct vip_key {

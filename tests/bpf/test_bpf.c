@@ -144,6 +144,9 @@ static int setup(void **state)
 		must(vip_parse("10.200.0.6:80/tcp", &k, err, sizeof(err)));
 		must(op_vip_add(&in, &k, &o, err, sizeof(err)));
 		backend("10.200.0.6:80/tcp", "10.1.6.1:8080");
+		must(vip_parse("[fc00:200::6]:80/tcp", &k, err, sizeof(err)));
+		must(op_vip_add(&in, &k, &o, err, sizeof(err)));
+		backend("[fc00:200::6]:80/tcp", "fc00:1::6");
 	}
 	vip(VIP4P24, LIMPET_POLICY_IP_HASH, 24);
 	for (int i = 1; i <= 5; i++) {
@@ -923,6 +926,34 @@ static size_t first_segment(unsigned short sport, const struct handshake *h, uns
 	return pkt_build(&d, pkt);
 }
 
+/* IPv6: the SYN-ACK comes from the IPv6 responder (its own tail-call program). */
+static void test_token_synack_v6(void **state)
+{
+	static const unsigned char all[] = OPT_ALL;
+	struct pspec syn = { .family = 6, .proto = IPPROTO_TCP, .src = "2001:db8::210",
+			     .dst = "fc00:200::6", .sport = 6100, .dport = 80, .tcp_flags = 0x02,
+			     .seq = 2000000, .topts = all, .topts_len = sizeof(all) };
+	unsigned char pkt[512];
+	struct result r;
+	struct pkt_info pi;
+	const unsigned char *th;
+	char a[64];
+
+	run(pkt, pkt_build(&syn, pkt), &r);
+	assert_int_equal(r.action, XDP_TX);
+	assert_int_equal(r.reason, LIMPET_R_SYNACK);
+	pkt_decode(r.out, r.len, &pi);
+	assert_true(pi.ok && pi.len_ok);
+	assert_int_equal(pi.l4_csum_ok, 1);
+	assert_string_equal(addr_str(pi.src, 6, a, sizeof(a)), "fc00:200::6");
+	assert_string_equal(addr_str(pi.dst, 6, a, sizeof(a)), "2001:db8::210");
+	th = r.out + 14 + 40;
+	assert_int_equal(th[13], 0x12);
+	assert_int_equal(rd32(th + 8), 2000001);
+	assert_int_equal(th[20], 2); /* MSS first: one IPv6 MSS */
+	assert_int_equal(th[22] << 8 | th[23], 1440);
+}
+
 static void test_token_bad_cookie(void **state)
 {
 	unsigned char pkt[512];
@@ -1241,6 +1272,7 @@ int main(void)
 		cmocka_unit_test(test_drain_and_delete),
 		cmocka_unit_test(test_udp_token),
 		cmocka_unit_test(test_token_synack),
+		cmocka_unit_test(test_token_synack_v6),
 		cmocka_unit_test(test_token_bad_cookie),
 		cmocka_unit_test(test_token_binding),
 		cmocka_unit_test(test_token_backend_rst),

@@ -7,7 +7,7 @@ TB=lptokt$$
 trap tb_cleanup EXIT
 NCLI=200
 
-tb_setup 3 $NCLI || { not_ok "testbed"; t_done; exit 1; }
+tb_setup 3 $NCLI 40 || { not_ok "testbed"; t_done; exit 1; }
 head -c 20971520 /dev/urandom >"$TB_DIR/www/big20.bin"
 head -c 2097152 /dev/urandom >"$TB_DIR/up2.bin"
 for b in 1 2 3; do ip netns exec "$TB-be$b" sysctl -qw net.ipv4.tcp_fastopen=0x603; done
@@ -85,6 +85,30 @@ tb_in cli sysctl -qw net.ipv4.tcp_timestamps=0
 get "$(tb_client4 13)" "http://$VQ/big.bin?session_id=nots" -o "$TB_DIR/dl2.bin"
 check "a client with timestamps off: 4 MiB download byte-exact" cmp -s "$TB_DIR/dl2.bin" "$TB_DIR/www/big.bin"
 tb_in cli sysctl -qw net.ipv4.tcp_timestamps=1
+
+# IPv6: the same binding over IPv6 (no extension headers)
+V6=2001:db8:f::30
+limpetctl vip add "[$V6]:80/tcp" policy token token query session_id
+for b in 1 2 3; do limpetctl backend add "[$V6]:80/tcp" "$(tb_backend6 $b)"; done
+for s in $(seq 1 20); do
+	for hop in 0 1 2; do
+		echo "$s $(get "$(tb_client6 $(((s * 3 + hop * 13) % 40)))" "http://[$V6]/?session_id=v6user$s")"
+	done
+done >"$TB_DIR/q6"
+a6=$(awk '$2 ~ /^be/' "$TB_DIR/q6" | wc -l)
+s6=$(awk '{if (!($1 in b)) b[$1]=$2; else if (b[$1]!=$2) n++} END {print n+0}' "$TB_DIR/q6")
+n6=$(awk '{print $2}' "$TB_DIR/q6" | sort -u | wc -l)
+check "IPv6 token VIP: 60 of 60 answered ($a6), sessions sticky across addresses ($s6 moved), spread over $n6 backends" \
+	[ $((a6 == 60 && s6 == 0 && n6 >= 2)) -eq 1 ]
+get "$(tb_client6 5)" "http://[$V6]/big.bin?session_id=v6dl" -o "$TB_DIR/dl6.bin"
+check "IPv6 token VIP: 4 MiB download byte-exact" cmp -s "$TB_DIR/dl6.bin" "$TB_DIR/www/big.bin"
+
+# an upgrade (attach again) keeps answering SYNs and keeps spliced sessions' backends
+limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null
+up4=$(get "$(tb_client4 21)" "http://$VQ/?session_id=user1")
+up6=$(get "$(tb_client6 21)" "http://[$V6]/?session_id=v6user1")
+check "after re-attach: token sessions still answered on their backends ($up4, $up6)" \
+	[ "$up4 $up6" = "$(awk '$1==1 {print $2; exit}' "$TB_DIR/q") $(awk '$1==1 {print $2; exit}' "$TB_DIR/q6")" ]
 
 st=$(limpetctl -j stats)
 for e in synack_sent cookie_ok bind_started bind_done token_found; do

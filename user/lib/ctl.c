@@ -32,7 +32,7 @@ void ctl_usage(FILE *f)
 		"\n"
 		"VIP     := ADDR:PORT/{ tcp | udp }, IPv6 as [ADDR]:PORT/PROTO; port 0 = every port\n"
 		"BACKEND := ADDR[:PORT], IPv6 as [ADDR][:PORT]; the port defaults to the VIP's\n"
-		"TOKEN   := token { query NAME | cookie NAME | header NAME }   (TCP VIPs, IPv4 for now)\n"
+		"TOKEN   := token { query NAME | cookie NAME | header NAME }   (TCP VIPs)\n"
 		"         | token udp offset O len L                           (UDP VIPs)\n"
 		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
 		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n"

@@ -301,10 +301,6 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 				 "UDP VIPs take 'token udp offset O len L'");
 			return -EINVAL;
 		}
-		if (!udp_tok && k->family == LIMPET_AF_INET6) {
-			snprintf(err, errlen, "add vip %s: TCP session tokens are IPv4-only for now (UDP tokens work over IPv6)", vs);
-			return -EOPNOTSUPP;
-		}
 		if (o->syn_data && udp_tok) {
 			snprintf(err, errlen, "add vip %s: syn-data applies to TCP token VIPs", vs);
 			return -EINVAL;
