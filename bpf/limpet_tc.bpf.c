@@ -21,6 +21,7 @@
 #include "lib/token.h"
 #include "lib/tcp.h"
 #include "lib/synproxy.h"
+#include "lib/flow.h"
 
 struct tc_pkt {
 	__u32 l3off, l4off, th_len, plen;
@@ -350,12 +351,7 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 	__u32 b_isn, ack, hlen, plen;
 	int acked;
 
-	__builtin_memcpy(ck.src, t->key.dst, 16);
-	__builtin_memcpy(ck.dst, rv->vip_addr, 16);
-	ck.sport = t->key.dport;
-	ck.dport = rv->vip_port;
-	ck.proto = IPPROTO_TCP;
-	ck.family = t->key.family;
+	flow_key_of_reply(&ck, &t->key, rv);
 	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
 	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &ck);
 	if (!fv || !pd) /* no held segment: nothing left to deliver */

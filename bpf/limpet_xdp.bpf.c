@@ -14,6 +14,7 @@
 #include "lib/token.h"
 #include "lib/synproxy.h"
 #include "lib/splice.h"
+#include "lib/flow.h"
 
 /* Programs the main one hands packets to: filled by libbpf at load, never pinned, so an upgrade
  * brings its own.
@@ -97,12 +98,7 @@ static __noinline int bind_complete(struct xdp_md *ctx, struct pkt *p, struct rn
 
 	if (!th || (void *)(th + 1) > p->data_end)
 		return LIMPET_R_TO_TC;
-	__builtin_memcpy(ck.src, p->key.dst, 16);
-	__builtin_memcpy(ck.dst, rv->vip_addr, 16);
-	ck.sport = p->key.dport;
-	ck.dport = rv->vip_port;
-	ck.proto = IPPROTO_TCP;
-	ck.family = p->key.family;
+	flow_key_of_reply(&ck, &p->key, rv);
 	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
 	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &ck);
 	if (!fv || !pd || fv->sp.state != LIMPET_SP_BINDING)
