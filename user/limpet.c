@@ -607,7 +607,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "+i:jpvh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:jpvh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			instance = optarg;

@@ -21,7 +21,7 @@ int main(int argc, char **argv)
 	struct inst in;
 	int c, ret, lock = -1;
 
-	while ((c = getopt_long(argc, argv, "+i:jph", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:jph", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			instance = optarg;

@@ -74,6 +74,7 @@ for cmd in status; do
 	out=$(limpet -j $cmd) && $PY -c 'import json,sys; json.loads(sys.argv[1])' "$out" || { allj=0; note "not JSON: limpet $cmd"; }
 done
 check "-j output of every printing command parses as JSON" [ $allj -eq 1 ]
+check "-j after the command works too (limpetctl stats -j)" bash -c "$TB_BUILD/limpetctl -i $TB stats -j | $PY -c 'import json,sys; json.load(sys.stdin)'"
 bl=$(limpetctl -j backend list $V)
 check "backend list shows weights and default ports" \
 	[ "$(jget "$bl" "','.join('%s/%s' % (b['backend'], b['weight']) for b in d['backends'])")" = "10.1.0.1:80/1,10.1.0.2:8080/5,10.1.0.3:80/1" ]
