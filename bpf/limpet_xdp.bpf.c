@@ -15,6 +15,7 @@
 #include "lib/synproxy.h"
 #include "lib/splice.h"
 #include "lib/flow.h"
+#include "lib/icmp.h"
 
 /* Programs the main one hands packets to: filled by libbpf at load, never pinned, so an upgrade
  * brings its own.
@@ -286,6 +287,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)
 
 	if (p->frag == PKT_FRAG_LATER)
 		return frag_later(ctx, p);
+	if (p->key.proto == IPPROTO_ICMP)
+		return icmp_error(ctx, p);
 	vip = vip_lookup(&p->key, p->key.dport);
 	if (!vip)
 		return lb_reply(ctx, p);

@@ -101,6 +101,7 @@ enum limpet_reason {
 	LIMPET_R_SYNACK,           /* token VIP: SYN answered with a SYN cookie (XDP_TX) */
 	LIMPET_R_TO_TC,            /* token VIP: first payload or binding step, for the TC program */
 	LIMPET_R_DROP_ABSORBED,    /* token VIP: the handshake's bare ACK, or no state to act on */
+	LIMPET_R_ICMP_FWD,         /* an ICMP error about a VIP flow, sent on by its inner header */
 	LIMPET_R_MAX,
 };
 
@@ -109,7 +110,8 @@ enum limpet_reason {
 	{ "fwd_redirect", "fwd_tx", "fwd_stack", "pass_not_ip", "pass_not_vip",                   \
 	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",             \
 	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "frag_fwd",      \
-	  "synack", "to_tc", "drop_absorbed" }
+	  "synack", "to_tc", "drop_absorbed",  \
+	  "icmp_fwd" }
 
 /* Addresses are 16 bytes; IPv4 uses the first 4 and zeroes the rest. Ports in network order. */
 struct vip_key {

@@ -194,7 +194,7 @@ static void run_if(const unsigned char *pkt, size_t len, struct result *r, unsig
 	r->len = t.data_size_out;
 	r->reason = -1;
 	for (int i = 0; i < LIMPET_R_MAX; i++)
-		if (i != LIMPET_R_FRAG_FWD && after[i] != before[i]) {
+		if (i != LIMPET_R_FRAG_FWD && i != LIMPET_R_ICMP_FWD && after[i] != before[i]) {
 			assert_int_equal(after[i] - before[i], 1); /* exactly one verdict */
 			assert_int_equal(r->reason, -1);
 			r->reason = i;
@@ -1147,6 +1147,110 @@ static void test_token_backend_rst(void **state)
 	assert_int_equal(flow_count(), flows - 1);
 }
 
+/* An ICMP error (type 3, code 4: fragmentation needed) from src to dst quoting the IPv4 packet
+ * `quoted` (its IP header and first 8 L4 bytes). Returns the frame length.
+ */
+static size_t icmp_error_frame(const char *src, const char *dst, const struct pspec *quoted,
+			       unsigned char *out)
+{
+	unsigned char q[256], *ip = out + 14, *ic = ip + 20;
+	size_t qlen = pkt_build(quoted, q);
+
+	(void)qlen;
+	memcpy(out, q, 12); /* MACs */
+	out[12] = 0x08, out[13] = 0x00;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	pb_put16(ip + 2, 20 + 8 + 28);
+	ip[8] = 64;
+	ip[9] = 1;
+	inet_pton(AF_INET, src, ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	pb_put16(ip + 10, pb_fold(pb_sum(ip, 20, 0)));
+	memset(ic, 0, 8);
+	ic[0] = 3, ic[1] = 4;
+	pb_put16(ic + 6, 1400);
+	memcpy(ic + 8, q + 14, 28); /* quoted IP header + 8 bytes */
+	pb_put16(ic + 2, pb_fold(pb_sum(ic, 8 + 28, 0)));
+	return 14 + 20 + 8 + 28;
+}
+
+static void expect_icmp_valid(const struct result *r)
+{
+	const unsigned char *ip = r->out + 14, *ic = ip + 20, *qip = ic + 8;
+
+	assert_int_equal(pb_fold(pb_sum(ip, 20, 0)), 0);        /* outer IP header */
+	assert_int_equal(pb_fold(pb_sum(ic, r->len - 34, 0)), 0); /* ICMP message */
+	assert_int_equal(pb_fold(pb_sum(qip, 20, 0)), 0);       /* quoted IP header */
+}
+
+static void test_icmp_errors(void **state)
+{
+	static char client[32];
+	struct pspec c = { .family = 4, .proto = IPPROTO_TCP, .dst = "10.200.0.1",
+			   .sport = 7300, .dport = 80, .tcp_flags = 0x02 };
+	unsigned char pkt[512], bip[4], vip[4];
+	struct result r;
+	char be[64];
+	unsigned short bport = 0;
+	size_t len;
+	__u64 before[LIMPET_R_MAX], after[LIMPET_R_MAX];
+
+	/* a client whose backend listens on another port than the VIP (10.1.0.1:8080), so the
+	 * quoted port really changes
+	 */
+	for (int i = 1; i < 200 && bport != 8080; i++) {
+		snprintf(client, sizeof(client), "192.0.3.%d", i);
+		c.src = client;
+		run(pkt, pkt_build(&c, pkt), &r); /* the flow */
+		out_dst(&r, be, sizeof(be), &bport);
+	}
+	assert_int_equal(bport, 8080);
+	inet_pton(AF_INET, be, bip);
+	inet_pton(AF_INET, "10.200.0.1", vip);
+
+	/* to the VIP, about a reply limpet sent the client: on to the backend */
+	{
+		struct pspec q = { .family = 4, .proto = IPPROTO_TCP, .src = "10.200.0.1",
+				   .dst = client, .sport = 80, .dport = 7300, .seq = 42 };
+
+		len = icmp_error_frame("198.51.100.254", "10.200.0.1", &q, pkt);
+		reasons_sum(in.fd[IM_REASONS], before);
+		run(pkt, len, &r);
+		reasons_sum(in.fd[IM_REASONS], after);
+		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+		assert_int_equal(after[LIMPET_R_ICMP_FWD] - before[LIMPET_R_ICMP_FWD], 1);
+		assert_memory_equal(r.out + 14 + 16, bip, 4);          /* outer destination */
+		assert_memory_equal(r.out + 14 + 28 + 12, bip, 4);     /* quoted source */
+		assert_int_equal(r.out[14 + 48] << 8 | r.out[14 + 49], bport); /* quoted port */
+		assert_int_equal(rd32(r.out + 14 + 52), 42);           /* quoted seq: plain NAT */
+		expect_icmp_valid(&r);
+	}
+	/* to the client, about a packet limpet sent the backend: the quote names the VIP again */
+	{
+		struct pspec q = { .family = 4, .proto = IPPROTO_TCP, .src = client, .dst = be,
+				   .sport = 7300, .dport = bport };
+
+		len = icmp_error_frame("10.1.0.250", client, &q, pkt);
+		run(pkt, len, &r);
+		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+		assert_memory_equal(r.out + 14 + 16 + 0, pkt + 14 + 16, 4); /* still to the client */
+		assert_memory_equal(r.out + 14 + 28 + 16, vip, 4);     /* quoted destination */
+		assert_int_equal(r.out[14 + 50] << 8 | r.out[14 + 51], 80);
+		expect_icmp_valid(&r);
+	}
+	/* about a flow limpet does not know: the kernel's */
+	{
+		struct pspec q = { .family = 4, .proto = IPPROTO_TCP, .src = "10.200.0.1",
+				   .dst = "192.0.2.221", .sport = 80, .dport = 1 };
+
+		len = icmp_error_frame("198.51.100.254", "10.200.0.1", &q, pkt);
+		run(pkt, len, &r);
+		expect_unchanged(&r, pkt, len);
+		assert_int_equal(r.reason, LIMPET_R_PASS_L4_OTHER);
+	}
+}
+
 /* With a FIB route and a resolved neighbour: MACs set, TTL decremented, out via TX/redirect. */
 static void test_fib_forward(void **state)
 {
@@ -1271,6 +1375,7 @@ int main(void)
 		cmocka_unit_test(test_affinity_table),
 		cmocka_unit_test(test_drain_and_delete),
 		cmocka_unit_test(test_udp_token),
+		cmocka_unit_test(test_icmp_errors),
 		cmocka_unit_test(test_token_synack),
 		cmocka_unit_test(test_token_synack_v6),
 		cmocka_unit_test(test_token_bad_cookie),

@@ -80,7 +80,8 @@ def intended(k, f):
     if k['set'] in KATRAN_ONLY:
         return 'Katran-only feature (CIDR VIPs, decap, health-check TC, stable routing): not configured here'
     if 'ICMP' in d and f['reason'] == 'pass_l4_other':
-        return 'ICMP to a VIP goes to the kernel (Katran answers echo and routes errors by inner header)'
+        return ('ICMP to a VIP goes to the kernel: echo always, errors when they quote no flow '
+                'limpet holds (a replay starts with none; Katran routes them by hash)')
     if 'options' in d and f['reason'].startswith('fwd_'):
         return 'IPv4 options: limpet NATs them (Katran drops)'
     if 'TOOBIG' in d and f['reason'].startswith('fwd_'):

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* ICMP errors about VIP flows, routed by their inner header (DESIGN.md §4.1), IPv4:
+ *  - to the VIP (a router could not deliver a reply limpet sent the client, e.g. fragmentation
+ *    needed): on to the flow's backend, the inner source rewritten to it, so path-MTU
+ *    discovery reaches the socket that sends;
+ *  - to a client, from the backend side (about a packet limpet sent a backend): back to the
+ *    client with the inner destination rewritten to the VIP.
+ * The inner L4 checksum is left as it was: stacks do not check it in an ICMP error.
+ */
+#ifndef LIMPET_BPF_ICMP_H
+#define LIMPET_BPF_ICMP_H
+
+#include "parse.h"
+#include "csum.h"
+#include "select.h"
+
+/* <linux/icmp.h> pulls in libc headers a BPF build has not: the fields limpet needs */
+#define ICMP_DEST_UNREACH 3
+#define ICMP_TIME_EXCEEDED 11
+struct icmphdr {
+	__u8 type;
+	__u8 code;
+	__u16 checksum;
+	__u32 rest; /* unused, or the next-hop MTU */
+};
+
+struct icmp_inner {
+	struct iphdr *ip;
+	__be16 *sport, *dport;
+};
+
+/* The packet an error quotes: IPv4 without options, TCP or UDP, its first 8 L4 bytes. */
+static __always_inline int icmp_inner4(struct pkt *p, struct icmp_inner *in, struct flow_key *k)
+{
+	struct icmphdr *ih = p->l4;
+	struct iphdr *ip;
+	__u8 *l4;
+
+	if (!ih || (void *)(ih + 1) > p->data_end)
+		return -1;
+	if (ih->type != ICMP_DEST_UNREACH && ih->type != ICMP_TIME_EXCEEDED)
+		return -1;
+	ip = (void *)(ih + 1);
+	if ((void *)(ip + 1) > p->data_end || ip->ihl != 5 ||
+	    (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP))
+		return -1;
+	l4 = (void *)(ip + 1);
+	if ((void *)(l4 + 8) > p->data_end)
+		return -1;
+	in->ip = ip;
+	in->sport = (__be16 *)l4;
+	in->dport = (__be16 *)(l4 + 2);
+	k->src[0] = ip->saddr;
+	k->dst[0] = ip->daddr;
+	k->sport = *in->sport;
+	k->dport = *in->dport;
+	k->proto = ip->protocol;
+	k->family = LIMPET_AF_INET;
+	return 0;
+}
+
+/* Rewrite the inner address at *addr and port at *port; every checksum that covers them. */
+static __always_inline void icmp_inner_rewrite(struct pkt *p, struct icmp_inner *in, __be32 *addr,
+					       __be16 *port, __be32 naddr, __be16 nport)
+{
+	struct icmphdr *ih = p->l4;
+	__u32 old = *addr;
+	__u16 oldcheck = in->ip->check, oldport = *port;
+
+	csum_replace_words(&in->ip->check, &old, &naddr, 1);
+	*addr = naddr;
+	*port = nport;
+	csum_replace_words(&ih->checksum, &old, &naddr, 1);
+	csum_replace16(&ih->checksum, oldport, nport);
+	csum_replace16(&ih->checksum, oldcheck, in->ip->check);
+}
+
+static __noinline int icmp_error(struct xdp_md *ctx, struct pkt *p)
+{
+	struct icmp_inner in = {};
+	struct flow_key ik = {}, k = {};
+	struct flow_val *fv;
+	struct rnat_val *rv;
+
+	if (!p->ip4 || icmp_inner4(p, &in, &ik))
+		return LIMPET_R_PASS_L4_OTHER;
+	if (hop_limit_expiring(p))
+		return LIMPET_R_PASS_TTL;
+	/* An error goes to the quoted packet's source. To the VIP: the quote went VIP -> client,
+	 * and reversed it is the flow's key. To a client: the quote went client -> backend, and
+	 * reversed it is the reply's key in rnat.
+	 */
+	if (p->key.dst[0] != ik.src[0])
+		return LIMPET_R_PASS_L4_OTHER;
+	k.src[0] = ik.dst[0];
+	k.dst[0] = ik.src[0];
+	k.sport = ik.dport;
+	k.dport = ik.sport;
+	k.proto = ik.proto;
+	k.family = LIMPET_AF_INET;
+	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &k);
+	if (fv) {
+		struct backend *be = backend_get(fv->backend_id, fv->vip_id);
+
+		if (!be)
+			return LIMPET_R_PASS_L4_OTHER;
+		icmp_inner_rewrite(p, &in, &in.ip->saddr, in.sport, be->addr[0],
+				   be->port ? be->port : ik.sport);
+		if (fv->sp.state == LIMPET_SP_ESTABLISHED && ik.proto == IPPROTO_TCP) {
+			/* the quoted seq is in the client's view of a spliced flow: the backend's own */
+			__be32 *seq = (__be32 *)(in.dport + 1);
+			__u32 o = *seq, n = bpf_htonl(bpf_ntohl(o) - fv->sp.delta);
+
+			if ((void *)(seq + 1) <= p->data_end) {
+				csum_replace_words(&((struct icmphdr *)p->l4)->checksum, &o, &n, 1);
+				*seq = n;
+			}
+		}
+		{
+			/* outer destination: ICMP's checksum has no pseudo-header */
+			__u32 old = p->ip4->daddr;
+
+			csum_replace_words(&p->ip4->check, &old, be->addr, 1);
+			p->ip4->daddr = be->addr[0];
+		}
+		reason_count(LIMPET_R_ICMP_FWD);
+		return fwd_packet(ctx, p, NULL, 0);
+	}
+	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &k);
+	if (!rv)
+		return LIMPET_R_PASS_L4_OTHER;
+	icmp_inner_rewrite(p, &in, &in.ip->daddr, in.dport, rv->vip_addr[0], rv->vip_port);
+	reason_count(LIMPET_R_ICMP_FWD);
+	return fwd_packet(ctx, p, NULL, 0);
+}
+
+#endif
