@@ -289,6 +289,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)
 		return frag_later(ctx, p);
 	if (p->key.proto == IPPROTO_ICMP)
 		return icmp_error(ctx, p);
+	if (p->key.proto == IPPROTO_ICMPV6)
+		return icmp6_error(ctx, p);
 	vip = vip_lookup(&p->key, p->key.dport);
 	if (!vip)
 		return lb_reply(ctx, p);

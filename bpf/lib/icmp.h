@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
-/* ICMP errors about VIP flows, routed by their inner header (DESIGN.md §4.1), IPv4:
+/* ICMP and ICMPv6 errors about VIP flows, routed by their inner header (DESIGN.md §4.1):
  *  - to the VIP (a router could not deliver a reply limpet sent the client, e.g. fragmentation
  *    needed): on to the flow's backend, the inner source rewritten to it, so path-MTU
  *    discovery reaches the socket that sends;
@@ -17,6 +17,9 @@
 /* <linux/icmp.h> pulls in libc headers a BPF build has not: the fields limpet needs */
 #define ICMP_DEST_UNREACH 3
 #define ICMP_TIME_EXCEEDED 11
+#define ICMPV6_DEST_UNREACH 1
+#define ICMPV6_PKT_TOOBIG 2
+#define ICMPV6_TIME_EXCEED 3
 struct icmphdr {
 	__u8 type;
 	__u8 code;
@@ -130,6 +133,93 @@ static __noinline int icmp_error(struct xdp_md *ctx, struct pkt *p)
 	if (!rv)
 		return LIMPET_R_PASS_L4_OTHER;
 	icmp_inner_rewrite(p, &in, &in.ip->daddr, in.dport, rv->vip_addr[0], rv->vip_port);
+	reason_count(LIMPET_R_ICMP_FWD);
+	return fwd_packet(ctx, p, NULL, 0);
+}
+
+/* IPv6: the quote is an IPv6 header (no extension headers) and 8 L4 bytes. ICMPv6's checksum
+ * covers a pseudo-header, so the outer destination's change counts too.
+ */
+static __noinline int icmp6_error(struct xdp_md *ctx, struct pkt *p)
+{
+	struct icmphdr *ih = p->l4;
+	struct ipv6hdr *ip6 = p->ip6, *q;
+	struct flow_key k = {};
+	struct flow_val *fv;
+	struct rnat_val *rv;
+	__be16 *qsport, *qdport;
+	__u8 *l4;
+
+	if (!ip6 || !ih || (void *)(ih + 1) > p->data_end)
+		return LIMPET_R_PASS_L4_OTHER;
+	if (ih->type != ICMPV6_DEST_UNREACH && ih->type != ICMPV6_PKT_TOOBIG &&
+	    ih->type != ICMPV6_TIME_EXCEED)
+		return LIMPET_R_PASS_L4_OTHER; /* neighbour discovery and the rest: the kernel's */
+	q = (void *)(ih + 1);
+	if ((void *)(q + 1) > p->data_end ||
+	    (q->nexthdr != IPPROTO_TCP && q->nexthdr != IPPROTO_UDP))
+		return LIMPET_R_PASS_L4_OTHER;
+	l4 = (void *)(q + 1);
+	if ((void *)(l4 + 8) > p->data_end)
+		return LIMPET_R_PASS_L4_OTHER;
+	qsport = (__be16 *)l4;
+	qdport = (__be16 *)(l4 + 2);
+	/* sent to the quote's source; reversed, the quote is a flow key or a reply key */
+	{
+		__u32 *a = (__u32 *)&ip6->daddr, *b = (__u32 *)&q->saddr;
+
+		if ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]))
+			return LIMPET_R_PASS_L4_OTHER;
+	}
+	if (hop_limit_expiring(p))
+		return LIMPET_R_PASS_TTL;
+	__builtin_memcpy(k.src, &q->daddr, 16);
+	__builtin_memcpy(k.dst, &q->saddr, 16);
+	k.sport = *qdport;
+	k.dport = *qsport;
+	k.proto = q->nexthdr;
+	k.family = LIMPET_AF_INET6;
+	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &k);
+	if (fv) {
+		struct backend *be = backend_get(fv->backend_id, fv->vip_id);
+		__be16 np;
+		__u32 old[4];
+
+		if (!be)
+			return LIMPET_R_PASS_L4_OTHER;
+		np = be->port ? be->port : *qsport;
+		/* the quoted source and the outer destination both become the backend */
+		__builtin_memcpy(old, &q->saddr, 16);
+		csum_replace_words(&ih->checksum, old, be->addr, 4);
+		__builtin_memcpy(&q->saddr, be->addr, 16);
+		csum_replace_words(&ih->checksum, old, be->addr, 4); /* pseudo-header: outer dst */
+		__builtin_memcpy(&ip6->daddr, be->addr, 16);
+		csum_replace16(&ih->checksum, *qsport, np);
+		*qsport = np;
+		if (fv->sp.state == LIMPET_SP_ESTABLISHED && k.proto == IPPROTO_TCP &&
+		    (void *)(l4 + 8) <= p->data_end) {
+			__u32 o, n;
+
+			__builtin_memcpy(&o, l4 + 4, 4);
+			n = bpf_htonl(bpf_ntohl(o) - fv->sp.delta);
+			csum_replace_words(&ih->checksum, &o, &n, 1);
+			__builtin_memcpy(l4 + 4, &n, 4);
+		}
+		reason_count(LIMPET_R_ICMP_FWD);
+		return fwd_packet(ctx, p, NULL, 0);
+	}
+	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &k);
+	if (!rv)
+		return LIMPET_R_PASS_L4_OTHER;
+	{
+		__u32 old[4];
+
+		__builtin_memcpy(old, &q->daddr, 16);
+		csum_replace_words(&ih->checksum, old, rv->vip_addr, 4);
+		__builtin_memcpy(&q->daddr, rv->vip_addr, 16);
+		csum_replace16(&ih->checksum, *qdport, rv->vip_port);
+		*qdport = rv->vip_port;
+	}
 	reason_count(LIMPET_R_ICMP_FWD);
 	return fwd_packet(ctx, p, NULL, 0);
 }

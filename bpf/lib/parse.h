@@ -69,7 +69,8 @@ static __always_inline int parse_l4(struct pkt *p, void *l4, void *data_end)
 			return -LIMPET_R_PASS_BAD_L4;
 		p->key.sport = uh->source;
 		p->key.dport = uh->dest;
-	} else if (p->key.proto == IPPROTO_ICMP && p->ip4) {
+	} else if ((p->key.proto == IPPROTO_ICMP && p->ip4) ||
+		   (p->key.proto == IPPROTO_ICMPV6 && p->ip6)) {
 		/* kept for errors about VIP flows (icmp.h); ports stay 0 */
 		if (l4 + 8 > data_end)
 			return -LIMPET_R_PASS_BAD_L4;

@@ -1251,6 +1251,104 @@ static void test_icmp_errors(void **state)
 	}
 }
 
+/* An ICMPv6 Packet Too Big from src to dst quoting the IPv6 packet `quoted` (header + 8 bytes). */
+static size_t icmp6_error_frame(const char *src, const char *dst, const struct pspec *quoted,
+				unsigned char *out)
+{
+	unsigned char q[256], *ip = out + 14, *ic = ip + 40, ph[40];
+	size_t mlen = 8 + 48;
+
+	pkt_build(quoted, q);
+	memcpy(out, q, 12);
+	out[12] = 0x86, out[13] = 0xdd;
+	memset(ip, 0, 40);
+	ip[0] = 0x60;
+	pb_put16(ip + 4, mlen);
+	ip[6] = 58;
+	ip[7] = 64;
+	inet_pton(AF_INET6, src, ip + 8);
+	inet_pton(AF_INET6, dst, ip + 24);
+	memset(ic, 0, 8);
+	ic[0] = 2; /* packet too big */
+	pb_put16(ic + 6, 1280);
+	memcpy(ic + 8, q + 14, 48);
+	memcpy(ph, ip + 8, 32);
+	memset(ph + 32, 0, 8);
+	pb_put16(ph + 34, mlen);
+	ph[39] = 58;
+	pb_put16(ic + 2, pb_fold(pb_sum(ic, mlen, pb_sum(ph, 40, 0))));
+	return 14 + 40 + mlen;
+}
+
+static void expect_icmp6_valid(const struct result *r)
+{
+	const unsigned char *ip = r->out + 14, *ic = ip + 40;
+	unsigned char ph[40];
+	size_t mlen = r->len - 54;
+
+	memcpy(ph, ip + 8, 32);
+	memset(ph + 32, 0, 8);
+	pb_put16(ph + 34, mlen);
+	ph[39] = 58;
+	assert_int_equal(pb_fold(pb_sum(ic, mlen, pb_sum(ph, 40, 0))), 0);
+}
+
+static void test_icmp6_errors(void **state)
+{
+	static char client[64];
+	struct pspec c = { .family = 6, .proto = IPPROTO_TCP, .dst = "fc00:200::1",
+			   .sport = 7400, .dport = 80, .tcp_flags = 0x02 };
+	unsigned char pkt[512], bip[16], vip[16];
+	struct result r;
+	char be[64];
+	unsigned short bport = 0;
+	size_t len;
+
+	for (int i = 1; i < 200 && bport != 8080; i++) {
+		snprintf(client, sizeof(client), "2001:db8::3:%x", i);
+		c.src = client;
+		run(pkt, pkt_build(&c, pkt), &r);
+		out_dst(&r, be, sizeof(be), &bport);
+	}
+	assert_int_equal(bport, 8080);
+	inet_pton(AF_INET6, be, bip);
+	inet_pton(AF_INET6, "fc00:200::1", vip);
+	{
+		struct pspec q = { .family = 6, .proto = IPPROTO_TCP, .src = "fc00:200::1",
+				   .dst = client, .sport = 80, .dport = 7400, .seq = 42 };
+
+		len = icmp6_error_frame("2001:db8::fe", "fc00:200::1", &q, pkt);
+		run(pkt, len, &r);
+		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+		assert_memory_equal(r.out + 14 + 24, bip, 16);      /* outer destination */
+		assert_memory_equal(r.out + 14 + 48 + 8, bip, 16);  /* quoted source */
+		assert_int_equal(r.out[14 + 88] << 8 | r.out[14 + 89], 8080);
+		expect_icmp6_valid(&r);
+	}
+	{
+		struct pspec q = { .family = 6, .proto = IPPROTO_TCP, .src = client, .dst = be,
+				   .sport = 7400, .dport = 8080 };
+
+		len = icmp6_error_frame("fc00:1::fe", client, &q, pkt);
+		run(pkt, len, &r);
+		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+		assert_memory_equal(r.out + 14 + 48 + 24, vip, 16); /* quoted destination */
+		assert_int_equal(r.out[14 + 90] << 8 | r.out[14 + 91], 80);
+		expect_icmp6_valid(&r);
+	}
+	{
+		/* neighbour discovery is the kernel's */
+		struct pspec q = { .family = 6, .proto = IPPROTO_TCP, .src = "fc00:200::1",
+				   .dst = client, .sport = 80, .dport = 7400 };
+
+		len = icmp6_error_frame("2001:db8::fe", "fc00:200::1", &q, pkt);
+		pkt[54] = 135; /* neighbour solicitation */
+		run(pkt, len, &r);
+		expect_unchanged(&r, pkt, len);
+		assert_int_equal(r.reason, LIMPET_R_PASS_L4_OTHER);
+	}
+}
+
 /* With a FIB route and a resolved neighbour: MACs set, TTL decremented, out via TX/redirect. */
 static void test_fib_forward(void **state)
 {
@@ -1376,6 +1474,7 @@ int main(void)
 		cmocka_unit_test(test_drain_and_delete),
 		cmocka_unit_test(test_udp_token),
 		cmocka_unit_test(test_icmp_errors),
+		cmocka_unit_test(test_icmp6_errors),
 		cmocka_unit_test(test_token_synack),
 		cmocka_unit_test(test_token_synack_v6),
 		cmocka_unit_test(test_token_bad_cookie),
