@@ -236,12 +236,9 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 
 	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &p->key);
 	if (vip->policy == LIMPET_POLICY_TOKEN && p->key.proto == IPPROTO_TCP) {
-		r = lb_token_tcp(ctx, p, vip, fv);
+		r = lb_token_tcp(ctx, p, vip, fv); /* 0: an established spliced flow */
 		if (r)
 			return r;
-		/* an established spliced flow: its backend or nothing */
-		if (!fv || !backend_get(fv->backend_id, vip->vip_id))
-			return LIMPET_R_DROP_BAD_BACKEND;
 	}
 	if (fv && fv->vip_id == vip->vip_id) {
 		id = fv->backend_id;
@@ -256,6 +253,9 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 	if (!be) {
 		/* new flow, or its backend was deleted: choose (again) */
 		struct token_hash th, *tok = NULL;
+
+		if (fv && fv->sp.state != LIMPET_SP_NONE)
+			return LIMPET_R_DROP_BAD_BACKEND; /* a spliced flow: its backend or nothing */
 
 		if (vip->policy == LIMPET_POLICY_TOKEN && p->key.proto == IPPROTO_UDP) {
 			struct token_spec *ts = token_spec_get(vip->vip_id);

@@ -41,7 +41,8 @@ static __noinline void splice_translate(struct xdp_md *ctx, struct pkt *p,
 	if (dir == SPLICE_C2B) {
 		if (w.hdr[13] & 0x10) /* ACK */
 			put32(w.hdr, 8, get32(w.hdr, 8) - sp->delta);
-		opt_walk_run(&w, OPT_C2B);
+		if (sp->opts & (LIMPET_SP_OPT_TS | LIMPET_SP_OPT_SACK))
+			opt_walk_run(&w, OPT_C2B); /* nothing to translate otherwise */
 	} else {
 		put32(w.hdr, 4, get32(w.hdr, 4) + sp->delta);
 		win = w.hdr[14] << 8 | w.hdr[15];
