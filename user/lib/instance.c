@@ -179,9 +179,7 @@ static bool libbpf_verbose;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG || (!libbpf_verbose && level != LIBBPF_WARN))
-		return 0;
-	if (!libbpf_verbose)
+	if (!libbpf_verbose || level == LIBBPF_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }

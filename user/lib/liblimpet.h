@@ -90,7 +90,7 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *be_spec
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
 			 __u8 state, char *err, size_t errlen);
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
-int op_table_rebuild(struct inst *in, const struct vip_key *k, const struct vip_meta *meta);
+int op_table_rebuild(struct inst *in, const struct vip_meta *meta);
 int op_affinity_flush(struct inst *in, int vip_id, int backend_id);
 /* Remove spliced flows stuck binding longer than binding_s, or idle longer than idle_s, with
  * their reverse-NAT and held-segment entries; returns how many.

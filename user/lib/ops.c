@@ -155,7 +155,7 @@ static __u32 config_seed(struct inst *in)
 }
 
 /* Build the VIP's table from its active backends off to the side, then swap the slot. */
-int op_table_rebuild(struct inst *in, const struct vip_key *k, const struct vip_meta *meta)
+int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
 	struct maglev_backend *bs = NULL;
@@ -163,7 +163,6 @@ int op_table_rebuild(struct inst *in, const struct vip_key *k, const struct vip_
 	int n = 0, fd = -1, ret;
 	struct backend be;
 
-	(void)k;
 	bs = calloc(LIMPET_MAX_BACKENDS, sizeof(*bs));
 	if (!bs)
 		return -ENOMEM;
@@ -475,7 +474,7 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, _
 	if (!ret && bpf_map_update_elem(in->fd[IM_BACKENDS], &free_id, &be, BPF_ANY))
 		ret = -errno;
 	if (!ret) {
-		ret = op_table_rebuild(in, k, &meta);
+		ret = op_table_rebuild(in, &meta);
 		if (ret) {
 			memset(&be, 0, sizeof(be));
 			bpf_map_update_elem(in->fd[IM_BACKENDS], &free_id, &be, BPF_ANY);
@@ -520,7 +519,7 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *s
 	if (bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &be, BPF_ANY)) {
 		ret = -errno;
 	} else {
-		ret = op_table_rebuild(in, k, &meta);
+		ret = op_table_rebuild(in, &meta);
 		if (ret)
 			bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &old, BPF_ANY);
 	}
