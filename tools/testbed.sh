@@ -138,12 +138,16 @@ NGINX
 	return 1
 }
 
+# limpet on both sides of the limpet namespace (NAT mode needs both). Again = upgrade.
+tb_attach() {
+	limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null
+}
+
 # Attach limpet to both sides and create a VIP with backends 1..N (extra args: vip options).
 tb_limpet_up() { # NBACKENDS [VIP ARGS...]
 	local nbe=$1 i
 	shift
-	limpet attach dev lbc >/dev/null || return 1
-	limpet attach dev lbb >/dev/null || return 1
+	tb_attach || return 1
 	limpetctl vip add "$TB_VIP4:80/tcp" "$@" || return 1
 	for ((i = 1; i <= nbe; i++)); do limpetctl backend add "$TB_VIP4:80/tcp" "$(tb_backend4 "$i")" || return 1; done
 }

@@ -1184,6 +1184,25 @@ static void expect_icmp_valid(const struct result *r)
 	assert_int_equal(pb_fold(pb_sum(qip, 20, 0)), 0);       /* quoted IP header */
 }
 
+/* Open a flow from the first client (fmt: one integer conversion) whose backend listens on port: a
+ * test of a port rewrite must see one. The client goes to c->src (kept in client).
+ */
+static void client_on_port(struct pspec *c, const char *fmt, unsigned short port, char *client,
+			   size_t clen, char *be, size_t belen)
+{
+	unsigned char pkt[512];
+	struct result r;
+	unsigned short bport = 0;
+
+	for (int i = 1; i < 200 && bport != port; i++) {
+		snprintf(client, clen, fmt, i);
+		c->src = client;
+		run(pkt, pkt_build(c, pkt), &r);
+		out_dst(&r, be, belen, &bport);
+	}
+	assert_int_equal(bport, port);
+}
+
 static void test_icmp_errors(void **state)
 {
 	static char client[32];
@@ -1192,20 +1211,12 @@ static void test_icmp_errors(void **state)
 	unsigned char pkt[512], bip[4], vip[4];
 	struct result r;
 	char be[64];
-	unsigned short bport = 0;
+	unsigned short bport = 8080;
 	size_t len;
 	__u64 before[LIMPET_R_MAX], after[LIMPET_R_MAX];
 
-	/* a client whose backend listens on another port than the VIP (10.1.0.1:8080), so the
-	 * quoted port really changes
-	 */
-	for (int i = 1; i < 200 && bport != 8080; i++) {
-		snprintf(client, sizeof(client), "192.0.3.%d", i);
-		c.src = client;
-		run(pkt, pkt_build(&c, pkt), &r); /* the flow */
-		out_dst(&r, be, sizeof(be), &bport);
-	}
-	assert_int_equal(bport, 8080);
+	/* 10.1.0.1:8080: the quoted port really changes */
+	client_on_port(&c, "192.0.3.%d", bport, client, sizeof(client), be, sizeof(be));
 	inet_pton(AF_INET, be, bip);
 	inet_pton(AF_INET, "10.200.0.1", vip);
 
@@ -1301,16 +1312,10 @@ static void test_icmp6_errors(void **state)
 	unsigned char pkt[512], bip[16], vip[16];
 	struct result r;
 	char be[64];
-	unsigned short bport = 0;
 	size_t len;
 
-	for (int i = 1; i < 200 && bport != 8080; i++) {
-		snprintf(client, sizeof(client), "2001:db8::3:%x", i);
-		c.src = client;
-		run(pkt, pkt_build(&c, pkt), &r);
-		out_dst(&r, be, sizeof(be), &bport);
-	}
-	assert_int_equal(bport, 8080);
+	/* [fc00:1::2]:8080: the quoted port really changes */
+	client_on_port(&c, "2001:db8::3:%x", 8080, client, sizeof(client), be, sizeof(be));
 	inet_pton(AF_INET6, be, bip);
 	inet_pton(AF_INET6, "fc00:200::1", vip);
 	{

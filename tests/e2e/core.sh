@@ -107,7 +107,7 @@ prog_before=$(jget "$(limpet -j status)" "d['devices'][0]['prog_id']")
 tb_in cli curl -s --max-time 30 --interface "$(tb_client4 5)" -o "$TB_DIR/slow2.out" "http://$TB_VIP4/slow.bin" &
 dl=$!
 sleep 1
-limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null
+tb_attach
 prog_after=$(jget "$(limpet -j status)" "d['devices'][0]['prog_id']")
 wait $dl
 on_both=$(limpet -j status | grep -o "\"prog_id\":$prog_after" | wc -l)

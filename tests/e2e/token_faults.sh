@@ -10,7 +10,7 @@ LOSSY=$E2E_ROOT/build/lossy.bpf.o
 tb_setup 3 40 || { not_ok "testbed"; t_done; exit 1; }
 head -c 20971520 /dev/urandom >"$TB_DIR/www/big20.bin"
 head -c 2097152 /dev/urandom >"$TB_DIR/up2.bin"
-limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null || { not_ok "attach"; t_done; exit 1; }
+tb_attach || { not_ok "attach"; t_done; exit 1; }
 ev() { jget "$(limpetctl -j stats)" "[x['count'] for x in d['events'] if x['event']=='$1'][0]"; }
 get() { local src=$1 url=$2; shift 2; tb_in cli curl -s -m 20 --interface "$src" "$@" "$url" | tr -d '\r'; }
 

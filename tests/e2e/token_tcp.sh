@@ -11,7 +11,7 @@ tb_setup 3 $NCLI 40 || { not_ok "testbed"; t_done; exit 1; }
 head -c 20971520 /dev/urandom >"$TB_DIR/www/big20.bin"
 head -c 2097152 /dev/urandom >"$TB_DIR/up2.bin"
 for b in 1 2 3; do ip netns exec "$TB-be$b" sysctl -qw net.ipv4.tcp_fastopen=0x603; done
-limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null || { not_ok "attach"; t_done; exit 1; }
+tb_attach || { not_ok "attach"; t_done; exit 1; }
 VQ=203.0.113.30 VC=203.0.113.31 VH=203.0.113.32 VS=203.0.113.33
 limpetctl vip add $VQ:80/tcp policy token token query session_id
 limpetctl vip add $VC:80/tcp policy token token cookie SESSION
@@ -104,7 +104,7 @@ get "$(tb_client6 5)" "http://[$V6]/big.bin?session_id=v6dl" -o "$TB_DIR/dl6.bin
 check "IPv6 token VIP: 4 MiB download byte-exact" cmp -s "$TB_DIR/dl6.bin" "$TB_DIR/www/big.bin"
 
 # an upgrade (attach again) keeps answering SYNs and keeps spliced sessions' backends
-limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null
+tb_attach
 up4=$(get "$(tb_client4 21)" "http://$VQ/?session_id=user1")
 up6=$(get "$(tb_client6 21)" "http://[$V6]/?session_id=v6user1")
 check "after re-attach: token sessions still answered on their backends ($up4, $up6)" \

@@ -8,7 +8,7 @@ trap tb_cleanup EXIT
 VIP=203.0.113.20:4000/udp
 
 tb_setup 3 200 || { not_ok "testbed"; t_done; exit 1; }
-limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null || { not_ok "attach"; t_done; exit 1; }
+tb_attach || { not_ok "attach"; t_done; exit 1; }
 for b in 1 2 3 4; do
 	[ $b -le 3 ] || tb_backend_add 4
 	ip netns exec "$TB-be$b" "$E2E_ROOT/tools/udp_name.py" server "be$b" 4000 &

@@ -8,7 +8,7 @@ trap tb_cleanup EXIT
 VIP=203.0.113.37
 
 tb_setup 3 20 || { not_ok "testbed"; t_done; exit 1; }
-limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null || { not_ok "attach"; t_done; exit 1; }
+tb_attach || { not_ok "attach"; t_done; exit 1; }
 for b in 1 2 3; do
 	ip netns exec "$TB-be$b" "$PY" "$E2E_ROOT/tools/ws_name.py" server "be$b" 8765 &
 done

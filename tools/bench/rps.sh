@@ -13,7 +13,7 @@ ROUNDS=${2:-3}
 trap 'pkill -F "$TB_DIR/haproxy.pid" 2>/dev/null; tb_cleanup' EXIT
 TB_QUIET=1 tb_setup 3 32 || exit 1
 tb_in cli sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
-limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null || exit 1
+tb_attach || exit 1
 limpetctl vip add 203.0.113.50:80/tcp policy token token query session_id
 limpetctl vip add 203.0.113.51:80/tcp policy ip-hash
 for v in 50 51; do for b in 1 2 3; do limpetctl backend add 203.0.113.$v:80/tcp "$(tb_backend4 $b)"; done; done

@@ -15,7 +15,7 @@ TB_QUIET=1 tb_setup 1 32 || exit 1
 # no port meets the server's TIME_WAIT of an earlier connection
 tb_in cli sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
 ip netns exec "$TB-be1" sysctl -qw net.ipv4.tcp_fastopen=0x603
-limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null || exit 1
+tb_attach || exit 1
 limpetctl vip add 203.0.113.40:80/tcp policy ip-hash
 limpetctl vip add 203.0.113.41:80/tcp policy token token query sid
 limpetctl vip add 203.0.113.42:80/tcp policy token token query sid syn-data on
