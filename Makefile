@@ -32,7 +32,8 @@ LIB_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/limpet/*.h)
 BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_tc.bpf.o $(BUILD)/limpet_pass.bpf.o
 TEST_BPF_OBJS := $(BUILD)/lossy.bpf.o
-TESTS    := $(BUILD)/test_unit $(BUILD)/test_bpf $(BUILD)/bench_xdp
+BENCH    := $(BUILD)/bench_xdp $(BUILD)/maglev_bench $(BUILD)/limpet_bindshim.so
+TESTS    := $(BUILD)/test_unit $(BUILD)/test_bpf $(BENCH)
 
 all: $(BUILD)/limpet $(BUILD)/limpetctl $(BPF_OBJS)
 
@@ -78,6 +79,14 @@ $(BUILD)/bench_xdp: tools/bench/bench_xdp.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
 
+$(BUILD)/maglev_bench: tools/bench/maglev_bench.c $(BUILD)/liblimpet.a
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
+
+$(BUILD)/limpet_bindshim.so: tools/bench/bindshim.c | $(BUILD)
+	$(call msg,SHLIB,$@)
+	$(Q)$(CC) -O2 -Wall -Wextra -fPIC -shared $< -ldl -pthread -o $@
+
 $(BUILD)/lossy.bpf.o: tools/lossy.bpf.c | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -97,7 +106,7 @@ demo: deps
 
 bench: deps
 	$(Q)LIMPET_BENCH=1 tools/install-deps.sh
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench_xdp
+	$(Q)$(MAKE) --no-print-directory all $(BENCH)
 	$(Q)tools/bench/run.sh
 
 install: all
