@@ -222,6 +222,8 @@ wait_up() { # KEY: until the balancer answers
 # ---- measurements -----------------------------------------------------------------------
 
 stat_cpu() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $8, $9}' /proc/stat; } # busy softirq steal
+# results.tsv: round key mode req/s p50_ms p99_ms requests errors busy_ms softirq_ms
+#              balancer_processes_ms steal_ms outside_ms (CPU of processes outside the testbed)
 ns_cpu() { # ticks used so far by the processes in the balancer namespace
 	local p s=0
 	for p in $(ip netns pids "$TB-lb" 2>/dev/null); do
@@ -231,9 +233,10 @@ ns_cpu() { # ticks used so far by the processes in the balancer namespace
 }
 
 run_wrk() { # KEY MODE(ka|new) ROUND -> appends a line to results.tsv
-	local k=$1 mode=$2 r=$3 hdr=() dst="" b0 b1 s0 s1 st0 st1 p0 p1 out
+	local k=$1 mode=$2 r=$3 hdr=() dst="" b0 b1 s0 s1 st0 st1 p0 p1 o0 o1 out
 	[ "$mode" = new ] && hdr=(-H 'Connection: close')
 	[ "$k" = direct-3 ] && dst="$(tb_backend4 1) $(tb_backend4 2) $(tb_backend4 3)"
+	o0=$("$ROOT/tools/bench/othercpu.py" $$)
 	read -r b0 s0 st0 <<<"$(stat_cpu)"
 	p0=$(ns_cpu)
 	out=$(tb_in cli env LD_PRELOAD="$TB_BUILD/limpet_bindshim.so" LIMPET_BIND_SRC="$SRCS" LIMPET_BIND_DST="$dst" \
@@ -241,17 +244,19 @@ run_wrk() { # KEY MODE(ka|new) ROUND -> appends a line to results.tsv
 		"${hdr[@]}" -s "$ROOT/tools/bench/sid.lua" "http://${HOST[$k]}/" 2>&1)
 	read -r b1 s1 st1 <<<"$(stat_cpu)"
 	p1=$(ns_cpu)
+	o1=$("$ROOT/tools/bench/othercpu.py" $$)
 	echo "$out" >"$OUT/wrk/$k.$mode.$r.txt"
 	echo "$out" | awk -v k="$k" -v m="$mode" -v r="$r" -v mb=$((b1 - b0)) -v sb=$((s1 - s0)) \
-		-v stb=$((st1 - st0)) -v pb=$((p1 - p0)) -v hz="$(getconf CLK_TCK)" '
+		-v stb=$((st1 - st0)) -v pb=$((p1 - p0)) -v ob=$((o1 > o0 ? o1 - o0 : 0)) -v hz="$(getconf CLK_TCK)" '
 		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
 			if (v ~ /s$/) return v * 1000; return v }
 		/^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
 		/requests in/ { n = $1 } /Requests\/sec/ { rps = $2 }
 		/Socket errors/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
 		/Non-2xx/ { e += $NF }
-		END { printf "%s\t%s\t%s\t%.1f\t%.3f\t%.3f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\n", r, k, m, rps,
-			p50, p99, n, e, mb * 1000 / hz, sb * 1000 / hz, pb * 1000 / hz, stb * 1000 / hz }' \
+		END { printf "%s\t%s\t%s\t%.1f\t%.3f\t%.3f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\n", r, k, m,
+			rps, p50, p99, n, e, mb * 1000 / hz, sb * 1000 / hz, pb * 1000 / hz, stb * 1000 / hz,
+			ob * 1000 / hz }' \
 		>>"$OUT/results.tsv"
 }
 

@@ -49,7 +49,7 @@ def load_results(d):
             rows.append({"round": int(p[0]), "key": p[1], "mode": p[2], "rps": float(p[3]),
                          "p50": float(p[4]), "p99": float(p[5]), "n": int(p[6]), "err": int(p[7]),
                          "busy": float(p[8]), "softirq": float(p[9]), "procs": float(p[10]),
-                         "steal": float(p[11])})
+                         "steal": float(p[11]), "other": float(p[12])})
     return rows
 
 
@@ -241,6 +241,11 @@ def main(d):
             w("- direct, %s: one round only (%s req/s): no spread to report." % (label, "%.0f" % v[0]))
     w("- CPU stolen by the hypervisor during the runs: %.1f %% of busy time%s." % (
         100 * steal / busy if busy else 0, " — **noisy**" if busy and steal / busy > 0.02 else ""))
+    flagged = ["%s %s round %d (%.1f %%)" % (NAMES[r["key"]][1], r["mode"], r["round"], 100 * r["other"] / r["busy"])
+               for r in rows if r["busy"] and r["other"] / r["busy"] > 0.02]
+    w("- Processes outside the testbed used %.2f %% of the busy CPU time over all runs; runs where they"
+      " used more than 2 %%: %s." % (100 * sum(r["other"] for r in rows) / busy if busy else 0,
+                                     ", ".join(flagged) if flagged else "none"))
     w("")
     # the targets the issue reads the report against
     if ("limpet-ip", "ka") in p:
