@@ -123,19 +123,88 @@ static __noinline int bind_complete(struct xdp_md *ctx, struct pkt *p, struct rn
 	return LIMPET_R_TO_TC;
 }
 
+/* TCP close tracking (LIMPET_FIN_*), client side: FIN or RST marks the flow; a SYN on the tuple
+ * is a new connection and opens it again.
+ */
+static __always_inline void flow_close_track(const struct pkt *p, struct flow_val *fv, __u64 now)
+{
+	struct tcphdr *th = p->l4;
+	__u8 side;
+
+	if (!th || (void *)(th + 1) > p->data_end)
+		return;
+	if (th->syn && !th->ack) {
+		if (fv->sp.fin)
+			fv->sp.fin = 0;
+		return;
+	}
+	side = th->rst ? LIMPET_FIN_RST : th->fin ? LIMPET_FIN_CLIENT : 0;
+	if (side && !(fv->sp.fin & side)) {
+		fv->sp.fin |= side;
+		fv->last_seen = now; /* the sweeper counts a closed flow's age from here */
+	}
+}
+
+/* Backend side: FIN or RST marks the flow (one more lookup, once or twice per connection); a
+ * SYN-ACK on the 4-tuple of a closed flow answers some other connection — the client reusing its
+ * address and port to reach the backend directly — so the closed flow goes and the packet is the
+ * kernel's. 0: translate as usual.
+ */
+static __noinline int reply_close_track(const struct pkt *p, const struct rnat_val *rv)
+{
+	struct tcphdr *th = p->l4;
+	struct flow_key ck = {};
+	struct flow_val *fv;
+	__u8 side;
+
+	if (!th || (void *)(th + 1) > p->data_end)
+		return 0;
+	if (th->syn)
+		side = 0;
+	else if (th->rst)
+		side = LIMPET_FIN_RST;
+	else if (th->fin)
+		side = LIMPET_FIN_BACKEND;
+	else
+		return 0;
+	flow_key_of_reply(&ck, &p->key, rv);
+	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
+	if (!fv)
+		return 0;
+	if (!side) {
+		if (!limpet_flow_closed(fv->sp.fin))
+			return 0;
+		/* both ways: a later client SYN to the VIP on this tuple starts afresh */
+		bpf_map_delete_elem(&MAP_NAME_FLOWS, &ck);
+		bpf_map_delete_elem(&MAP_NAME_RNAT, &p->key);
+		return LIMPET_R_PASS_STALE;
+	}
+	if (!(fv->sp.fin & side)) {
+		fv->sp.fin |= side;
+		fv->last_seen = bpf_ktime_get_coarse_ns();
+	}
+	return 0;
+}
+
 /* A backend's reply: source back to the VIP. */
 static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 {
 	struct rnat_val *rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &p->key);
+	struct tcphdr *th = p->l4;
+	int r;
 
 	if (!rv)
 		return LIMPET_R_PASS_NOT_VIP;
 	if (rv->sp.state == LIMPET_SP_BINDING) {
-		struct tcphdr *th = p->l4;
-
 		if (th && (void *)(th + 1) <= p->data_end && th->syn && th->ack)
 			return bind_complete(ctx, p, rv);
 		return LIMPET_R_TO_TC; /* RST: a binding step too */
+	}
+	if (p->key.proto == IPPROTO_TCP && th && (void *)(th + 1) <= p->data_end &&
+	    (th->syn | th->fin | th->rst)) {
+		r = reply_close_track(p, rv);
+		if (r)
+			return r;
 	}
 	if (hop_limit_expiring(p))
 		return LIMPET_R_PASS_TTL;
@@ -247,6 +316,8 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 			fv->last_seen = now;
 			affinity_touch(p, vip, fv, now);
 		}
+		if (p->key.proto == IPPROTO_TCP)
+			flow_close_track(p, fv, now);
 	} else {
 		fv = NULL;
 	}

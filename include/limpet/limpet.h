@@ -102,6 +102,7 @@ enum limpet_reason {
 	LIMPET_R_TO_TC,            /* token VIP: first payload or binding step, for the TC program */
 	LIMPET_R_DROP_ABSORBED,    /* token VIP: the handshake's bare ACK, or no state to act on */
 	LIMPET_R_ICMP_FWD,         /* an ICMP error about a VIP flow, sent on by its inner header */
+	LIMPET_R_PASS_STALE,       /* a backend's SYN-ACK on the 4-tuple of a closed flow: not limpet's */
 	LIMPET_R_MAX,
 };
 
@@ -111,7 +112,7 @@ enum limpet_reason {
 	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",             \
 	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "frag_fwd",      \
 	  "synack", "to_tc", "drop_absorbed",  \
-	  "icmp_fwd" }
+	  "icmp_fwd", "pass_stale" }
 
 /* Addresses are 16 bytes; IPv4 uses the first 4 and zeroes the rest. Ports in network order. */
 struct vip_key {
@@ -189,7 +190,7 @@ struct splice {
 	__u8 ws_b;    /* the backend's window scale */
 	__u8 ws_lb;   /* the window scale limpet announced to the client */
 	__u8 opts;    /* LIMPET_SP_OPT_* the client offered */
-	__u8 pad;
+	__u8 fin;     /* LIMPET_FIN_*: how the connection closed (flow entries, every TCP flow) */
 };
 _Static_assert(sizeof(struct splice) == 24, "splice layout");
 /* A first segment held while the backend connection opens (pending map, keyed by the client's
@@ -206,6 +207,15 @@ struct pending {
 	__u8 data[LIMPET_PENDING_MAX + 4]; /* zero past len, for 4-byte checksum chunks */
 };
 _Static_assert(sizeof(struct pending) == 1480, "pending layout");
+
+/* TCP close tracking in flow_val.sp.fin: a closed flow is one the sweeper removes soon, and a
+ * backend's SYN-ACK on its 4-tuple belongs to some other connection (the client reused its port
+ * to reach the backend directly). A client SYN on the tuple opens the flow again.
+ */
+#define LIMPET_FIN_CLIENT 0x1
+#define LIMPET_FIN_BACKEND 0x2
+#define LIMPET_FIN_RST 0x4
+#define limpet_flow_closed(fin) (((fin) & LIMPET_FIN_RST) || ((fin) & 3) == 3)
 
 #define LIMPET_SP_OPT_SACK 0x1
 #define LIMPET_SP_OPT_TS 0x2

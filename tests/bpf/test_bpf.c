@@ -589,6 +589,91 @@ static void backend_of(const char *src, const char *dst, unsigned short sport,
 	out_dst(&r, out, olen, &p);
 }
 
+/* TCP close tracking: FIN both ways or RST closes a flow; a backend SYN-ACK on a closed flow's
+ * tuple is not limpet's (the client reached the backend directly) and removes the flow both
+ * ways; a client SYN on the tuple opens it again.
+ */
+static __u8 flow_fin(const struct pspec *c)
+{
+	struct flow_key k = { .proto = IPPROTO_TCP, .family = LIMPET_AF_INET };
+	struct flow_val fv;
+
+	assert_int_equal(inet_pton(AF_INET, c->src, k.src), 1);
+	assert_int_equal(inet_pton(AF_INET, c->dst, k.dst), 1);
+	k.sport = htons(c->sport);
+	k.dport = htons(c->dport);
+	if (bpf_map_lookup_elem(in.fd[IM_FLOWS], &k, &fv))
+		return 0xff; /* no flow */
+	return fv.sp.fin;
+}
+
+static void test_close_tracking(void **state)
+{
+	struct pspec c = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.77", .dst = "10.200.0.1",
+			   .sport = 33000, .dport = 80, .tcp_flags = 0x02 };
+	struct pspec b, back;
+	unsigned char pkt[2048];
+	struct result r;
+	char be[64];
+	unsigned short bport;
+	size_t len;
+
+	run(pkt, pkt_build(&c, pkt), &r); /* SYN: a new flow */
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	out_dst(&r, be, sizeof(be), &bport);
+	assert_int_equal(flow_fin(&c), 0);
+	b = (struct pspec){ .family = 4, .proto = IPPROTO_TCP, .src = be, .dst = c.src,
+			    .sport = bport, .dport = c.sport, .tcp_flags = 0x11 /* FIN ACK */ };
+	back = b;
+	back.src = c.dst;
+	back.sport = c.dport;
+	run(pkt, pkt_build(&b, pkt), &r); /* the backend closes first */
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	expect_frame(&r, &back); /* still translated */
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_BACKEND);
+	c.tcp_flags = 0x11;
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_BACKEND | LIMPET_FIN_CLIENT);
+	/* the last ACK still goes back from the VIP */
+	b.tcp_flags = 0x10;
+	back.tcp_flags = 0x10;
+	run(pkt, pkt_build(&b, pkt), &r);
+	expect_frame(&r, &back);
+	/* a SYN-ACK on the closed tuple answers a direct connection: untouched, flow gone */
+	b.tcp_flags = 0x12;
+	len = pkt_build(&b, pkt);
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_PASS_STALE);
+	expect_unchanged(&r, pkt, len);
+	assert_int_equal(flow_fin(&c), 0xff);
+	run(pkt, len, &r); /* and nothing of limpet's is left for it */
+	assert_int_equal(r.reason, LIMPET_R_PASS_NOT_VIP);
+
+	/* again: closed by the client's RST; then the client's SYN on the tuple opens it again */
+	c.tcp_flags = 0x02;
+	run(pkt, pkt_build(&c, pkt), &r);
+	c.tcp_flags = 0x04;
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_RST);
+	c.tcp_flags = 0x02;
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(flow_fin(&c), 0);
+	b.tcp_flags = 0x12;
+	back.tcp_flags = 0x12;
+	run(pkt, pkt_build(&b, pkt), &r); /* the backend's answer to that SYN is translated */
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	expect_frame(&r, &back);
+	/* a backend RST closes it too */
+	b.tcp_flags = 0x04;
+	run(pkt, pkt_build(&b, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_RST);
+	assert_int_equal(op_flows_sweep(&in, 5, 3600, 0) >= 1, 1);
+	assert_int_equal(flow_fin(&c), 0xff);
+}
+
 static void test_stickiness_and_prefix(void **state)
 {
 	char first[64], b[64], seen[8][64], src[32];
@@ -1477,6 +1562,7 @@ int main(void)
 		cmocka_unit_test(test_stickiness_and_prefix),
 		cmocka_unit_test(test_affinity_table),
 		cmocka_unit_test(test_drain_and_delete),
+		cmocka_unit_test(test_close_tracking),
 		cmocka_unit_test(test_udp_token),
 		cmocka_unit_test(test_icmp_errors),
 		cmocka_unit_test(test_icmp6_errors),

@@ -252,6 +252,7 @@ static const struct {
 	{ "flows", NULL, CTL_FLOWS },
 	{ "flows sweep", NULL, CTL_FLOWS_SWEEP },
 	{ "flows sweep binding 10 idle 60", NULL, CTL_FLOWS_SWEEP },
+	{ "flows sweep closed 0", NULL, CTL_FLOWS_SWEEP },
 	{ "affinity list", NULL, CTL_AFF_LIST },
 	{ "affinity flush 10.0.0.10:80/tcp", NULL, CTL_AFF_FLUSH },
 	{ "vip add 10.0.0.10:80/tcp policy token token query session_id", NULL, CTL_VIP_ADD },
@@ -301,6 +302,7 @@ static const struct {
 	{ "affinity drop", "unknown command 'drop'", 0 },
 	{ "flows sweep idle", "idle needs SECONDS", 0 },
 	{ "flows sweep stale 5", "unknown option 'stale'", 0 },
+	{ "flows sweep closed x", "closed needs SECONDS", 0 },
 };
 
 static void test_cli_grammar(void **state)

@@ -27,7 +27,7 @@ void ctl_usage(FILE *f)
 		"limpetctl backend list [VIP]\n"
 		"limpetctl stats [VIP]\n"
 		"limpetctl flows [VIP]\n"
-		"limpetctl flows sweep [binding SECONDS] [idle SECONDS]\n"
+		"limpetctl flows sweep [binding SECONDS] [idle SECONDS] [closed SECONDS]\n"
 		"limpetctl affinity { list | flush } [VIP]\n"
 		"\n"
 		"VIP     := ADDR:PORT/{ tcp | udp }, IPv6 as [ADDR]:PORT/PROTO; port 0 = every port\n"
@@ -36,8 +36,8 @@ void ctl_usage(FILE *f)
 		"         | token udp offset O len L                           (UDP VIPs)\n"
 		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
 		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n"
-		"flows sweep removes spliced flows binding longer than 5 s or idle longer than 3600 s;\n"
-		"run it periodically (e.g. every 10 s) on instances with token VIPs.\n",
+		"flows sweep removes TCP flows closed (FIN both ways, or RST) 10 s ago, and spliced flows\n"
+		"binding longer than 5 s or idle longer than 3600 s; run it periodically (e.g. every 10 s).\n",
 		LIMPET_MAX_WEIGHT);
 }
 
@@ -282,12 +282,14 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 			c->op = CTL_FLOWS_SWEEP;
 			c->binding_s = 5;
 			c->idle_s = 3600;
+			c->closed_s = 10;
 			for (int i = 2; i < argc; i += 2) {
 				__u32 *dst = !strcmp(argv[i], "binding") ? &c->binding_s :
-					     !strcmp(argv[i], "idle") ? &c->idle_s : NULL;
+					     !strcmp(argv[i], "idle") ? &c->idle_s :
+					     !strcmp(argv[i], "closed") ? &c->closed_s : NULL;
 
 				if (!dst)
-					FAIL("flows sweep: unknown option '%s' (binding, idle)", argv[i]);
+					FAIL("flows sweep: unknown option '%s' (binding, idle, closed)", argv[i]);
 				if (i + 1 >= argc || parse_u32(argv[i + 1], 0, 7 * 86400, dst))
 					FAIL("flows sweep: %s needs SECONDS (0-604800)", argv[i]);
 			}
@@ -561,6 +563,7 @@ static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 {
 	static const char *const cols[] = { "proto", "client", "vip", "backend", "state", "idle_s" };
 	static const char *const states[] = { "nat", "binding", "spliced" };
+	static const char *const closed[] = { "nat closed", "binding closed", "spliced closed" };
 	struct flow_key key, next;
 	struct flow_val fv;
 	struct vip_meta m;
@@ -583,7 +586,9 @@ static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 		out_cell_str(endpoint_str(key.src, key.family, ntohs(key.sport), a, sizeof(a)));
 		out_cell_str(endpoint_str(key.dst, key.family, ntohs(key.dport), b, sizeof(b)));
 		backend_cell(in, fv.backend_id, fv.vip_id, key.dport);
-		out_cell_str(fv.sp.state < 3 ? states[fv.sp.state] : "?");
+		out_cell_str(fv.sp.state >= 3			      ? "?" :
+			     limpet_flow_closed(fv.sp.fin) ? closed[fv.sp.state] :
+							     states[fv.sp.state]);
 		out_cell_u64(idle_s(now, fv.last_seen));
 		out_row_end();
 	}
@@ -670,7 +675,7 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 	case CTL_FLOWS:
 		return run_flows(in, c, err, errlen);
 	case CTL_FLOWS_SWEEP:
-		ret = op_flows_sweep(in, c->binding_s, c->idle_s);
+		ret = op_flows_sweep(in, c->binding_s, c->idle_s, c->closed_s);
 		if (ret < 0)
 			return ret;
 		out_kv_u64("swept", ret);

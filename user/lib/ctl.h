@@ -17,7 +17,7 @@ struct ctl_cmd {
 	struct vip_opts vo;
 	char be_spec[128];
 	__u32 weight;
-	__u32 binding_s, idle_s; /* flows sweep */
+	__u32 binding_s, idle_s, closed_s; /* flows sweep */
 };
 
 /* 0, or -EINVAL with a one-line message in err */

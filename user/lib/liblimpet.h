@@ -92,10 +92,11 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *b
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta);
 int op_affinity_flush(struct inst *in, int vip_id, int backend_id);
-/* Remove spliced flows stuck binding longer than binding_s, or idle longer than idle_s, with
- * their reverse-NAT and held-segment entries; returns how many.
+/* Remove TCP flows closed (FIN both ways or RST) at least closed_s ago, and spliced flows stuck
+ * binding longer than binding_s or idle longer than idle_s, with their reverse-NAT and
+ * held-segment entries; returns how many.
  */
-int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s);
+int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_s);
 int stats_sum(int map_fd, __u32 key, struct limpet_stats *out);
 int reasons_sum(int map_fd, __u64 out[LIMPET_R_MAX]);
 int counters_sum(int map_fd, __u32 n, __u64 *out);

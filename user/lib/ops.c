@@ -532,7 +532,7 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *s
 	return 0;
 }
 
-int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s)
+int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_s)
 {
 	struct key_list del = { .size = sizeof(struct flow_key) };
 	struct flow_key key, next, *keys;
@@ -543,14 +543,22 @@ int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s)
 	size_t i;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		__u64 idle;
+		__u64 idle, limit;
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &fv) || fv.sp.state == LIMPET_SP_NONE)
+		if (bpf_map_lookup_elem(fd, &key, &fv))
 			continue;
+		if (limpet_flow_closed(fv.sp.fin))
+			limit = closed_s; /* last_seen: when it closed, or its last packet since */
+		else if (fv.sp.state == LIMPET_SP_BINDING)
+			limit = binding_s;
+		else if (fv.sp.state == LIMPET_SP_ESTABLISHED)
+			limit = idle_s;
+		else
+			continue; /* open NAT flows: LRU eviction */
 		idle = now > fv.last_seen ? (now - fv.last_seen) / 1000000000ULL : 0;
-		if (fv.sp.state == LIMPET_SP_BINDING ? idle < binding_s : idle < idle_s)
+		if (idle < limit)
 			continue;
 		if (key_list_push(&del, &key)) {
 			free(del.keys);
