@@ -33,11 +33,17 @@ check "its SYN-ACK was counted pass_stale ($stale) and passed to the kernel" [ "
 # 3. a new connection to the VIP on the same tuple reopens the flow
 again=$(tb_in cli curl -s --max-time 3 --interface "$src" --local-port 41000 "http://$TB_VIP4/" | tr -d '\r')
 check "the same tuple to the VIP again is served by $be ($again)" [ "$again" = "$be" ]
-# 4. a client that aborts a download: RST
-tb_in cli curl -s --max-time 0.5 --interface "$src" --local-port 41001 -o /dev/null "http://$TB_VIP4/slow.bin"
+# 4. a client that aborts its connection (SO_LINGER 0: a RST, no FIN)
+tb_in cli $PY -c "
+import socket, struct
+s = socket.create_connection(('$TB_VIP4', 80), timeout=3, source_address=('$src', 41001))
+s.sendall(b'GET / HTTP/1.1\\r\\nHost: vip\\r\\n\\r\\n')
+s.recv(1000)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+s.close()"
 sleep 0.2
 st=$(flow_state 41001)
-check "an aborted download's flow is marked closed by the RST ($st)" [ "$st" = "nat closed" ]
+check "an aborted connection's flow is marked closed by its RST ($st)" [ "$st" = "nat closed" ]
 # 5. open flows stay, closed flows go
 tb_in cli curl -s --max-time 5 --interface "$src" --local-port 41002 -o /dev/null "http://$TB_VIP4/slow.bin" &
 cpid=$!

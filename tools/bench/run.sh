@@ -10,11 +10,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "Error: make bench loads BPF programs and creates network namespaces: run it as root" >&2
 	exit 1
 fi
-secs=1 rounds=3 requests=200 peer_secs=8 sessions=200 conns=10
-[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50 peer_secs=3 conns=3
+secs=1 rounds=3 requests=200 peer_secs=6 peer_rounds=5 sessions=200 conns=10
+[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50 peer_secs=3 peer_rounds=1 conns=3
 out=build/bench
 mkdir -p "$out"
-OUT=$out tools/bench/peers.sh "$peer_secs" "$rounds" "$sessions" "$conns"
+OUT=$out tools/bench/peers.sh "$peer_secs" "$peer_rounds" "$sessions" "$conns"
 tools/bench/report.py "$out"
 {
 	echo "# limpet benchmark report"
