@@ -532,59 +532,108 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *s
 	return 0;
 }
 
+/* Delete n keys in as few syscalls as possible; a key already gone (LRU eviction, the datapath)
+ * is skipped. Returns how many were deleted.
+ */
+static size_t delete_keys(int fd, const void *keys, size_t n, size_t ksize)
+{
+	size_t i = 0, done = 0;
+
+	while (i < n) {
+		__u32 c = n - i > 4096 ? 4096 : n - i;
+		int ret = bpf_map_delete_batch(fd, (const char *)keys + i * ksize, &c, NULL);
+
+		i += c;
+		done += c;
+		if (ret && errno == ENOENT)
+			i++; /* c stopped at the missing key */
+		else if (ret) /* no batch support: one at a time */
+			for (; i < n; i++)
+				done += !bpf_map_delete_elem(fd, (const char *)keys + i * ksize);
+	}
+	return done;
+}
+
+#define SWEEP_BATCH 4096
+
 int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_s)
 {
 	struct key_list del = { .size = sizeof(struct flow_key) };
-	struct flow_key key, next, *keys;
-	struct flow_val fv;
+	struct key_list rdel = { .size = sizeof(struct flow_key) };
+	struct key_list pdel = { .size = sizeof(struct flow_key) };
+	struct flow_key *keys = calloc(SWEEP_BATCH, sizeof(*keys));
+	struct flow_val *vals = calloc(SWEEP_BATCH, sizeof(*vals));
+	struct backend *bes = calloc(LIMPET_MAX_BACKENDS, sizeof(*bes));
+	__u8 *be_ok = calloc(LIMPET_MAX_BACKENDS, 1); /* 0 unknown, 1 read, 2 missing */
 	__u64 now = mono_coarse_ns();
-	void *prev = NULL;
-	int fd = in->fd[IM_FLOWS], n = 0;
-	size_t i;
+	int fd = in->fd[IM_FLOWS], ret = 0, more = 1;
+	__u32 token = 0, count;
+	void *batch = NULL;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		__u64 idle, limit;
+	if (!keys || !vals || !bes || !be_ok) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (more) {
+		count = SWEEP_BATCH;
+		if (bpf_map_lookup_batch(fd, batch, &token, keys, vals, &count, NULL)) {
+			if (errno != ENOENT) {
+				ret = -errno;
+				goto out;
+			}
+			more = 0; /* the last (possibly empty) batch */
+		}
+		batch = &token;
+		for (__u32 i = 0; i < count; i++) {
+			const struct flow_val *fv = &vals[i];
+			__u64 idle, limit;
+			__u32 id = fv->backend_id;
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &fv))
-			continue;
-		if (limpet_flow_closed(fv.sp.fin))
-			limit = closed_s; /* last_seen: when it closed, or its last packet since */
-		else if (fv.sp.state == LIMPET_SP_BINDING)
-			limit = binding_s;
-		else if (fv.sp.state == LIMPET_SP_ESTABLISHED)
-			limit = idle_s;
-		else
-			continue; /* open NAT flows: LRU eviction */
-		idle = now > fv.last_seen ? (now - fv.last_seen) / 1000000000ULL : 0;
-		if (idle < limit)
-			continue;
-		if (key_list_push(&del, &key)) {
-			free(del.keys);
-			return -ENOMEM;
+			if (limpet_flow_closed(fv->sp.fin))
+				limit = closed_s; /* last_seen: when it closed, or its last packet since */
+			else if (fv->sp.state == LIMPET_SP_BINDING)
+				limit = binding_s;
+			else if (fv->sp.state == LIMPET_SP_ESTABLISHED)
+				limit = idle_s;
+			else
+				continue; /* open NAT flows: LRU eviction */
+			idle = now > fv->last_seen ? (now - fv->last_seen) / 1000000000ULL : 0;
+			if (idle < limit)
+				continue;
+			if (key_list_push(&del, &keys[i]) ||
+			    (fv->sp.state != LIMPET_SP_NONE && key_list_push(&pdel, &keys[i]))) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			if (id < LIMPET_MAX_BACKENDS && !be_ok[id])
+				be_ok[id] = bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &bes[id]) ? 2 : 1;
+			if (id < LIMPET_MAX_BACKENDS && be_ok[id] == 1) {
+				struct flow_key rk = { .sport = 0 };
+				const struct flow_key *k = &keys[i];
+
+				memcpy(rk.src, bes[id].addr, 16);
+				memcpy(rk.dst, k->src, 16);
+				rk.sport = bes[id].port ? bes[id].port : k->dport;
+				rk.dport = k->sport;
+				rk.proto = k->proto;
+				rk.family = k->family;
+				if (key_list_push(&rdel, &rk)) {
+					ret = -ENOMEM;
+					goto out;
+				}
+			}
 		}
 	}
-	keys = del.keys;
-	for (i = 0; i < del.n; i++) {
-		struct flow_key rk = { .sport = 0 };
-		struct backend be;
-
-		if (bpf_map_lookup_elem(fd, &keys[i], &fv))
-			continue;
-		if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &fv.backend_id, &be)) {
-			memcpy(rk.src, be.addr, 16);
-			memcpy(rk.dst, keys[i].src, 16);
-			rk.sport = be.port ? be.port : keys[i].dport;
-			rk.dport = keys[i].sport;
-			rk.proto = keys[i].proto;
-			rk.family = keys[i].family;
-			bpf_map_delete_elem(in->fd[IM_RNAT], &rk);
-		}
-		bpf_map_delete_elem(in->fd[IM_PENDING], &keys[i]);
-		if (!bpf_map_delete_elem(fd, &keys[i]))
-			n++;
-	}
+	delete_keys(in->fd[IM_RNAT], rdel.keys, rdel.n, rdel.size);
+	delete_keys(in->fd[IM_PENDING], pdel.keys, pdel.n, pdel.size);
+	ret = (int)delete_keys(fd, del.keys, del.n, del.size);
+out:
 	free(del.keys);
-	return n;
+	free(rdel.keys);
+	free(pdel.keys);
+	free(keys);
+	free(vals);
+	free(bes);
+	free(be_ok);
+	return ret;
 }
