@@ -236,35 +236,90 @@ static int key_list_push(struct key_list *l, const void *key)
 	return 0;
 }
 
+#define SCAN_BATCH 4096
+
+/* Call fn for every entry of a hash map, read in batches (a few syscalls for 262,144 entries,
+ * where a key-by-key walk takes seconds). 0, fn's non-zero return, or -errno.
+ */
+static int map_scan(int fd, size_t ksize, size_t vsize,
+		    int (*fn)(const void *key, const void *val, void *ctx), void *ctx)
+{
+	void *keys = calloc(SCAN_BATCH, ksize), *vals = calloc(SCAN_BATCH, vsize);
+	__u32 token = 0, count;
+	void *batch = NULL;
+	int more = 1, ret = 0;
+
+	if (!keys || !vals)
+		ret = -ENOMEM;
+	while (more && !ret) {
+		count = SCAN_BATCH;
+		if (bpf_map_lookup_batch(fd, batch, &token, keys, vals, &count, NULL)) {
+			if (errno != ENOENT) {
+				ret = -errno;
+				break;
+			}
+			more = 0; /* the last (possibly empty) batch */
+		}
+		batch = &token;
+		for (__u32 i = 0; i < count && !ret; i++)
+			ret = fn((char *)keys + i * ksize, (char *)vals + i * vsize, ctx);
+	}
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+/* Delete n keys in as few syscalls as possible; a key already gone (LRU eviction, the datapath)
+ * is skipped. Returns how many were deleted.
+ */
+static size_t delete_keys(int fd, const void *keys, size_t n, size_t ksize)
+{
+	size_t i = 0, done = 0;
+
+	while (i < n) {
+		__u32 c = n - i > SCAN_BATCH ? SCAN_BATCH : n - i;
+		int ret = bpf_map_delete_batch(fd, (const char *)keys + i * ksize, &c, NULL);
+
+		i += c;
+		done += c;
+		if (ret && errno == ENOENT)
+			i++; /* c stopped at the missing key */
+		else if (ret) /* no batch support: one at a time */
+			for (; i < n; i++)
+				done += !bpf_map_delete_elem(fd, (const char *)keys + i * ksize);
+	}
+	return done;
+}
+
+struct aff_flush {
+	int vip_id, backend_id;
+	struct key_list del;
+};
+
+static int aff_flush_one(const void *key, const void *val, void *ctx)
+{
+	const struct affinity_key *k = key;
+	const struct affinity_val *v = val;
+	struct aff_flush *f = ctx;
+
+	if (f->vip_id >= 0 && k->vip_id != (__u32)f->vip_id)
+		return 0;
+	if (f->backend_id >= 0 && v->backend_id != (__u32)f->backend_id)
+		return 0;
+	return key_list_push(&f->del, k);
+}
+
 int op_affinity_flush(struct inst *in, int vip_id, int backend_id)
 {
-	struct key_list del = { .size = sizeof(struct affinity_key) };
-	struct affinity_key key, next, *keys;
-	struct affinity_val val;
-	void *prev = NULL;
-	int fd = in->fd[IM_AFFINITY], flushed = 0;
-	size_t i;
+	struct aff_flush f = { vip_id, backend_id, { .size = sizeof(struct affinity_key) } };
+	int fd = in->fd[IM_AFFINITY];
+	int ret = map_scan(fd, sizeof(struct affinity_key), sizeof(struct affinity_val),
+			   aff_flush_one, &f);
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &val))
-			continue;
-		if (vip_id >= 0 && key.vip_id != (__u32)vip_id)
-			continue;
-		if (backend_id >= 0 && val.backend_id != (__u32)backend_id)
-			continue;
-		if (key_list_push(&del, &key)) {
-			free(del.keys);
-			return -ENOMEM;
-		}
-	}
-	keys = del.keys;
-	for (i = 0; i < del.n; i++)
-		if (!bpf_map_delete_elem(fd, &keys[i]))
-			flushed++;
-	free(del.keys);
-	return flushed;
+	if (!ret)
+		ret = (int)delete_keys(fd, f.del.keys, f.del.n, f.del.size);
+	free(f.del.keys);
+	return ret;
 }
 
 int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
@@ -532,108 +587,78 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *s
 	return 0;
 }
 
-/* Delete n keys in as few syscalls as possible; a key already gone (LRU eviction, the datapath)
- * is skipped. Returns how many were deleted.
- */
-static size_t delete_keys(int fd, const void *keys, size_t n, size_t ksize)
+struct sweep {
+	struct inst *in;
+	__u64 now;
+	__u32 binding_s, idle_s, closed_s;
+	struct key_list del, rdel, pdel; /* flows, their reverse entries, held segments */
+	struct backend *bes;
+	__u8 *be_ok; /* per backend id: 0 not read yet, 1 read, 2 missing */
+};
+
+static int sweep_one(const void *key, const void *val, void *ctx)
 {
-	size_t i = 0, done = 0;
+	const struct flow_key *k = key;
+	const struct flow_val *fv = val;
+	struct sweep *w = ctx;
+	__u32 id = fv->backend_id;
+	__u64 idle, limit;
 
-	while (i < n) {
-		__u32 c = n - i > 4096 ? 4096 : n - i;
-		int ret = bpf_map_delete_batch(fd, (const char *)keys + i * ksize, &c, NULL);
+	if (limpet_flow_closed(fv->sp.fin))
+		limit = w->closed_s; /* last_seen: when it closed, or its last packet since */
+	else if (fv->sp.state == LIMPET_SP_BINDING)
+		limit = w->binding_s;
+	else if (fv->sp.state == LIMPET_SP_ESTABLISHED)
+		limit = w->idle_s;
+	else
+		return 0; /* open NAT flows: LRU eviction */
+	idle = w->now > fv->last_seen ? (w->now - fv->last_seen) / 1000000000ULL : 0;
+	if (idle < limit)
+		return 0;
+	if (key_list_push(&w->del, k) ||
+	    (fv->sp.state != LIMPET_SP_NONE && key_list_push(&w->pdel, k)))
+		return -ENOMEM;
+	if (id >= LIMPET_MAX_BACKENDS)
+		return 0;
+	if (!w->be_ok[id])
+		w->be_ok[id] = bpf_map_lookup_elem(w->in->fd[IM_BACKENDS], &id, &w->bes[id]) ? 2 : 1;
+	if (w->be_ok[id] == 1) {
+		struct flow_key rk = { .sport = 0 };
 
-		i += c;
-		done += c;
-		if (ret && errno == ENOENT)
-			i++; /* c stopped at the missing key */
-		else if (ret) /* no batch support: one at a time */
-			for (; i < n; i++)
-				done += !bpf_map_delete_elem(fd, (const char *)keys + i * ksize);
+		memcpy(rk.src, w->bes[id].addr, 16);
+		memcpy(rk.dst, k->src, 16);
+		rk.sport = w->bes[id].port ? w->bes[id].port : k->dport;
+		rk.dport = k->sport;
+		rk.proto = k->proto;
+		rk.family = k->family;
+		return key_list_push(&w->rdel, &rk);
 	}
-	return done;
+	return 0;
 }
-
-#define SWEEP_BATCH 4096
 
 int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_s)
 {
-	struct key_list del = { .size = sizeof(struct flow_key) };
-	struct key_list rdel = { .size = sizeof(struct flow_key) };
-	struct key_list pdel = { .size = sizeof(struct flow_key) };
-	struct flow_key *keys = calloc(SWEEP_BATCH, sizeof(*keys));
-	struct flow_val *vals = calloc(SWEEP_BATCH, sizeof(*vals));
-	struct backend *bes = calloc(LIMPET_MAX_BACKENDS, sizeof(*bes));
-	__u8 *be_ok = calloc(LIMPET_MAX_BACKENDS, 1); /* 0 unknown, 1 read, 2 missing */
-	__u64 now = mono_coarse_ns();
-	int fd = in->fd[IM_FLOWS], ret = 0, more = 1;
-	__u32 token = 0, count;
-	void *batch = NULL;
+	struct sweep w = { .in = in, .now = mono_coarse_ns(), .binding_s = binding_s,
+			   .idle_s = idle_s, .closed_s = closed_s,
+			   .del = { .size = sizeof(struct flow_key) },
+			   .rdel = { .size = sizeof(struct flow_key) },
+			   .pdel = { .size = sizeof(struct flow_key) },
+			   .bes = calloc(LIMPET_MAX_BACKENDS, sizeof(struct backend)),
+			   .be_ok = calloc(LIMPET_MAX_BACKENDS, 1) };
+	int ret = -ENOMEM;
 
-	if (!keys || !vals || !bes || !be_ok) {
-		ret = -ENOMEM;
-		goto out;
+	if (w.bes && w.be_ok)
+		ret = map_scan(in->fd[IM_FLOWS], sizeof(struct flow_key), sizeof(struct flow_val),
+			       sweep_one, &w);
+	if (!ret) {
+		delete_keys(in->fd[IM_RNAT], w.rdel.keys, w.rdel.n, w.rdel.size);
+		delete_keys(in->fd[IM_PENDING], w.pdel.keys, w.pdel.n, w.pdel.size);
+		ret = (int)delete_keys(in->fd[IM_FLOWS], w.del.keys, w.del.n, w.del.size);
 	}
-	while (more) {
-		count = SWEEP_BATCH;
-		if (bpf_map_lookup_batch(fd, batch, &token, keys, vals, &count, NULL)) {
-			if (errno != ENOENT) {
-				ret = -errno;
-				goto out;
-			}
-			more = 0; /* the last (possibly empty) batch */
-		}
-		batch = &token;
-		for (__u32 i = 0; i < count; i++) {
-			const struct flow_val *fv = &vals[i];
-			__u64 idle, limit;
-			__u32 id = fv->backend_id;
-
-			if (limpet_flow_closed(fv->sp.fin))
-				limit = closed_s; /* last_seen: when it closed, or its last packet since */
-			else if (fv->sp.state == LIMPET_SP_BINDING)
-				limit = binding_s;
-			else if (fv->sp.state == LIMPET_SP_ESTABLISHED)
-				limit = idle_s;
-			else
-				continue; /* open NAT flows: LRU eviction */
-			idle = now > fv->last_seen ? (now - fv->last_seen) / 1000000000ULL : 0;
-			if (idle < limit)
-				continue;
-			if (key_list_push(&del, &keys[i]) ||
-			    (fv->sp.state != LIMPET_SP_NONE && key_list_push(&pdel, &keys[i]))) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			if (id < LIMPET_MAX_BACKENDS && !be_ok[id])
-				be_ok[id] = bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &bes[id]) ? 2 : 1;
-			if (id < LIMPET_MAX_BACKENDS && be_ok[id] == 1) {
-				struct flow_key rk = { .sport = 0 };
-				const struct flow_key *k = &keys[i];
-
-				memcpy(rk.src, bes[id].addr, 16);
-				memcpy(rk.dst, k->src, 16);
-				rk.sport = bes[id].port ? bes[id].port : k->dport;
-				rk.dport = k->sport;
-				rk.proto = k->proto;
-				rk.family = k->family;
-				if (key_list_push(&rdel, &rk)) {
-					ret = -ENOMEM;
-					goto out;
-				}
-			}
-		}
-	}
-	delete_keys(in->fd[IM_RNAT], rdel.keys, rdel.n, rdel.size);
-	delete_keys(in->fd[IM_PENDING], pdel.keys, pdel.n, pdel.size);
-	ret = (int)delete_keys(fd, del.keys, del.n, del.size);
-out:
-	free(del.keys);
-	free(rdel.keys);
-	free(pdel.keys);
-	free(keys);
-	free(vals);
-	free(bes);
-	free(be_ok);
+	free(w.del.keys);
+	free(w.rdel.keys);
+	free(w.pdel.keys);
+	free(w.bes);
+	free(w.be_ok);
 	return ret;
 }
