@@ -245,12 +245,7 @@ static __noinline int bind_state(struct tc_pkt *t, const struct vip_meta *vip,
 		nf.tok_h1 = a->tok.h1;
 		nf.tok_h2 = a->tok.h2;
 	}
-	__builtin_memcpy(rk.src, be->addr, 16);
-	__builtin_memcpy(rk.dst, t->key.src, 16);
-	rk.sport = be->port ? be->port : t->key.dport;
-	rk.dport = t->key.sport;
-	rk.proto = IPPROTO_TCP;
-	rk.family = t->key.family;
+	limpet_reply_key(&rk, &t->key, be);
 	__builtin_memcpy(rv.vip_addr, t->key.dst, 16);
 	if (bpf_map_update_elem(&MAP_NAME_PENDING, &t->key, sc, BPF_ANY) ||
 	    bpf_map_update_elem(&MAP_NAME_FLOWS, &t->key, &nf, BPF_ANY) ||

@@ -224,7 +224,6 @@ static __noinline struct flow_val *flow_create(const struct pkt *p, const struct
 {
 	struct flow_val fv = { .backend_id = id, .vip_id = vip->vip_id,
 			       .last_seen = bpf_ktime_get_coarse_ns() };
-	__be16 port = be->port ? be->port : p->key.dport;
 
 	if (tok) {
 		fv.tok_h1 = tok->h1;
@@ -234,13 +233,7 @@ static __noinline struct flow_val *flow_create(const struct pkt *p, const struct
 	struct rnat_val rv = {};
 
 	bpf_map_update_elem(&MAP_NAME_FLOWS, &p->key, &fv, BPF_ANY);
-
-	__builtin_memcpy(rk.src, be->addr, 16);
-	__builtin_memcpy(rk.dst, p->key.src, 16);
-	rk.sport = port;
-	rk.dport = p->key.sport;
-	rk.proto = p->key.proto;
-	rk.family = p->key.family;
+	limpet_reply_key(&rk, &p->key, be);
 	__builtin_memcpy(rv.vip_addr, p->key.dst, 16);
 	rv.vip_port = p->key.dport;
 	rv.vip_id = vip->vip_id;

@@ -159,6 +159,20 @@ struct flow_key {
 };
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key layout");
 
+/* The rnat key of client flow k sent to backend be: the backend's replies. One definition for
+ * the datapath that records it (XDP, TC) and the sweeper that deletes it.
+ */
+static inline __attribute__((always_inline)) void
+limpet_reply_key(struct flow_key *rk, const struct flow_key *k, const struct backend *be)
+{
+	__builtin_memcpy(rk->src, be->addr, 16);
+	__builtin_memcpy(rk->dst, k->src, 16);
+	rk->sport = be->port ? be->port : k->dport;
+	rk->dport = k->sport;
+	rk->proto = k->proto;
+	rk->family = k->family;
+}
+
 /* The next hop a flow's packets leave by, from bpf_fib_lookup, reused until it expires (at most
  * LIMPET_NEXTHOP_TTL_NS) so an established flow pays for no FIB lookup per packet.
  */

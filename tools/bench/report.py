@@ -212,7 +212,7 @@ def main(d):
           " A stateless hash must move 1/4 of the sessions to fill the new backend; a balancer that"
           " keeps session state needs to move none. WebSocket: %s connections opened before the"
           " change, each sending a message every 0.5 s until after it." % (
-              first["n"], first["conns"], first["n"], first["ws"]["opened"] and meta.get("ws_n", "?")))
+              first["n"], first["conns"], first["n"], meta["ws_n"]))
         w("")
         w("| balancer | sticky | sessions per backend | same id, new address: kept | add: moved | add: needless"
           " | remove: moved | remove: on be2 (ideal) | remove: needless | WebSockets kept | errors |")

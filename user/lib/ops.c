@@ -625,12 +625,7 @@ static int sweep_one(const void *key, const void *val, void *ctx)
 	if (w->be_ok[id] == 1) {
 		struct flow_key rk = { .sport = 0 };
 
-		memcpy(rk.src, w->bes[id].addr, 16);
-		memcpy(rk.dst, k->src, 16);
-		rk.sport = w->bes[id].port ? w->bes[id].port : k->dport;
-		rk.dport = k->sport;
-		rk.proto = k->proto;
-		rk.family = k->family;
+		limpet_reply_key(&rk, k, &w->bes[id]);
 		return key_list_push(&w->rdel, &rk);
 	}
 	return 0;
