@@ -227,15 +227,14 @@ struct bind_args {
 	struct splice sp;
 };
 
-/* Flow state both ways, and the held first segment. */
+/* The binding flow (half-open until the backend answers; its replies find it through the
+ * reverse map), and the held first segment.
+ */
 static __noinline int bind_state(struct tc_pkt *t, const struct vip_meta *vip,
-				 const struct backend *be, const struct bind_args *a)
+				 const struct bind_args *a)
 {
 	struct flow_val nf = { .backend_id = a->id, .vip_id = vip->vip_id,
 			       .last_seen = bpf_ktime_get_coarse_ns(), .sp = a->sp };
-	struct rnat_val rv = { .vip_port = t->key.dport, .vip_id = vip->vip_id,
-			       .backend_id = a->id, .sp = a->sp };
-	struct flow_key rk = {};
 	__u32 zero = 0;
 	struct pending *sc = bpf_map_lookup_elem(&MAP_NAME_SCRATCH, &zero);
 
@@ -245,18 +244,16 @@ static __noinline int bind_state(struct tc_pkt *t, const struct vip_meta *vip,
 		nf.tok_h1 = a->tok.h1;
 		nf.tok_h2 = a->tok.h2;
 	}
-	limpet_reply_key(&rk, &t->key, be);
-	__builtin_memcpy(rv.vip_addr, t->key.dst, 16);
 	if (bpf_map_update_elem(&MAP_NAME_PENDING, &t->key, sc, BPF_ANY) ||
-	    bpf_map_update_elem(&MAP_NAME_FLOWS, &t->key, &nf, BPF_ANY) ||
-	    bpf_map_update_elem(&MAP_NAME_RNAT, &rk, &rv, BPF_ANY))
+	    bpf_map_update_elem(&MAP_NAME_HALFOPEN, &t->key, &nf, BPF_ANY))
 		return -1;
 	return 0;
 }
 
 static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct vip_meta *vip)
 {
-	struct flow_val *fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &t->key);
+	int where;
+	struct flow_val *fv = flow_find(&t->key, &where);
 	struct token_spec *ts;
 	struct pending *sc;
 	struct backend *be = NULL;
@@ -314,9 +311,9 @@ static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct 
 	event_count(a.has_tok ? LIMPET_EV_TOKEN_FOUND : LIMPET_EV_TOKEN_MISSING);
 
 	if (backend_select(&t->key, vip, bpf_ktime_get_coarse_ns(), &a.id, &be,
-			   vip_stats_get(vip->vip_id), a.has_tok ? &a.tok : NULL) || !be)
+			   vip_stats_get(vip->vip_id), a.has_tok ? &a.tok : NULL, 1) || !be)
 		return TC_ACT_SHOT;
-	if (bind_state(t, vip, be, &a))
+	if (bind_state(t, vip, &a))
 		return TC_ACT_SHOT;
 	stats_count(vip_stats_get(vip->vip_id), skb->len, 1);
 	stats_count(backend_stats_get(a.id), skb->len, 1);
@@ -335,20 +332,19 @@ static __always_inline void swap_macs(struct __sk_buff *skb)
 	bpf_skb_store_bytes(skb, 0, sw, 12, 0);
 }
 
-static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct rnat_val *rv)
+/* ck: the client's key of this reply (flow_of_reply). */
+static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, const struct flow_key *ck)
 {
-	struct flow_key ck = {};
 	struct flow_val *fv;
 	struct pending *pd;
 	struct opt_walk w = {};
 	struct tcphdr *th = (struct tcphdr *)w.hdr;
 	struct tcp_opts o = {};
 	__u32 b_isn, ack, hlen, plen;
-	int acked;
+	int acked, where;
 
-	flow_key_of_reply(&ck, &t->key, rv);
-	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
-	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &ck);
+	fv = flow_find(ck, &where);
+	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, ck);
 	if (!fv || !pd) /* no held segment: nothing left to deliver */
 		return TC_ACT_SHOT;
 
@@ -356,7 +352,7 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 		if (fv->sp.state != LIMPET_SP_BINDING)
 			return TC_ACT_SHOT;
 		/* the backend refused: the client hears it at once, from the VIP */
-		th->source = rv->vip_port;
+		th->source = ck->dport;
 		th->dest = t->th.dest;
 		th->seq = bpf_htonl(fv->sp.lb_isn + 1);
 		th->ack_seq = bpf_htonl(fv->sp.c_isn + 1 + pd->len);
@@ -364,16 +360,15 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 		th->ack = 1;
 		th->doff = 5;
 		if (t->v6) {
-			__builtin_memcpy(&t->ip6.saddr, rv->vip_addr, 16);
+			__builtin_memcpy(&t->ip6.saddr, ck->dst, 16);
 			t->ip6.hop_limit = 64;
 		} else {
-			t->ip.saddr = rv->vip_addr[0];
+			t->ip.saddr = ck->dst[0];
 			t->ip.ttl = 64;
 		}
 		event_count(LIMPET_EV_BIND_FAILED);
-		bpf_map_delete_elem(&MAP_NAME_PENDING, &ck);
-		bpf_map_delete_elem(&MAP_NAME_FLOWS, &ck);
-		bpf_map_delete_elem(&MAP_NAME_RNAT, &t->key);
+		bpf_map_delete_elem(&MAP_NAME_PENDING, ck);
+		flow_forget(ck);
 		if (tc_rewrite(skb, t, w.hdr, 20, pd->data, 0))
 			return TC_ACT_SHOT;
 		return TC_ACT_OK; /* routed to the client by the kernel */
@@ -434,7 +429,7 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, struct
 	if (tc_rewrite(skb, t, w.hdr, hlen, pd->data, plen))
 		return TC_ACT_SHOT;
 	swap_macs(skb);
-	bpf_map_delete_elem(&MAP_NAME_PENDING, &ck);
+	bpf_map_delete_elem(&MAP_NAME_PENDING, ck);
 	event_count(LIMPET_EV_BIND_DONE);
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -443,9 +438,11 @@ SEC("tc")
 int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 {
 	struct vip_meta *vip;
-	struct rnat_val *rv;
+	struct flow_key ck = {};
+	struct flow_val *fv;
 	struct tc_pkt *t;
 	__u32 zero = 0;
+	int where;
 
 	t = bpf_map_lookup_elem(&tc_pkts, &zero);
 	if (!t)
@@ -456,13 +453,13 @@ int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 	vip = vip_lookup(&t->key, t->key.dport);
 	if (vip)
 		return vip->policy == LIMPET_POLICY_TOKEN ? tc_client(skb, t, vip) : TC_ACT_OK;
-	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &t->key);
-	if (!rv || rv->sp.state == LIMPET_SP_NONE)
+	fv = flow_of_reply(&t->key, &ck, &where);
+	if (!fv || fv->sp.state == LIMPET_SP_NONE)
 		return TC_ACT_OK;
 	/* a binding step (the SYN-ACK XDP just completed, or a RST); never let a spliced flow's
 	 * packet out untranslated
 	 */
-	return tc_backend(skb, t, rv);
+	return tc_backend(skb, t, &ck);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

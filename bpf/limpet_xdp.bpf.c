@@ -84,14 +84,14 @@ static __noinline int frag_later(struct xdp_md *ctx, struct pkt *p)
 }
 
 /* The backend's SYN-ACK for a binding flow: complete the state here, so whatever the backend
- * sends right behind it (a Fast Open response) is translated in XDP like any later segment. The
- * TC program then turns this SYN-ACK into the held first segment, or the handshake's ACK.
+ * sends right behind it (a Fast Open response) is translated in XDP like any later segment, and
+ * the flow is established (the client proved itself with its cookie). The TC program then turns
+ * this SYN-ACK into the held first segment, or the handshake's ACK.
  */
-static __noinline int bind_complete(struct xdp_md *ctx, struct pkt *p, struct rnat_val *rv)
+static __noinline int bind_complete(struct xdp_md *ctx, struct pkt *p, const struct flow_key *ck)
 {
 	void *data = (void *)(long)ctx->data;
 	struct tcphdr *th = p->l4;
-	struct flow_key ck = {};
 	struct opt_walk w = {};
 	struct flow_val *fv;
 	struct pending *pd;
@@ -99,9 +99,8 @@ static __noinline int bind_complete(struct xdp_md *ctx, struct pkt *p, struct rn
 
 	if (!th || (void *)(th + 1) > p->data_end)
 		return LIMPET_R_TO_TC;
-	flow_key_of_reply(&ck, &p->key, rv);
-	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
-	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &ck);
+	fv = bpf_map_lookup_elem(&MAP_NAME_HALFOPEN, ck);
+	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, ck);
 	if (!fv || !pd || fv->sp.state != LIMPET_SP_BINDING)
 		return LIMPET_R_TO_TC; /* TC drops what has no binding */
 	ack = bpf_ntohl(th->ack_seq);
@@ -119,108 +118,196 @@ static __noinline int bind_complete(struct xdp_md *ctx, struct pkt *p, struct rn
 		/* the client's clock for us starts past our SYN-ACK's TSval (PAWS) */
 		fv->sp.ts_off = w.o.tsval - ((__u32)(bpf_ktime_get_ns() / 1000000) + LIMPET_TS_BITS + 1);
 	fv->sp.state = LIMPET_SP_ESTABLISHED;
-	rv->sp = fv->sp;
+	flow_promote(ck, fv);
 	return LIMPET_R_TO_TC;
 }
 
-/* TCP close tracking (LIMPET_FIN_*), client side: FIN or RST marks the flow; a SYN on the tuple
- * is a new connection and opens it again.
+/* TCP close tracking (LIMPET_FIN_*), one side's flag: FIN or RST marks the flow; once closed, an
+ * established NAT flow leaves flows for halfopen (a spliced one stays until swept: its last
+ * segments still need translating). 1: it left flows.
  */
-static __always_inline void flow_close_track(const struct pkt *p, struct flow_val *fv, __u64 now)
+static __always_inline int flow_fin_mark(const struct flow_key *ck, struct flow_val *fv,
+					 int where, __u8 side, __u64 now)
 {
-	struct tcphdr *th = p->l4;
-	__u8 side;
-
-	if (!th || (void *)(th + 1) > p->data_end)
-		return;
-	if (th->syn && !th->ack) {
-		if (fv->sp.fin)
-			fv->sp.fin = 0;
-		return;
-	}
-	side = th->rst ? LIMPET_FIN_RST : th->fin ? LIMPET_FIN_CLIENT : 0;
-	if (side && !(fv->sp.fin & side)) {
-		fv->sp.fin |= side;
-		fv->last_seen = now; /* the sweeper counts a closed flow's age from here */
-	}
+	if (!side || (fv->sp.fin & side))
+		return 0;
+	fv->sp.fin |= side;
+	fv->last_seen = now; /* the sweeper counts a closed flow's age from here */
+	if (where != FLOW_EST || !limpet_flow_closed(fv->sp.fin) || fv->sp.state != LIMPET_SP_NONE)
+		return 0;
+	flow_demote(ck, fv);
+	return 1;
 }
 
-/* Backend side: FIN or RST marks the flow (one more lookup, once or twice per connection); a
- * SYN-ACK on the 4-tuple of a closed flow answers some other connection — the client reusing its
- * address and port to reach the backend directly — so the closed flow goes and the packet is the
- * kernel's. 0: translate as usual.
+/* What a step did to a flow's table entry. */
+enum flow_step {
+	STEP_STAYED = 0,
+	STEP_PROMOTED = 1, /* half-open → flows */
+	STEP_DEMOTED = 2,  /* flows → halfopen */
+};
+
+/* Client side: FIN or RST closes; a SYN on the tuple is a new connection and opens it again;
+ * the client's ACK of the backend's SYN-ACK establishes a half-open flow.
  */
-static __noinline int reply_close_track(const struct pkt *p, const struct rnat_val *rv)
+static __always_inline int flow_client_track(const struct pkt *p, struct flow_val *fv, int where,
+					     __u64 now)
 {
 	struct tcphdr *th = p->l4;
-	struct flow_key ck = {};
-	struct flow_val *fv;
-	__u8 side;
 
 	if (!th || (void *)(th + 1) > p->data_end)
-		return 0;
-	if (th->syn)
-		side = 0;
-	else if (th->rst)
-		side = LIMPET_FIN_RST;
-	else if (th->fin)
-		side = LIMPET_FIN_BACKEND;
+		return STEP_STAYED;
+	if (th->syn) {
+		if (!th->ack && fv->sp.fin)
+			fv->sp.fin = 0;
+		return STEP_STAYED;
+	}
+	if (th->rst || th->fin)
+		return flow_fin_mark(&p->key, fv, where, th->rst ? LIMPET_FIN_RST : LIMPET_FIN_CLIENT,
+				     now) ? STEP_DEMOTED : STEP_STAYED;
+	if (where == FLOW_HALF && th->ack && fv->b_ack && !fv->sp.fin &&
+	    bpf_ntohl(th->ack_seq) - fv->b_ack < LIMPET_ACK_WINDOW && !flow_promote(&p->key, fv))
+		return STEP_PROMOTED;
+	return STEP_STAYED;
+}
+
+/* A client packet of a known flow: keep it and its affinity fresh, track TCP's state, and
+ * establish a half-open flow the client has now proven (then its affinity is written). A
+ * subprogram: which table the flow sits in must not multiply the verifier's paths after it.
+ */
+static __noinline int flow_client_step(const struct pkt *p, const struct vip_meta *vip,
+				       struct flow_val *fv, int where, int be_ok)
+{
+	__u64 now = bpf_ktime_get_coarse_ns();
+	int step;
+
+	if (be_ok && now - fv->last_seen > LIMPET_TOUCH_NS) {
+		fv->last_seen = now;
+		affinity_touch(p, vip, fv, now);
+	}
+	if (p->key.proto == IPPROTO_TCP)
+		step = flow_client_track(p, fv, where, now);
 	else
+		step = where == FLOW_HALF && (fv->seen & LIMPET_SEEN_BACKEND) &&
+		       !flow_promote(&p->key, fv) ? STEP_PROMOTED : STEP_STAYED;
+	if (step == STEP_PROMOTED && be_ok)
+		affinity_bind(&p->key, vip, fv, now);
+	return step;
+}
+
+/* Backend side: a UDP reply on a half-open flow marks that the backend spoke; for TCP, on SYN,
+ * FIN or RST only: a SYN-ACK on the 4-tuple of a closed flow answers some other connection — the
+ * client reusing its address and port to reach the backend directly — so the closed flow goes
+ * and the packet is the kernel's; any other SYN-ACK gives the ISN the client's ACK must carry.
+ * 0 (translate as usual; *step says what happened to the entry) or a reason.
+ */
+static __noinline int flow_backend_track(const struct pkt *p, const struct flow_key *ck,
+					 struct flow_val *fv, int where, int *step)
+{
+	struct tcphdr *th = p->l4;
+
+	*step = STEP_STAYED;
+	if (p->key.proto != IPPROTO_TCP) {
+		if (where == FLOW_HALF)
+			fv->seen |= LIMPET_SEEN_BACKEND;
 		return 0;
-	flow_key_of_reply(&ck, &p->key, rv);
-	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
-	if (!fv)
+	}
+	if (!th || (void *)(th + 1) > p->data_end)
 		return 0;
-	if (!side) {
-		if (!limpet_flow_closed(fv->sp.fin))
-			return 0;
-		/* both ways: a later client SYN to the VIP on this tuple starts afresh */
-		bpf_map_delete_elem(&MAP_NAME_FLOWS, &ck);
-		bpf_map_delete_elem(&MAP_NAME_RNAT, &p->key);
-		return LIMPET_R_PASS_STALE;
+	if (th->syn) {
+		if (limpet_flow_closed(fv->sp.fin)) {
+			flow_forget(ck);
+			return LIMPET_R_PASS_STALE;
+		}
+		if (where == FLOW_HALF && th->ack) {
+			fv->b_ack = bpf_ntohl(th->seq) + 1;
+			fv->seen |= LIMPET_SEEN_BACKEND;
+		}
+		return 0;
 	}
-	if (!(fv->sp.fin & side)) {
-		fv->sp.fin |= side;
-		fv->last_seen = bpf_ktime_get_coarse_ns();
-	}
+	if (flow_fin_mark(ck, fv, where, th->rst ? LIMPET_FIN_RST : LIMPET_FIN_BACKEND,
+			  bpf_ktime_get_coarse_ns()))
+		*step = STEP_DEMOTED;
 	return 0;
+}
+
+/* Whether a reply's flow needs its tracking step: TCP SYN, FIN, RST; anything half-open. */
+static __always_inline int reply_needs_track(const struct pkt *p, int where)
+{
+	struct tcphdr *th = p->l4;
+
+	if (where == FLOW_HALF)
+		return 1;
+	return p->key.proto == IPPROTO_TCP && th && (void *)(th + 1) <= p->data_end &&
+	       (th->syn | th->fin | th->rst);
+}
+
+/* A reply on a half-open flow: a binding step, or tracking. 0: translate it (ids: its VIP and
+ * backend), REPLY_BIND_COMPLETE, or a reason.
+ */
+#define REPLY_BIND_COMPLETE (-1)
+static __noinline int reply_half(struct xdp_md *ctx, struct pkt *p, const struct flow_key *ck,
+				 __u32 *ids)
+{
+	struct flow_val *fv = bpf_map_lookup_elem(&MAP_NAME_HALFOPEN, ck);
+	struct tcphdr *th = p->l4;
+	int step;
+
+	if (!fv)
+		return LIMPET_R_PASS_NOT_VIP;
+	if (fv->sp.state == LIMPET_SP_BINDING)
+		/* the backend's SYN-ACK completes it (the caller), a RST is for TC */
+		return th && (void *)(th + 1) <= p->data_end && th->syn && th->ack ?
+			       REPLY_BIND_COMPLETE : LIMPET_R_TO_TC;
+	ids[0] = fv->vip_id;
+	ids[1] = fv->backend_id;
+	return flow_backend_track(p, ck, fv, FLOW_HALF, &step);
 }
 
 /* A backend's reply: source back to the VIP. */
 static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 {
-	struct rnat_val *rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &p->key);
-	struct tcphdr *th = p->l4;
-	int r;
+	struct flow_key ck = {};
+	struct flow_val *fv = NULL;
+	__u32 ids[2] = {};
+	int where, r, step = STEP_STAYED;
 
-	if (!rv)
-		return LIMPET_R_PASS_NOT_VIP;
-	if (rv->sp.state == LIMPET_SP_BINDING) {
-		if (th && (void *)(th + 1) <= p->data_end && th->syn && th->ack)
-			return bind_complete(ctx, p, rv);
-		return LIMPET_R_TO_TC; /* RST: a binding step too */
-	}
-	if (p->key.proto == IPPROTO_TCP && th && (void *)(th + 1) <= p->data_end &&
-	    (th->syn | th->fin | th->rst)) {
-		r = reply_close_track(p, rv);
+	where = flow_reply_key(&p->key, &ck);
+	if (where == FLOW_HALF) {
+		r = reply_half(ctx, p, &ck, ids);
+		if (r == REPLY_BIND_COMPLETE)
+			return bind_complete(ctx, p, &ck);
 		if (r)
 			return r;
+	} else if (where == FLOW_EST) {
+		fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &ck);
+		if (!fv)
+			return LIMPET_R_PASS_NOT_VIP;
+		ids[0] = fv->vip_id;
+		ids[1] = fv->backend_id;
+		if (reply_needs_track(p, FLOW_EST)) {
+			r = flow_backend_track(p, &ck, fv, FLOW_EST, &step);
+			if (r)
+				return r;
+			if (step == STEP_DEMOTED)
+				fv = NULL; /* a NAT flow: nothing left to translate but addresses */
+		}
+	} else {
+		return LIMPET_R_PASS_NOT_VIP;
 	}
 	if (hop_limit_expiring(p))
 		return LIMPET_R_PASS_TTL;
-	if (rv->sp.state == LIMPET_SP_ESTABLISHED)
-		splice_translate(ctx, p, &rv->sp, SPLICE_B2C);
-	stats_count_reply(vip_stats_get(rv->vip_id), p->len);
-	stats_count_reply(backend_stats_get(rv->backend_id), p->len);
-	frag_record(p, rv->vip_addr, LIMPET_FRAG_TO_CLIENT, rv->vip_id, rv->backend_id);
-	nat_rewrite(p, rv->vip_addr, rv->vip_port, NAT_SRC);
-	return fwd_packet(ctx, p, &rv->nh, bpf_ktime_get_coarse_ns());
+	if (fv && fv->sp.state == LIMPET_SP_ESTABLISHED)
+		splice_translate(ctx, p, &fv->sp, SPLICE_B2C);
+	stats_count_reply(vip_stats_get(ids[0]), p->len);
+	stats_count_reply(backend_stats_get(ids[1]), p->len);
+	frag_record(p, ck.dst, LIMPET_FRAG_TO_CLIENT, ids[0], ids[1]);
+	nat_rewrite(p, ck.dst, ck.dport, NAT_SRC);
+	return fwd_packet(ctx, p, fv ? &fv->nh_rev : NULL, bpf_ktime_get_coarse_ns());
 }
 
-/* Record the new flow both ways: client → VIP, and the backend's reply → client. */
-static __noinline struct flow_val *flow_create(const struct pkt *p, const struct vip_meta *vip,
-					       const struct backend *be, __u32 id,
-					       const struct token_hash *tok)
+/* A new flow starts half-open: one entry, in the table floods may churn. */
+static __noinline void flow_create(const struct pkt *p, const struct vip_meta *vip, __u32 id,
+				   const struct token_hash *tok)
 {
 	struct flow_val fv = { .backend_id = id, .vip_id = vip->vip_id,
 			       .last_seen = bpf_ktime_get_coarse_ns() };
@@ -229,17 +316,7 @@ static __noinline struct flow_val *flow_create(const struct pkt *p, const struct
 		fv.tok_h1 = tok->h1;
 		fv.tok_h2 = tok->h2;
 	}
-	struct flow_key rk = {};
-	struct rnat_val rv = {};
-
-	bpf_map_update_elem(&MAP_NAME_FLOWS, &p->key, &fv, BPF_ANY);
-	limpet_reply_key(&rk, &p->key, be);
-	__builtin_memcpy(rv.vip_addr, p->key.dst, 16);
-	rv.vip_port = p->key.dport;
-	rv.vip_id = vip->vip_id;
-	rv.backend_id = id;
-	bpf_map_update_elem(&MAP_NAME_RNAT, &rk, &rv, BPF_ANY);
-	return bpf_map_lookup_elem(&MAP_NAME_FLOWS, &p->key);
+	bpf_map_update_elem(&MAP_NAME_HALFOPEN, &p->key, &fv, BPF_ANY);
 }
 
 /* A TCP token VIP without an established spliced flow: the handshake limpet answers itself, and
@@ -257,7 +334,7 @@ static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struc
 		if (th->rst || th->fin)
 			return LIMPET_R_DROP_ABSORBED;
 		/* a new connection: whatever this 4-tuple carried before is over */
-		bpf_map_delete_elem(&MAP_NAME_FLOWS, &p->key);
+		flow_forget(&p->key);
 		event_count(LIMPET_EV_SYNACK_SENT);
 		bpf_tail_call(ctx, &limpet_jump,
 			      p->ip4 ? LIMPET_JUMP_SYNPROXY4 : LIMPET_JUMP_SYNPROXY6);
@@ -289,28 +366,30 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 	struct backend *be = NULL;
 	struct flow_val *fv;
 	__u32 id = 0;
-	int new_flow = 0;
+	int new_flow = 0, where, known = 0, spliced = 0, step;
 	__be16 port;
 	int r;
 
 	if (hop_limit_expiring(p))
 		return LIMPET_R_PASS_TTL;
 
-	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &p->key);
+	fv = flow_find(&p->key, &where);
 	if (vip->policy == LIMPET_POLICY_TOKEN && p->key.proto == IPPROTO_TCP) {
 		r = lb_token_tcp(ctx, p, vip, fv); /* 0: an established spliced flow */
 		if (r)
 			return r;
 	}
 	if (fv && fv->vip_id == vip->vip_id) {
+		be = backend_get(fv->backend_id, vip->vip_id);
 		id = fv->backend_id;
-		be = backend_get(id, vip->vip_id);
-		if (be && now - fv->last_seen > LIMPET_TOUCH_NS) {
-			fv->last_seen = now;
-			affinity_touch(p, vip, fv, now);
-		}
-		if (p->key.proto == IPPROTO_TCP)
-			flow_close_track(p, fv, now);
+		known = 1;
+		spliced = fv->sp.state != LIMPET_SP_NONE;
+		step = flow_client_step(p, vip, fv, where, be != NULL);
+		/* the tail caches the next hop in established flows only */
+		if (step == STEP_PROMOTED)
+			fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &p->key);
+		else if (step == STEP_DEMOTED || where != FLOW_EST)
+			fv = NULL;
 	} else {
 		fv = NULL;
 	}
@@ -318,7 +397,7 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 		/* new flow, or its backend was deleted: choose (again) */
 		struct token_hash th, *tok = NULL;
 
-		if (fv && fv->sp.state != LIMPET_SP_NONE)
+		if (spliced)
 			return LIMPET_R_DROP_BAD_BACKEND; /* a spliced flow: its backend or nothing */
 
 		if (vip->policy == LIMPET_POLICY_TOKEN && p->key.proto == IPPROTO_UDP) {
@@ -328,11 +407,14 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 				tok = &th;
 			event_count(tok ? LIMPET_EV_TOKEN_FOUND : LIMPET_EV_TOKEN_MISSING);
 		}
-		r = backend_select(&p->key, vip, now, &id, &be, vs, tok);
+		r = backend_select(&p->key, vip, now, &id, &be, vs, tok, 0);
 		if (r)
 			return r;
+		if (known)
+			flow_forget(&p->key); /* its backend is gone: start again, half-open */
 		new_flow = 1;
-		fv = flow_create(p, vip, be, id, tok);
+		flow_create(p, vip, id, tok);
+		fv = NULL;
 	}
 	port = be->port ? be->port : p->key.dport;
 

@@ -139,8 +139,9 @@ NGINX
 }
 
 # limpet on both sides of the limpet namespace (NAT mode needs both). Again = upgrade.
-tb_attach() {
-	limpet attach dev lbc >/dev/null && limpet attach dev lbb >/dev/null
+tb_attach() { # TB_ATTACH_OPTS: more attach options (table sizes)
+	limpet attach dev lbc ${TB_ATTACH_OPTS:-} >/dev/null &&
+		limpet attach dev lbb ${TB_ATTACH_OPTS:-} >/dev/null
 }
 
 # Attach limpet to both sides and create a VIP with backends 1..N (extra args: vip options).

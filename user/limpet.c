@@ -29,7 +29,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: limpet [OPTIONS] COMMAND\n"
-		"       COMMAND := { attach dev IFNAME [mode { native | skb }]\n"
+		"       COMMAND := { attach dev IFNAME [mode { native | skb }] [flows N] [halfopen N]\n"
+		"                  [affinity N]\n"
 		"                  | detach dev IFNAME\n"
 		"                  | status\n"
 		"                  | replay FILE.pcap [out OUT.pcap] [dev IFNAME]\n"
@@ -40,7 +41,10 @@ static void usage(FILE *f)
 		"attach   load limpet's XDP program and its TC ingress program (token binding steps;\n"
 		"         first time: create the instance) and attach both to IFNAME; every device of an\n"
 		"         instance shares its maps, and attaching again replaces the programs on all of\n"
-		"         them atomically, keeping all state.\n"
+		"         them atomically, keeping all state. flows (established connections, never\n"
+		"         evicted), halfopen (connections not yet established or closed) and affinity\n"
+		"         (clients) size the tables when the instance is created; default: 1/64 of\n"
+		"         the memory (flows = affinity = 4 x halfopen).\n"
 		"detach   remove the programs from IFNAME; the instance's state stays pinned.\n"
 		"status   devices, program, pins and VIP/backend/flow counts of the instance.\n"
 		"replay   run each frame of a pcap through the program with the instance's VIPs and\n"
@@ -162,7 +166,43 @@ static int pin_atomic(int fd, const char *dir, const char *name)
 	return 0;
 }
 
-static int cmd_attach(const char *ifname, __u32 mode)
+/* Table sizes: a new instance takes the asked or default ones; an existing one keeps its own
+ * (the pinned maps cannot be resized), and asking for others is an error. Set on both objects
+ * before load, or libbpf will not reuse the pins. 0, or 1 with the error printed.
+ */
+static int attach_sizes(const char *dir, const __u32 ask[TBL_MAX], struct limpet_xdp *skel,
+			struct limpet_tc *tc)
+{
+	struct bpf_map *xm[TBL_MAX] = { skel->maps.MAP_NAME_FLOWS, skel->maps.MAP_NAME_HALFOPEN,
+					skel->maps.MAP_NAME_AFFINITY };
+	struct bpf_map *tm[TBL_MAX] = { tc->maps.MAP_NAME_FLOWS, tc->maps.MAP_NAME_HALFOPEN,
+					tc->maps.MAP_NAME_AFFINITY };
+	__u32 sizes[TBL_MAX];
+	int t;
+
+	if (!tables_pinned(dir, sizes)) {
+		for (t = 0; t < TBL_MAX; t++) {
+			if (ask[t] && ask[t] != sizes[t]) {
+				out_error("instance '%s' holds %u %s entries; sizes are set when an instance is created: limpet destroy, then attach with %s %u",
+					  instance, sizes[t], table_names[t], table_names[t], ask[t]);
+				return 1;
+			}
+		}
+	} else {
+		tables_default(sizes);
+		for (t = 0; t < TBL_MAX; t++)
+			if (ask[t])
+				sizes[t] = ask[t];
+	}
+	for (t = 0; t < TBL_MAX; t++)
+		if (bpf_map__set_max_entries(xm[t], sizes[t]) || bpf_map__set_max_entries(tm[t], sizes[t])) {
+			out_error("size %s: %s", table_names[t], strerror(errno));
+			return 1;
+		}
+	return 0;
+}
+
+static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
 	struct limpet_xdp *skel = NULL;
@@ -197,10 +237,13 @@ static int cmd_attach(const char *ifname, __u32 mode)
 
 	oopts.pin_root_path = dir;
 	skel = limpet_xdp__open_opts(&oopts);
-	if (!skel) {
+	tc = limpet_tc__open_opts(&oopts); /* the same pins: the XDP object creates them */
+	if (!skel || !tc) {
 		out_error("open BPF object: %s", strerror(errno));
 		goto out;
 	}
+	if (attach_sizes(dir, ask, skel, tc))
+		goto out;
 	ret = limpet_xdp__load(skel);
 	if (ret) {
 		out_error("load BPF program into instance '%s': %s%s", instance, strerror(-ret),
@@ -209,10 +252,9 @@ static int cmd_attach(const char *ifname, __u32 mode)
 		ret = 1;
 		goto out;
 	}
-	tc = limpet_tc__open_opts(&oopts); /* the same pins: the XDP object created them */
-	if (!tc || (ret = limpet_tc__load(tc))) {
-		out_error("load TC program into instance '%s': %s", instance,
-			  strerror(tc ? -ret : errno));
+	ret = limpet_tc__load(tc);
+	if (ret) {
+		out_error("load TC program into instance '%s': %s", instance, strerror(-ret));
 		ret = 1;
 		goto out;
 	}
@@ -297,6 +339,18 @@ static int cmd_attach(const char *ifname, __u32 mode)
 		cur.prog_id = info.id;
 		bpf_map_update_elem(devs_fd, &key, &cur, BPF_ANY);
 	}
+	{
+		/* an instance from before the reverse map (or a crash mid-change): replies find
+		 * their VIP again
+		 */
+		struct inst in;
+
+		if (!inst_open(&in, instance, err, sizeof(err))) {
+			if (op_reverse_sync(&in))
+				fprintf(stderr, "Warning: rebuild the reverse map: %s\n", strerror(errno));
+			inst_close(&in);
+		}
+	}
 	/* the tail-call table must keep a user reference, or the kernel empties it when this
 	 * process exits; replacing the pin releases the previous program's table
 	 */
@@ -380,6 +434,27 @@ static __u64 map_count(int fd)
 	return n;
 }
 
+/* The tables that grow with clients: size, fill, kernel memory. */
+static void status_tables(struct inst *in)
+{
+	static const char *const cols[] = { "table", "size", "used", "memory_bytes" };
+	static const enum inst_map maps[TBL_MAX] = { IM_FLOWS, IM_HALFOPEN, IM_AFFINITY };
+	struct table_usage u;
+
+	out_table_begin("tables", cols, 4);
+	for (int t = 0; t < TBL_MAX; t++) {
+		if (table_usage(in->fd[maps[t]], &u))
+			continue;
+		out_row_begin();
+		out_cell_str(table_names[t]);
+		out_cell_u64(u.size);
+		out_cell_u64(u.used);
+		out_cell_u64(u.memory);
+		out_row_end();
+	}
+	out_table_end();
+}
+
 static int cmd_status(void)
 {
 	static const char *const cols[] = { "device", "ifindex", "mode", "prog_id", "attached" };
@@ -405,8 +480,7 @@ static int cmd_status(void)
 			backends++;
 	out_kv_u64("vips", map_count(in.fd[IM_VIPS]));
 	out_kv_u64("backends", backends);
-	out_kv_u64("flows", map_count(in.fd[IM_FLOWS]));
-	out_kv_u64("affinities", map_count(in.fd[IM_AFFINITY]));
+	status_tables(&in);
 	out_table_begin("devices", cols, 5);
 	while (!bpf_map_get_next_key(in.fd[IM_DEVS], prev, &next)) {
 		key = next;
@@ -646,23 +720,35 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	} else if (!strcmp(cmd, "attach")) {
-		__u32 mode = LIMPET_XDP_NATIVE;
+		__u32 mode = LIMPET_XDP_NATIVE, ask[TBL_MAX] = { 0 };
 
-		if (argc != 3 && argc != 5)
+		if (argc < 3 || argc % 2 == 0 || strcmp(argv[1], "dev"))
 			goto bad;
-		if (strcmp(argv[1], "dev"))
-			goto bad;
-		if (argc == 5) {
-			if (strcmp(argv[3], "mode"))
-				goto bad;
-			if (!strcmp(argv[4], "skb"))
+		for (int i = 3; i < argc; i += 2) {
+			int t;
+
+			for (t = 0; t < TBL_MAX && strcmp(argv[i], table_names[t]); t++)
+				;
+			if (t < TBL_MAX) {
+				if (parse_u32(argv[i + 1], LIMPET_TABLE_MIN, LIMPET_TABLE_MAX, &ask[t])) {
+					out_error("%s: expected a number of entries (%u-%u), got '%s'",
+						  argv[i], LIMPET_TABLE_MIN, LIMPET_TABLE_MAX, argv[i + 1]);
+					return 2;
+				}
+			} else if (!strcmp(argv[i], "mode") && !strcmp(argv[i + 1], "skb")) {
 				mode = LIMPET_XDP_SKB;
-			else if (strcmp(argv[4], "native")) {
-				out_error("unknown mode '%s' (native or skb)", argv[4]);
+			} else if (!strcmp(argv[i], "mode") && !strcmp(argv[i + 1], "native")) {
+				mode = LIMPET_XDP_NATIVE;
+			} else if (!strcmp(argv[i], "mode")) {
+				out_error("unknown mode '%s' (native or skb)", argv[i + 1]);
+				return 2;
+			} else {
+				out_error("attach: unknown option '%s' (mode, flows, halfopen, affinity)",
+					  argv[i]);
 				return 2;
 			}
 		}
-		ret = cmd_attach(argv[2], mode);
+		ret = cmd_attach(argv[2], mode, ask);
 	} else if (!strcmp(cmd, "detach")) {
 		if (argc != 3 || strcmp(argv[1], "dev"))
 			goto bad;

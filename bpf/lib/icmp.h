@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "select.h"
+#include "flow.h"
 
 /* <linux/icmp.h> pulls in libc headers a BPF build has not: the fields limpet needs */
 #define ICMP_DEST_UNREACH 3
@@ -78,12 +79,12 @@ static __always_inline void icmp_inner_rewrite(struct pkt *p, struct icmp_inner 
 	csum_replace16(&ih->checksum, oldcheck, in->ip->check);
 }
 
-static __noinline int icmp_error(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int icmp_error(struct xdp_md *ctx, struct pkt *p)
 {
 	struct icmp_inner in = {};
-	struct flow_key ik = {}, k = {};
+	struct flow_key ik = {}, k = {}, ck = {};
 	struct flow_val *fv;
-	struct rnat_val *rv;
+	int where;
 
 	if (!p->ip4 || icmp_inner4(p, &in, &ik))
 		return LIMPET_R_PASS_L4_OTHER;
@@ -91,7 +92,7 @@ static __noinline int icmp_error(struct xdp_md *ctx, struct pkt *p)
 		return LIMPET_R_PASS_TTL;
 	/* An error goes to the quoted packet's source. To the VIP: the quote went VIP -> client,
 	 * and reversed it is the flow's key. To a client: the quote went client -> backend, and
-	 * reversed it is the reply's key in rnat.
+	 * reversed it is a reply's key, whose flow names the VIP.
 	 */
 	if (p->key.dst[0] != ik.src[0])
 		return LIMPET_R_PASS_L4_OTHER;
@@ -101,7 +102,7 @@ static __noinline int icmp_error(struct xdp_md *ctx, struct pkt *p)
 	k.dport = ik.sport;
 	k.proto = ik.proto;
 	k.family = LIMPET_AF_INET;
-	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &k);
+	fv = flow_find(&k, &where);
 	if (fv) {
 		struct backend *be = backend_get(fv->backend_id, fv->vip_id);
 
@@ -129,10 +130,9 @@ static __noinline int icmp_error(struct xdp_md *ctx, struct pkt *p)
 		reason_count(LIMPET_R_ICMP_FWD);
 		return fwd_packet(ctx, p, NULL, 0);
 	}
-	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &k);
-	if (!rv)
+	if (!flow_of_reply(&k, &ck, &where))
 		return LIMPET_R_PASS_L4_OTHER;
-	icmp_inner_rewrite(p, &in, &in.ip->daddr, in.dport, rv->vip_addr[0], rv->vip_port);
+	icmp_inner_rewrite(p, &in, &in.ip->daddr, in.dport, ck.dst[0], ck.dport);
 	reason_count(LIMPET_R_ICMP_FWD);
 	return fwd_packet(ctx, p, NULL, 0);
 }
@@ -140,13 +140,13 @@ static __noinline int icmp_error(struct xdp_md *ctx, struct pkt *p)
 /* IPv6: the quote is an IPv6 header (no extension headers) and 8 L4 bytes. ICMPv6's checksum
  * covers a pseudo-header, so the outer destination's change counts too.
  */
-static __noinline int icmp6_error(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int icmp6_error(struct xdp_md *ctx, struct pkt *p)
 {
 	struct icmphdr *ih = p->l4;
 	struct ipv6hdr *ip6 = p->ip6, *q;
-	struct flow_key k = {};
+	struct flow_key k = {}, ck = {};
 	struct flow_val *fv;
-	struct rnat_val *rv;
+	int where;
 	__be16 *qsport, *qdport;
 	__u8 *l4;
 
@@ -179,7 +179,7 @@ static __noinline int icmp6_error(struct xdp_md *ctx, struct pkt *p)
 	k.dport = *qsport;
 	k.proto = q->nexthdr;
 	k.family = LIMPET_AF_INET6;
-	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &k);
+	fv = flow_find(&k, &where);
 	if (fv) {
 		struct backend *be = backend_get(fv->backend_id, fv->vip_id);
 		__be16 np;
@@ -208,17 +208,16 @@ static __noinline int icmp6_error(struct xdp_md *ctx, struct pkt *p)
 		reason_count(LIMPET_R_ICMP_FWD);
 		return fwd_packet(ctx, p, NULL, 0);
 	}
-	rv = bpf_map_lookup_elem(&MAP_NAME_RNAT, &k);
-	if (!rv)
+	if (!flow_of_reply(&k, &ck, &where))
 		return LIMPET_R_PASS_L4_OTHER;
 	{
 		__u32 old[4];
 
 		__builtin_memcpy(old, &q->daddr, 16);
-		csum_replace_words(&ih->checksum, old, rv->vip_addr, 4);
-		__builtin_memcpy(&q->daddr, rv->vip_addr, 16);
-		csum_replace16(&ih->checksum, *qdport, rv->vip_port);
-		*qdport = rv->vip_port;
+		csum_replace_words(&ih->checksum, old, ck.dst, 4);
+		__builtin_memcpy(&q->daddr, ck.dst, 16);
+		csum_replace16(&ih->checksum, *qdport, ck.dport);
+		*qdport = ck.dport;
 	}
 	reason_count(LIMPET_R_ICMP_FWD);
 	return fwd_packet(ctx, p, NULL, 0);

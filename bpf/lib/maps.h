@@ -38,21 +38,37 @@ struct {
 	__array(values, struct maglev_table);
 } MAP_NAME_MAGLEV SEC(".maps");
 
+/* Established connections: never evicted, so churn and floods cannot break one. Entries leave
+ * when the connection closes (to halfopen) or when the sweeper finds them idle. Full: a new
+ * connection stays in halfopen (counted, event flows_full).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LIMPET_MAX_FLOWS);
 	__type(key, struct flow_key);
 	__type(value, struct flow_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } MAP_NAME_FLOWS SEC(".maps");
 
+/* Connections not (or no longer) established: half-open, binding, closed. A SYN flood churns
+ * this table only.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, LIMPET_MAX_FLOWS);
+	__uint(max_entries, LIMPET_MAX_HALFOPEN);
 	__type(key, struct flow_key);
-	__type(value, struct rnat_val);
+	__type(value, struct flow_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} MAP_NAME_RNAT SEC(".maps");
+} MAP_NAME_HALFOPEN SEC(".maps");
+
+/* Written by the control plane: a backend endpoint → the VIPs behind which it serves. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LIMPET_MAX_BACKENDS);
+	__type(key, struct rev_key);
+	__type(value, struct rev_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_REVERSE SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -99,21 +99,27 @@ static __always_inline int maglev_pick(const struct vip_meta *vip, __u32 hash, _
 	return 0;
 }
 
-/* Pick a backend for a flow the flow table does not know; 0 or a reason. tok: the session token
- * of a token VIP (NULL: none found, the VIP's fallback policy places the client).
+/* Pick a backend for a flow the flow table does not know: its id, or -reason. tok: the session
+ * token of a token VIP (NULL: none found, the VIP's fallback policy places the client).
+ * remember: write the client's affinity now (a client that proved itself); else it is written
+ * when the flow is established (affinity_bind), so spoofed SYNs leave none. A global function:
+ * the verifier checks it once, not on every path that reaches it.
  */
-static __always_inline int backend_select(const struct flow_key *k, const struct vip_meta *vip,
-					  __u64 now, __u32 *id, struct backend **bep,
-					  struct limpet_stats *vs, const struct token_hash *tok)
+__noinline int backend_pick(const struct flow_key *k, const struct vip_meta *vip,
+			    struct limpet_stats *vs, const struct token_hash *tok, int remember)
 {
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct affinity_key ak = {};
 	struct affinity_val av = {};
-	__u8 policy = vip->policy;
 	struct backend *be;
 	int use_aff = 0;
-	__u32 hash = 0;
+	__u32 hash = 0, id;
+	__u8 policy;
 	int r;
 
+	if (!k || !vip)
+		return -LIMPET_R_DROP_BAD_BACKEND;
+	policy = vip->policy;
 	if (policy == LIMPET_POLICY_TOKEN) {
 		if (tok) {
 			ak.vip_id = vip->vip_id;
@@ -139,34 +145,44 @@ static __always_inline int backend_select(const struct flow_key *k, const struct
 	if (use_aff) {
 		struct affinity_val *hit = bpf_map_lookup_elem(&MAP_NAME_AFFINITY, &ak);
 
-		if (hit && now - hit->last_seen < vip->affinity_ttl * 1000000000ULL) {
-			be = backend_get(hit->backend_id, vip->vip_id);
-			if (be) {
-				*id = hit->backend_id;
-				*bep = be;
-				hit->last_seen = now;
-				if (vs)
-					vs->aff_hits++;
-				return 0;
-			}
+		if (hit && now - hit->last_seen < vip->affinity_ttl * 1000000000ULL &&
+		    backend_get(hit->backend_id, vip->vip_id)) {
+			hit->last_seen = now;
+			if (vs)
+				vs->aff_hits++;
+			return hit->backend_id & 0x7fffffff;
 		}
 		if (vs)
 			vs->aff_misses++;
 	}
 
-	r = maglev_pick(vip, hash, id);
+	r = maglev_pick(vip, hash, &id);
 	if (r)
-		return r;
-	be = backend_get(*id, vip->vip_id);
+		return -r;
+	be = backend_get(id, vip->vip_id);
 	if (!be || be->state != LIMPET_BE_ACTIVE)
-		return LIMPET_R_DROP_BAD_BACKEND;
-	*bep = be;
-	if (use_aff) {
-		av.backend_id = *id;
+		return -LIMPET_R_DROP_BAD_BACKEND;
+	if (use_aff && remember) {
+		av.backend_id = id;
 		av.last_seen = now;
 		bpf_map_update_elem(&MAP_NAME_AFFINITY, &ak, &av, BPF_ANY);
 	}
-	return 0;
+	return id & 0x7fffffff;
+}
+
+/* backend_pick, with the backend itself: 0 or a reason. */
+static __always_inline int backend_select(const struct flow_key *k, const struct vip_meta *vip,
+					  __u64 now, __u32 *id, struct backend **bep,
+					  struct limpet_stats *vs, const struct token_hash *tok,
+					  int remember)
+{
+	int r = backend_pick(k, vip, vs, tok, remember);
+
+	if (r < 0)
+		return -r;
+	*id = r;
+	*bep = backend_get(r, vip->vip_id);
+	return *bep ? 0 : LIMPET_R_DROP_BAD_BACKEND;
 }
 
 #endif

@@ -11,8 +11,14 @@
 #ifndef LIMPET_MAX_BACKENDS
 #define LIMPET_MAX_BACKENDS 4096 /* all VIPs together; ids are indexes */
 #endif
+/* Table sizes compiled into the object; the loader sets the real ones when it creates an
+ * instance (limpet attach … flows N halfopen N affinity N, or a default from the machine's memory).
+ */
 #ifndef LIMPET_MAX_FLOWS
 #define LIMPET_MAX_FLOWS 262144
+#endif
+#ifndef LIMPET_MAX_HALFOPEN
+#define LIMPET_MAX_HALFOPEN 65536
 #endif
 #ifndef LIMPET_MAX_AFFINITY
 #define LIMPET_MAX_AFFINITY 262144
@@ -36,7 +42,8 @@
 #define MAP_NAME_BACKENDS backends
 #define MAP_NAME_MAGLEV maglev
 #define MAP_NAME_FLOWS flows
-#define MAP_NAME_RNAT rnat
+#define MAP_NAME_HALFOPEN halfopen
+#define MAP_NAME_REVERSE reverse
 #define MAP_NAME_AFFINITY affinity
 #define MAP_NAME_FRAGS frags
 #define MAP_NAME_VIP_STATS vip_stats
@@ -147,7 +154,7 @@ struct backend {
 };
 _Static_assert(sizeof(struct backend) == 32, "backend layout");
 
-/* A connection as one side sees it: client→VIP in flows, backend→client in rnat. */
+/* A connection as the client sees it (client → VIP): the key of flows and halfopen. */
 struct flow_key {
 	__u32 src[4];
 	__u32 dst[4];
@@ -159,19 +166,34 @@ struct flow_key {
 };
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key layout");
 
-/* The rnat key of client flow k sent to backend be: the backend's replies. One definition for
- * the datapath that records it (XDP, TC) and the sweeper that deletes it.
+/* Replies find their flow through the backend's address and port: the reverse map names the
+ * VIPs (at most LIMPET_REV_VIPS) that send clients to that endpoint, so the client's key of a
+ * reply is (client, VIP) for one of them. No per-connection reverse entry exists that could be
+ * evicted apart from its flow. A port-0 VIP's backends keep the client's port (key port 0).
  */
-static inline __attribute__((always_inline)) void
-limpet_reply_key(struct flow_key *rk, const struct flow_key *k, const struct backend *be)
-{
-	__builtin_memcpy(rk->src, be->addr, 16);
-	__builtin_memcpy(rk->dst, k->src, 16);
-	rk->sport = be->port ? be->port : k->dport;
-	rk->dport = k->sport;
-	rk->proto = k->proto;
-	rk->family = k->family;
-}
+#define LIMPET_REV_VIPS 4
+struct rev_key {
+	__u32 addr[4]; /* the backend's address */
+	__be16 port;   /* its port; 0 for a port-0 VIP's backends */
+	__u8 proto;
+	__u8 family;
+};
+_Static_assert(sizeof(struct rev_key) == 20, "rev_key layout");
+
+struct rev_vip {
+	__u32 addr[4];
+	__be16 port; /* 0: the reply's own source port */
+	__u16 pad;
+	__u32 vip_id;
+};
+_Static_assert(sizeof(struct rev_vip) == 24, "rev_vip layout");
+
+struct rev_val {
+	__u32 n;
+	__u32 pad;
+	struct rev_vip v[LIMPET_REV_VIPS];
+};
+_Static_assert(sizeof(struct rev_val) == 8 + 24 * LIMPET_REV_VIPS, "rev_val layout");
 
 /* The next hop a flow's packets leave by, from bpf_fib_lookup, reused until it expires (at most
  * LIMPET_NEXTHOP_TTL_NS) so an established flow pays for no FIB lookup per packet.
@@ -236,28 +258,30 @@ _Static_assert(sizeof(struct pending) == 1480, "pending layout");
 #define LIMPET_SP_OPT_WS 0x4
 #define LIMPET_SP_SYN_DATA 0x8 /* the backend SYN carried the first segment */
 
+/* Who has spoken on a half-open flow (flow_val.seen). A flow is established, and moves from
+ * the evictable halfopen table to flows, once the client speaks after the backend did: for TCP
+ * the client's ACK of the backend's SYN-ACK (which a spoofed source never sees), for UDP any
+ * datagram after a reply.
+ */
+#define LIMPET_SEEN_BACKEND 0x1
+/* An ACK this far past the backend's ISN still proves the client saw the SYN-ACK (its own
+ * handshake ACK was lost); a blind guess hits 1 in 65,536.
+ */
+#define LIMPET_ACK_WINDOW 65536
+
 struct flow_val {
 	__u32 backend_id;
 	__u32 vip_id;
-	__u64 last_seen; /* CLOCK_MONOTONIC_COARSE ns */
-	struct nexthop nh;
-	__u32 tok_h1, tok_h2; /* token VIPs: the affinity key, so a live session keeps it fresh */
+	__u64 last_seen;       /* CLOCK_MONOTONIC_COARSE ns */
+	struct nexthop nh;     /* toward the backend */
+	struct nexthop nh_rev; /* toward the client */
+	__u32 tok_h1, tok_h2;  /* token VIPs: the affinity key, so a live session keeps it fresh */
 	struct splice sp;
+	__u32 b_ack;           /* TCP, half-open: the backend's ISN + 1 */
+	__u8 seen;             /* LIMPET_SEEN_* */
+	__u8 pad[3];
 };
-_Static_assert(sizeof(struct flow_val) == 80, "flow_val layout");
-
-/* rnat value: what a backend's reply is rewritten back to. */
-struct rnat_val {
-	__u32 vip_addr[4];
-	__be16 vip_port;
-	__u16 pad;
-	__u32 vip_id;
-	__u32 backend_id;
-	__u32 pad2;
-	struct nexthop nh;
-	struct splice sp;
-};
-_Static_assert(sizeof(struct rnat_val) == 88, "rnat_val layout");
+_Static_assert(sizeof(struct flow_val) == 120, "flow_val layout");
 
 enum limpet_affinity_kind {
 	LIMPET_AFF_SRC_IP = 1, /* source address masked to the VIP's prefix */
@@ -304,12 +328,15 @@ enum limpet_event {
 	LIMPET_EV_BIND_DONE,
 	LIMPET_EV_BIND_FAILED,    /* backend refused (RST) */
 	LIMPET_EV_SYN_RETRY,      /* first segment retransmitted while binding: SYN resent */
+	LIMPET_EV_FLOW_EST,       /* a connection established: half-open → flows */
+	LIMPET_EV_FLOWS_FULL,     /* flows full: an established connection stays half-open */
 	LIMPET_EV_MAX,
 };
 
 #define LIMPET_EVENT_NAMES                                                                        \
 	{ "token_found", "token_missing", "synack_sent", "cookie_ok", "cookie_bad",               \
-	  "ack_absorbed", "bind_started", "bind_done", "bind_failed", "syn_retry" }
+	  "ack_absorbed", "bind_started", "bind_done", "bind_failed", "syn_retry",            \
+	  "flow_established", "flows_full" }
 
 struct affinity_key {
 	__u32 vip_id;

@@ -42,6 +42,7 @@ static char err[LIMPET_ERR_LEN];
 #define VIP4EMPTY "10.200.0.3:80/tcp"
 #define VIP4P24 "10.200.0.4:80/tcp"
 #define VIP4TOKU "10.200.0.5:4000/udp"
+#define TEST_HALFOPEN 2048
 
 static void must(int ret)
 {
@@ -78,6 +79,9 @@ static int setup(void **state)
 	}
 	libbpf_quiet(false);
 	skel = limpet_xdp__open();
+	/* a small half-open table, so a flood test can overrun it several times over */
+	if (skel)
+		bpf_map__set_max_entries(skel->maps.MAP_NAME_HALFOPEN, TEST_HALFOPEN);
 	if (!skel || obj_private_maps(skel->obj, NULL, NULL, 0, err, sizeof(err)) ||
 	    limpet_xdp__load(skel) || inst_from_object(&in, skel->obj, err, sizeof(err))) {
 		fprintf(stderr, "load limpet_xdp: %s\n", err[0] ? err : strerror(errno));
@@ -86,8 +90,8 @@ static int setup(void **state)
 	prog_fd = bpf_program__fd(skel->progs.limpet_xdp);
 	{
 		/* the TC program shares every map with the XDP one, as in a live instance */
-		static const enum inst_map all[] = { IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_RNAT,
-						     IM_AFFINITY, IM_FRAGS, IM_VIP_STATS,
+		static const enum inst_map all[] = { IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_HALFOPEN,
+						     IM_REVERSE, IM_AFFINITY, IM_FRAGS, IM_VIP_STATS,
 						     IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS,
 						     IM_TOKENS, IM_EVENTS, IM_PENDING };
 
@@ -388,18 +392,24 @@ static void test_not_ours(void **state)
 	assert_int_equal(r.reason, LIMPET_R_PASS_NOT_IP);
 }
 
-static __u64 flow_count(void)
+static __u64 table_count(int fd)
 {
 	struct flow_key k, next;
 	void *prev = NULL;
 	__u64 n = 0;
 
-	while (!bpf_map_get_next_key(in.fd[IM_FLOWS], prev, &next)) {
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
 		n++;
 	}
 	return n;
+}
+
+/* Flows in both tables: established and half-open. */
+static __u64 flow_count(void)
+{
+	return table_count(in.fd[IM_FLOWS]) + table_count(in.fd[IM_HALFOPEN]);
 }
 
 /* Cut a frame at every byte inside its headers, with and without the IP length fixed up to
@@ -575,6 +585,35 @@ static void test_port0_vip(void **state)
 	expect_frame(&r, &want);
 }
 
+/* A TCP handshake through the VIP: the client's SYN, the backend's SYN-ACK (seq 5000), the
+ * client's ACK of it; the flow is then established. be: the backend chosen.
+ */
+static void establish(const char *src, const char *dst, unsigned short sport,
+		      unsigned short dport, char *be, size_t blen)
+{
+	struct pspec c = { .family = strchr(src, ':') ? 6 : 4, .proto = IPPROTO_TCP, .src = src,
+			   .dst = dst, .sport = sport, .dport = dport, .tcp_flags = 0x02, .seq = 100 };
+	struct pspec b;
+	unsigned char pkt[2048];
+	struct result r;
+	unsigned short bport;
+
+	run(pkt, pkt_build(&c, pkt), &r);
+	out_dst(&r, be, blen, &bport);
+	b = (struct pspec){ .family = c.family, .proto = IPPROTO_TCP, .src = be, .dst = src,
+			    .sport = bport, .dport = sport, .tcp_flags = 0x12, .seq = 5000,
+			    .ack = 101 };
+	run(pkt, pkt_build(&b, pkt), &r);
+	assert_true(r.reason == LIMPET_R_FWD_STACK || r.reason == LIMPET_R_FWD_REDIRECT ||
+		    r.reason == LIMPET_R_FWD_TX);
+	c.tcp_flags = 0x10;
+	c.seq = 101;
+	c.ack = 5001;
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_true(r.reason == LIMPET_R_FWD_STACK || r.reason == LIMPET_R_FWD_REDIRECT ||
+		    r.reason == LIMPET_R_FWD_TX);
+}
+
 static void backend_of(const char *src, const char *dst, unsigned short sport,
 		       unsigned short dport, char *out, size_t olen)
 {
@@ -602,7 +641,8 @@ static __u8 flow_fin(const struct pspec *c)
 	assert_int_equal(inet_pton(AF_INET, c->dst, k.dst), 1);
 	k.sport = htons(c->sport);
 	k.dport = htons(c->dport);
-	if (bpf_map_lookup_elem(in.fd[IM_FLOWS], &k, &fv))
+	if (bpf_map_lookup_elem(in.fd[IM_FLOWS], &k, &fv) &&
+	    bpf_map_lookup_elem(in.fd[IM_HALFOPEN], &k, &fv))
 		return 0xff; /* no flow */
 	return fv.sp.fin;
 }
@@ -765,8 +805,8 @@ static void test_drain_and_delete(void **state)
 	int c;
 
 	must(vip_parse(VIP4P24, &k, err, sizeof(err)));
-	/* a client with an open flow */
-	backend_of("192.0.2.99", "10.200.0.4", 7000, 80, victim, sizeof(victim));
+	/* a client with an open (established) connection */
+	establish("192.0.2.99", "10.200.0.4", 7000, 80, victim, sizeof(victim));
 	snprintf(spec, sizeof(spec), "%s", victim);
 	must(op_backend_set_state(&in, &k, spec, LIMPET_BE_DRAINING, err, sizeof(err)));
 	/* its flow and its affinity keep the draining backend */
@@ -916,6 +956,86 @@ static __u64 event(int e)
 
 	counters_sum(in.fd[IM_EVENTS], LIMPET_EV_MAX, ev);
 	return ev[e];
+}
+
+/* Established connections live apart from half-open ones: a flood of spoofed SYNs and of
+ * short connections, several times the half-open table, evicts none of them, writes no
+ * affinity for a spoofed source, and the backend can push first afterwards.
+ */
+static void test_established_survives_churn(void **state)
+{
+	struct pspec push, want, c;
+	unsigned char pkt[2048];
+	struct result r;
+	char be[64], b2[64], src[32];
+	__u64 aff_before, est_before;
+	unsigned short bport;
+	int i;
+
+	establish("192.0.2.150", "10.200.0.1", 40000, 80, be, sizeof(be));
+	est_before = table_count(in.fd[IM_FLOWS]);
+	assert_true(est_before >= 1);
+	aff_before = table_count(in.fd[IM_AFFINITY]);
+	c = (struct pspec){ .family = 4, .proto = IPPROTO_TCP, .dst = "10.200.0.1", .dport = 80,
+			    .tcp_flags = 0x02, .src = src };
+	for (i = 0; i < 3 * TEST_HALFOPEN; i++) {
+		snprintf(src, sizeof(src), "198.%d.%d.%d", 18 + i / 65536, i / 256 % 256, i % 256);
+		c.sport = 1024 + i % 60000;
+		run(pkt, pkt_build(&c, pkt), &r);
+		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	}
+	/* spoofed sources never completed a handshake: no affinity, nothing established */
+	assert_int_equal(table_count(in.fd[IM_AFFINITY]), aff_before);
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), est_before);
+	assert_true(table_count(in.fd[IM_HALFOPEN]) <= TEST_HALFOPEN);
+	/* the backend speaks first after the flood: still from the VIP */
+	bport = 80;
+	push = (struct pspec){ .family = 4, .proto = IPPROTO_TCP, .src = be, .dst = "192.0.2.150",
+			       .sport = bport, .dport = 40000, .tcp_flags = 0x18, .seq = 5001,
+			       .ack = 101, .payload = "push" };
+	if (!strcmp(be, "10.1.0.1"))
+		push.sport = 8080;
+	want = push;
+	want.src = "10.200.0.1";
+	want.sport = 80;
+	run(pkt, pkt_build(&push, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	expect_frame(&r, &want);
+	/* and the client answers on the same backend */
+	c = (struct pspec){ .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.150",
+			    .dst = "10.200.0.1", .sport = 40000, .dport = 80, .tcp_flags = 0x10,
+			    .seq = 101, .ack = 5005 };
+	run(pkt, pkt_build(&c, pkt), &r);
+	out_dst(&r, b2, sizeof(b2), &bport);
+	assert_string_equal(b2, be);
+	/* a connection that closes leaves the established table */
+	c.tcp_flags = 0x04;
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), est_before - 1);
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_RST);
+}
+
+/* UDP: a flow is established when the client sends after the backend replied. */
+static void test_udp_established(void **state)
+{
+	struct pspec c = { .family = 4, .proto = IPPROTO_UDP, .src = "192.0.2.151",
+			   .dst = "10.200.0.1", .sport = 5353, .dport = 53, .payload = "q" }, b;
+	unsigned char pkt[2048];
+	struct result r;
+	char be[64];
+	unsigned short bport;
+	__u64 est = table_count(in.fd[IM_FLOWS]);
+
+	run(pkt, pkt_build(&c, pkt), &r);
+	out_dst(&r, be, sizeof(be), &bport);
+	run(pkt, pkt_build(&c, pkt), &r); /* the client again, no reply yet: still half-open */
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), est);
+	b = (struct pspec){ .family = 4, .proto = IPPROTO_UDP, .src = be, .dst = c.src,
+			    .sport = bport, .dport = c.sport, .payload = "a" };
+	run(pkt, pkt_build(&b, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), est + 1);
 }
 
 static void expect_valid(const struct result *r)
@@ -1474,6 +1594,7 @@ static void test_fib_forward(void **state)
 	}
 	tin = if_nametoindex("tin0");
 	tout = if_nametoindex("tout0");
+	establish(s.src, s.dst, s.sport, s.dport, b, sizeof(b)); /* next hops: established flows */
 	len = pkt_build(&s, pkt);
 	run_if(pkt, len, &r, tin);
 	assert_int_equal(r.action, XDP_REDIRECT);
@@ -1563,6 +1684,8 @@ int main(void)
 		cmocka_unit_test(test_affinity_table),
 		cmocka_unit_test(test_drain_and_delete),
 		cmocka_unit_test(test_close_tracking),
+		cmocka_unit_test(test_established_survives_churn),
+		cmocka_unit_test(test_udp_established),
 		cmocka_unit_test(test_udp_token),
 		cmocka_unit_test(test_icmp_errors),
 		cmocka_unit_test(test_icmp6_errors),

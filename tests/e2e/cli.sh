@@ -93,7 +93,7 @@ check "bpftool map dump shows named fields (vips: vip_id, policy, src_mask)" \
 	bash -c "echo '$dump' | grep -q '\"vip_id\"' && echo '$dump' | grep -q '\"src_mask\"'"
 named=1
 # maglev is an array of maps: the kernel keeps no BTF for its values (inner table ids)
-for m in backends flows rnat affinity frags vip_stats backend_stats reasons config devs; do
+for m in backends flows halfopen reverse affinity frags vip_stats backend_stats reasons config devs; do
 	bpftool map show pinned "/sys/fs/bpf/limpet/$TB/$m" | grep -q 'btf_id' || { named=0; note "no BTF: $m"; }
 done
 check "every pinned map carries BTF" [ $named -eq 1 ]

@@ -52,7 +52,10 @@ sw=$(jget "$(limpetctl -j flows sweep closed 0)" "d['swept']")
 check "flows sweep closed 0 removed the two closed flows ($sw)" [ "$sw" = 2 ]
 check "the open download's flow stays ($(flow_state 41002))" [ "$(flow_state 41002)" = "nat" ]
 check "no closed flow is left" [ "$(flow_state 41000)$(flow_state 41001)" = "nonenone" ]
-rnat=$(bpftool map dump pinned "/sys/fs/bpf/limpet/$TB/rnat" -j | $PY -c "import json,sys; print(len(json.load(sys.stdin)))")
-check "their reverse entries went with them ($rnat left: the open download's)" [ "$rnat" -eq 1 ]
+left=0
+for m in flows halfopen; do
+	left=$((left + $(bpftool map dump pinned "/sys/fs/bpf/limpet/$TB/$m" -j | $PY -c "import json,sys; print(len(json.load(sys.stdin)))")))
+done
+check "the flow tables hold only the open download's flow ($left)" [ "$left" -eq 1 ]
 wait $cpid
 t_done

@@ -36,8 +36,8 @@ void ctl_usage(FILE *f)
 		"         | token udp offset O len L                           (UDP VIPs)\n"
 		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
 		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n"
-		"flows sweep removes TCP flows closed (FIN both ways, or RST) 10 s ago, and spliced flows\n"
-		"binding longer than 5 s or idle longer than 3600 s; run it periodically (e.g. every 10 s).\n",
+		"flows sweep removes TCP flows closed (FIN both ways, or RST) 10 s ago, flows binding longer\n"
+		"than 5 s, and flows idle longer than 86400 s; run it periodically (e.g. every 10 s).\n",
 		LIMPET_MAX_WEIGHT);
 }
 
@@ -281,7 +281,7 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 		if (verb && !strcmp(verb, "sweep")) {
 			c->op = CTL_FLOWS_SWEEP;
 			c->binding_s = 5;
-			c->idle_s = 3600;
+			c->idle_s = 86400;
 			c->closed_s = 10;
 			for (int i = 2; i < argc; i += 2) {
 				__u32 *dst = !strcmp(argv[i], "binding") ? &c->binding_s :
@@ -559,41 +559,60 @@ static __u64 idle_s(__u64 now, __u64 last_seen)
 	return now > last_seen ? (now - last_seen) / 1000000000ULL : 0;
 }
 
+struct flows_out {
+	struct inst *in;
+	const struct ctl_cmd *c;
+	__u32 vip_id;
+	__u64 now;
+	bool established;
+};
+
+static int flow_row(const void *k, const void *v, void *ctx)
+{
+	static const char *const states[] = { "nat", "binding", "spliced" };
+	const struct flow_key *key = k;
+	const struct flow_val *fv = v;
+	struct flows_out *o = ctx;
+	char a[80], b[80], st[40];
+
+	if (o->c->has_vip && fv->vip_id != o->vip_id)
+		return 0;
+	snprintf(st, sizeof(st), "%s%s", fv->sp.state >= 3 ? "?" : states[fv->sp.state],
+		 limpet_flow_closed(fv->sp.fin)		     ? " closed" :
+		 !o->established && !fv->sp.state	     ? " half-open" : "");
+	out_row_begin();
+	out_cell_str(proto_str(key->proto));
+	out_cell_str(endpoint_str(key->src, key->family, ntohs(key->sport), a, sizeof(a)));
+	out_cell_str(endpoint_str(key->dst, key->family, ntohs(key->dport), b, sizeof(b)));
+	backend_cell(o->in, fv->backend_id, fv->vip_id, key->dport);
+	out_cell_str(st);
+	out_cell_u64(idle_s(o->now, fv->last_seen));
+	out_row_end();
+	return 0;
+}
+
+/* Established flows first, then the half-open, binding and closed ones. */
 static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 {
 	static const char *const cols[] = { "proto", "client", "vip", "backend", "state", "idle_s" };
-	static const char *const states[] = { "nat", "binding", "spliced" };
-	static const char *const closed[] = { "nat closed", "binding closed", "spliced closed" };
-	struct flow_key key, next;
-	struct flow_val fv;
-	struct vip_meta m;
-	__u64 now = mono_coarse_ns();
-	void *prev = NULL;
-	char a[80], b[80];
+	struct flows_out o = { .in = in, .c = c, .now = mono_coarse_ns(), .established = true };
+	struct vip_meta m = {};
+	int ret;
 
 	if (vip_filter(in, c, &m, err, errlen))
 		return -ENOENT;
+	o.vip_id = m.vip_id;
 	out_table_begin("flows", cols, 6);
-	while (!bpf_map_get_next_key(in->fd[IM_FLOWS], prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(in->fd[IM_FLOWS], &key, &fv))
-			continue;
-		if (c->has_vip && fv.vip_id != m.vip_id)
-			continue;
-		out_row_begin();
-		out_cell_str(proto_str(key.proto));
-		out_cell_str(endpoint_str(key.src, key.family, ntohs(key.sport), a, sizeof(a)));
-		out_cell_str(endpoint_str(key.dst, key.family, ntohs(key.dport), b, sizeof(b)));
-		backend_cell(in, fv.backend_id, fv.vip_id, key.dport);
-		out_cell_str(fv.sp.state >= 3			      ? "?" :
-			     limpet_flow_closed(fv.sp.fin) ? closed[fv.sp.state] :
-							     states[fv.sp.state]);
-		out_cell_u64(idle_s(now, fv.last_seen));
-		out_row_end();
-	}
+	ret = map_scan(in->fd[IM_FLOWS], sizeof(struct flow_key), sizeof(struct flow_val), flow_row,
+		       &o);
+	o.established = false;
+	if (!ret)
+		ret = map_scan(in->fd[IM_HALFOPEN], sizeof(struct flow_key), sizeof(struct flow_val),
+			       flow_row, &o);
 	out_table_end();
-	return 0;
+	if (ret)
+		snprintf(err, errlen, "flows: read the flow tables: %s", strerror(-ret));
+	return ret;
 }
 
 static int run_affinity_list(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)

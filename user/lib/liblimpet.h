@@ -46,7 +46,7 @@ int maglev_build(const struct maglev_backend *bs, int n, __u32 m, __u32 seed, __
 
 /* ---- instance: pins, maps, lock (instance.c) ---- */
 enum inst_map {
-	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_RNAT, IM_AFFINITY, IM_FRAGS,
+	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_HALFOPEN, IM_REVERSE, IM_AFFINITY, IM_FRAGS,
 	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_MAX,
 };
 extern const char *const inst_map_names[IM_MAX];
@@ -72,6 +72,20 @@ int obj_private_maps(struct bpf_object *obj, const struct inst *live, const enum
 		     int nreuse, char *err, size_t errlen);
 void libbpf_quiet(bool verbose);
 
+/* ---- table sizes (tables.c) ---- */
+enum table_id { TBL_FLOWS, TBL_HALFOPEN, TBL_AFFINITY, TBL_MAX };
+#define LIMPET_TABLE_MIN 1024
+#define LIMPET_TABLE_MAX (1u << 26) /* 67,108,864 entries */
+extern const char *const table_names[TBL_MAX];
+void tables_default(__u32 sizes[TBL_MAX]);
+int tables_pinned(const char *dir, __u32 sizes[TBL_MAX]);
+struct table_usage {
+	__u32 size;
+	__u64 used;
+	__u64 memory; /* bytes */
+};
+int table_usage(int fd, struct table_usage *u);
+
 /* ---- operations (ops.c); all return 0 or -errno with err filled ---- */
 struct vip_opts {
 	__u8 policy;
@@ -92,9 +106,16 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *b
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta);
 int op_affinity_flush(struct inst *in, int vip_id, int backend_id);
-/* Remove TCP flows closed (FIN both ways or RST) at least closed_s ago, and spliced flows stuck
- * binding longer than binding_s or idle longer than idle_s, with their reverse-NAT and
- * held-segment entries; returns how many.
+/* Make the reverse map (backend endpoint → VIPs) match the VIPs and backends; -E2BIG when an
+ * endpoint would serve more than LIMPET_REV_VIPS VIPs (nothing changed then).
+ */
+int op_reverse_sync(struct inst *in);
+/* Call fn for every entry of a hash map, read in batches; 0, fn's non-zero return, or -errno. */
+int map_scan(int fd, size_t ksize, size_t vsize,
+	     int (*fn)(const void *key, const void *val, void *ctx), void *ctx);
+/* Remove TCP flows closed (FIN both ways or RST) at least closed_s ago, flows stuck binding
+ * longer than binding_s, and flows idle longer than idle_s (established or half-open), with their
+ * held segments; returns how many.
  */
 int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_s);
 int stats_sum(int map_fd, __u32 key, struct limpet_stats *out);

@@ -238,11 +238,9 @@ static int key_list_push(struct key_list *l, const void *key)
 
 #define SCAN_BATCH 4096
 
-/* Call fn for every entry of a hash map, read in batches (a few syscalls for 262,144 entries,
- * where a key-by-key walk takes seconds). 0, fn's non-zero return, or -errno.
- */
-static int map_scan(int fd, size_t ksize, size_t vsize,
-		    int (*fn)(const void *key, const void *val, void *ctx), void *ctx)
+/* A few syscalls for 262,144 entries, where a key-by-key walk takes seconds. */
+int map_scan(int fd, size_t ksize, size_t vsize,
+	     int (*fn)(const void *key, const void *val, void *ctx), void *ctx)
 {
 	void *keys = calloc(SCAN_BATCH, ksize), *vals = calloc(SCAN_BATCH, vsize);
 	__u32 token = 0, count;
@@ -428,6 +426,7 @@ int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errle
 		bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY);
 	}
 	op_affinity_flush(in, meta.vip_id, -1);
+	op_reverse_sync(in);
 	return 0;
 }
 
@@ -447,6 +446,12 @@ static int backend_resolve(const struct vip_key *k, const char *spec, const char
 	if (a->family != k->family) {
 		snprintf(err, errlen, "%s backend %s to vip %s: address family differs from the VIP's",
 			 what, spec, vs);
+		return -EINVAL;
+	}
+	if (has_port && !k->port) {
+		/* its replies could not name the client's port: the reverse map keys on it */
+		snprintf(err, errlen, "%s backend %s to vip %s: a port-0 VIP keeps the client's port; "
+			 "give the backend no port", what, spec, vs);
 		return -EINVAL;
 	}
 	*port = has_port ? htons(p) : k->port;
@@ -529,13 +534,21 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, _
 	if (!ret && bpf_map_update_elem(in->fd[IM_BACKENDS], &free_id, &be, BPF_ANY))
 		ret = -errno;
 	if (!ret) {
-		ret = op_table_rebuild(in, &meta);
+		/* replies must find their VIP before the table sends the first client */
+		ret = op_reverse_sync(in);
+		if (!ret)
+			ret = op_table_rebuild(in, &meta);
 		if (ret) {
 			memset(&be, 0, sizeof(be));
 			bpf_map_update_elem(in->fd[IM_BACKENDS], &free_id, &be, BPF_ANY);
+			op_reverse_sync(in);
 		}
 	}
-	if (ret)
+	if (ret == -E2BIG)
+		snprintf(err, errlen, "add backend %s to vip %s: the endpoint already serves %d VIPs "
+			 "of this protocol (replies are matched to their VIP by it); use another port",
+			 spec, vs, LIMPET_REV_VIPS);
+	else if (ret)
 		snprintf(err, errlen, "add backend %s to vip %s: %s", spec, vs, strerror(-ret));
 	return ret;
 }
@@ -582,78 +595,160 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *s
 		snprintf(err, errlen, "%s backend %s of vip %s: %s", what, spec, vs, strerror(-ret));
 		return ret;
 	}
-	if (state == LIMPET_BE_FREE)
+	if (state == LIMPET_BE_FREE) {
 		op_affinity_flush(in, meta.vip_id, id);
+		op_reverse_sync(in);
+	}
 	return 0;
 }
 
 struct sweep {
-	struct inst *in;
 	__u64 now;
 	__u32 binding_s, idle_s, closed_s;
-	struct key_list del, rdel, pdel; /* flows, their reverse entries, held segments */
-	struct backend *bes;
-	__u8 *be_ok; /* per backend id: 0 not read yet, 1 read, 2 missing */
+	struct key_list del, pdel; /* flows, their held segments */
 };
 
 static int sweep_one(const void *key, const void *val, void *ctx)
 {
-	const struct flow_key *k = key;
 	const struct flow_val *fv = val;
 	struct sweep *w = ctx;
-	__u32 id = fv->backend_id;
 	__u64 idle, limit;
 
 	if (limpet_flow_closed(fv->sp.fin))
 		limit = w->closed_s; /* last_seen: when it closed, or its last packet since */
 	else if (fv->sp.state == LIMPET_SP_BINDING)
 		limit = w->binding_s;
-	else if (fv->sp.state == LIMPET_SP_ESTABLISHED)
-		limit = w->idle_s;
 	else
-		return 0; /* open NAT flows: LRU eviction */
+		limit = w->idle_s;
 	idle = w->now > fv->last_seen ? (w->now - fv->last_seen) / 1000000000ULL : 0;
 	if (idle < limit)
 		return 0;
-	if (key_list_push(&w->del, k) ||
-	    (fv->sp.state != LIMPET_SP_NONE && key_list_push(&w->pdel, k)))
+	if (key_list_push(&w->del, key) ||
+	    (fv->sp.state != LIMPET_SP_NONE && key_list_push(&w->pdel, key)))
 		return -ENOMEM;
-	if (id >= LIMPET_MAX_BACKENDS)
-		return 0;
-	if (!w->be_ok[id])
-		w->be_ok[id] = bpf_map_lookup_elem(w->in->fd[IM_BACKENDS], &id, &w->bes[id]) ? 2 : 1;
-	if (w->be_ok[id] == 1) {
-		struct flow_key rk = { .sport = 0 };
-
-		limpet_reply_key(&rk, k, &w->bes[id]);
-		return key_list_push(&w->rdel, &rk);
-	}
 	return 0;
 }
 
+/* Both flow tables: established flows leave only through here (or by closing). */
 int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_s)
 {
-	struct sweep w = { .in = in, .now = mono_coarse_ns(), .binding_s = binding_s,
-			   .idle_s = idle_s, .closed_s = closed_s,
-			   .del = { .size = sizeof(struct flow_key) },
-			   .rdel = { .size = sizeof(struct flow_key) },
-			   .pdel = { .size = sizeof(struct flow_key) },
-			   .bes = calloc(LIMPET_MAX_BACKENDS, sizeof(struct backend)),
-			   .be_ok = calloc(LIMPET_MAX_BACKENDS, 1) };
-	int ret = -ENOMEM;
+	static const enum inst_map tables[] = { IM_FLOWS, IM_HALFOPEN };
+	struct sweep w = { .now = mono_coarse_ns(), .binding_s = binding_s, .idle_s = idle_s,
+			   .closed_s = closed_s, .del = { .size = sizeof(struct flow_key) },
+			   .pdel = { .size = sizeof(struct flow_key) } };
+	int ret = 0, n = 0;
 
-	if (w.bes && w.be_ok)
-		ret = map_scan(in->fd[IM_FLOWS], sizeof(struct flow_key), sizeof(struct flow_val),
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]) && !ret; t++) {
+		w.del.n = w.pdel.n = 0;
+		ret = map_scan(in->fd[tables[t]], sizeof(struct flow_key), sizeof(struct flow_val),
 			       sweep_one, &w);
-	if (!ret) {
-		delete_keys(in->fd[IM_RNAT], w.rdel.keys, w.rdel.n, w.rdel.size);
+		if (ret)
+			break;
 		delete_keys(in->fd[IM_PENDING], w.pdel.keys, w.pdel.n, w.pdel.size);
-		ret = (int)delete_keys(in->fd[IM_FLOWS], w.del.keys, w.del.n, w.del.size);
+		n += (int)delete_keys(in->fd[tables[t]], w.del.keys, w.del.n, w.del.size);
 	}
 	free(w.del.keys);
-	free(w.rdel.keys);
 	free(w.pdel.keys);
-	free(w.bes);
-	free(w.be_ok);
+	return ret ? ret : n;
+}
+
+/* The reverse map as the VIPs and backends say it should be, built in memory. */
+struct rev_build {
+	struct rev_key *keys;
+	struct rev_val *vals;
+	size_t n;
+};
+
+static int rev_add(struct rev_build *rb, const struct rev_key *k, const struct rev_vip *v)
+{
+	size_t i;
+
+	for (i = 0; i < rb->n && memcmp(&rb->keys[i], k, sizeof(*k)); i++)
+		;
+	if (i == rb->n) {
+		if (rb->n == LIMPET_MAX_BACKENDS)
+			return -ENOSPC;
+		rb->keys[i] = *k;
+		memset(&rb->vals[i], 0, sizeof(rb->vals[i]));
+		rb->n++;
+	}
+	for (__u32 j = 0; j < rb->vals[i].n; j++)
+		if (rb->vals[i].v[j].vip_id == v->vip_id)
+			return 0;
+	if (rb->vals[i].n == LIMPET_REV_VIPS)
+		return -E2BIG;
+	rb->vals[i].v[rb->vals[i].n++] = *v;
+	return 0;
+}
+
+static int rev_build(struct inst *in, struct rev_build *rb)
+{
+	struct vip_key vks[LIMPET_MAX_VIPS] = {}, cur, next;
+	bool have[LIMPET_MAX_VIPS] = { false };
+	struct vip_meta m;
+	struct backend be;
+	void *prev = NULL;
+	int ret = 0;
+
+	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
+		cur = next;
+		prev = &cur;
+		if (!bpf_map_lookup_elem(in->fd[IM_VIPS], &cur, &m) && m.vip_id < LIMPET_MAX_VIPS) {
+			vks[m.vip_id] = cur;
+			have[m.vip_id] = true;
+		}
+	}
+	for (__u32 id = 0; id < LIMPET_MAX_BACKENDS && !ret; id++) {
+		struct rev_key k = {};
+		struct rev_vip v = {};
+
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
+		    be.state == LIMPET_BE_FREE || be.vip_id >= LIMPET_MAX_VIPS || !have[be.vip_id])
+			continue;
+		memcpy(k.addr, be.addr, 16);
+		k.port = be.port;
+		k.proto = vks[be.vip_id].proto;
+		k.family = be.family;
+		memcpy(v.addr, vks[be.vip_id].addr, 16);
+		v.port = vks[be.vip_id].port;
+		v.vip_id = be.vip_id;
+		ret = rev_add(rb, &k, &v);
+	}
+	return ret;
+}
+
+static int rev_stale(const void *key, const void *val, void *ctx)
+{
+	struct rev_build *rb = ((struct rev_build **)ctx)[0];
+	struct key_list *del = ((struct key_list **)ctx)[1];
+
+	for (size_t i = 0; i < rb->n; i++)
+		if (!memcmp(&rb->keys[i], key, sizeof(struct rev_key)))
+			return 0;
+	return key_list_push(del, key);
+}
+
+int op_reverse_sync(struct inst *in)
+{
+	struct rev_build rb = { .keys = calloc(LIMPET_MAX_BACKENDS, sizeof(struct rev_key)),
+				.vals = calloc(LIMPET_MAX_BACKENDS, sizeof(struct rev_val)) };
+	struct key_list del = { .size = sizeof(struct rev_key) };
+	void *ctx[2] = { &rb, &del };
+	int ret = -ENOMEM;
+
+	if (rb.keys && rb.vals)
+		ret = rev_build(in, &rb);
+	/* new and changed entries first, then the stale ones: a live endpoint never misses */
+	for (size_t i = 0; i < rb.n && !ret; i++)
+		if (bpf_map_update_elem(in->fd[IM_REVERSE], &rb.keys[i], &rb.vals[i], BPF_ANY))
+			ret = -errno;
+	if (!ret)
+		ret = map_scan(in->fd[IM_REVERSE], sizeof(struct rev_key), sizeof(struct rev_val),
+			       rev_stale, ctx);
+	if (!ret)
+		delete_keys(in->fd[IM_REVERSE], del.keys, del.n, del.size);
+	free(del.keys);
+	free(rb.keys);
+	free(rb.vals);
 	return ret;
 }
