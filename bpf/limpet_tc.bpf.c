@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /* limpet's TC ingress program: the delayed-binding steps of token VIPs that change a packet's
- * size, which an skb can do and an XDP frame cannot reliably (DESIGN.md §6):
+ * size, which an skb can do and an XDP frame cannot reliably (docs/design.md §6):
  *  - the client's first data segment (cookie valid): find the token, choose the backend, keep
  *    the segment, and turn the packet into the backend SYN (carrying the data with syn-data);
  *  - the backend's SYN-ACK: turn it into the held first segment (or, when the backend took the

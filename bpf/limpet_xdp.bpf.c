@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* limpet's XDP entry: parse → VIP → flow → select → rewrite → forward (DESIGN.md §4). */
+/* limpet's XDP entry: parse → VIP → flow → select → rewrite → forward (docs/design.md §4). */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -194,7 +194,8 @@ static __noinline int flow_client_step(const struct pkt *p, const struct vip_met
 	return step;
 }
 
-/* Backend side: a UDP reply on a half-open flow marks that the backend spoke; for TCP, on SYN,
+/* Backend side: a UDP reply on a half-open flow marks that the backend spoke (and writes the
+ * client's affinity); for TCP, on SYN,
  * FIN or RST only: a SYN-ACK on the 4-tuple of a closed flow answers some other connection — the
  * client reusing its address and port to reach the backend directly — so the closed flow goes
  * and the packet is the kernel's; any other SYN-ACK gives the ISN the client's ACK must carry.
@@ -207,8 +208,16 @@ static __noinline int flow_backend_track(const struct pkt *p, const struct flow_
 
 	*step = STEP_STAYED;
 	if (p->key.proto != IPPROTO_TCP) {
-		if (where == FLOW_HALF)
+		/* UDP has no handshake: a backend that answers vouches for the client's affinity
+		 * (a client may send once per address, as a reconnecting token session does)
+		 */
+		if (where == FLOW_HALF && !(fv->seen & LIMPET_SEEN_BACKEND)) {
+			struct vip_meta *vip = vip_lookup(ck, ck->dport);
+
 			fv->seen |= LIMPET_SEEN_BACKEND;
+			if (vip)
+				affinity_bind(ck, vip, fv, bpf_ktime_get_coarse_ns());
+		}
 		return 0;
 	}
 	if (!th || (void *)(th + 1) > p->data_end)
@@ -320,7 +329,7 @@ static __noinline void flow_create(const struct pkt *p, const struct vip_meta *v
 }
 
 /* A TCP token VIP without an established spliced flow: the handshake limpet answers itself, and
- * the first data segment for the TC program (DESIGN.md §6). 0: an established flow, go on.
+ * the first data segment for the TC program (docs/design.md §6). 0: an established flow, go on.
  */
 static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struct vip_meta *vip,
 					struct flow_val *fv)

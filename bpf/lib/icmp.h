@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
-/* ICMP and ICMPv6 errors about VIP flows, routed by their inner header (DESIGN.md §4.1):
+/* ICMP and ICMPv6 errors about VIP flows, routed by their inner header (docs/design.md §4.1):
  *  - to the VIP (a router could not deliver a reply limpet sent the client, e.g. fragmentation
  *    needed): on to the flow's backend, the inner source rewritten to it, so path-MTU
  *    discovery reaches the socket that sends;

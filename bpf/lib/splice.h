@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
-/* Established spliced connections (DESIGN.md §6.4): the client talks in limpet's sequence space
+/* Established spliced connections (docs/design.md §6.4): the client talks in limpet's sequence space
  * (its SYN-ACK's cookie), the backend in its own. Translate seq/ack, SACK blocks, timestamps and
  * the window scale in XDP, with incremental checksums.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /* SYNs to a token VIP are answered from XDP with a kernel SYN cookie, keeping no state
- * (DESIGN.md §6.1). The client's MSS class, SACK and window scale ride in the low bits of our
+ * (docs/design.md §6.1). The client's MSS class, SACK and window scale ride in the low bits of our
  * TSval, which the client echoes in its first data segment.
  */
 #ifndef LIMPET_BPF_SYNPROXY_H

@@ -44,7 +44,7 @@ static __always_inline int token_udp(struct xdp_md *ctx, const struct pkt *p,
 }
 
 /* HTTP tokens, in the first segment held in the per-CPU scratch buffer (TC). One bpf_loop finds
- * where the value starts, a second copies it up to its delimiter (DESIGN.md §6.2).
+ * where the value starts, a second copies it up to its delimiter (docs/design.md §6.2).
  */
 #define LIMPET_SCAN_MAX 512
 

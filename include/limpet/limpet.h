@@ -208,7 +208,7 @@ struct nexthop {
 };
 _Static_assert(sizeof(struct nexthop) == 32, "nexthop layout");
 
-/* A token-routed TCP connection limpet spliced (DESIGN.md §6): client and backend ISNs differ. */
+/* A token-routed TCP connection limpet spliced (docs/design.md §6): client and backend ISNs differ. */
 enum limpet_splice_state {
 	LIMPET_SP_NONE = 0,    /* plain NAT flow */
 	LIMPET_SP_BINDING,     /* backend SYN sent, waiting for its SYN-ACK */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-# TCP session tokens end to end (delayed binding, DESIGN.md §6): real curl clients and nginx
+# TCP session tokens end to end (delayed binding, docs/design.md §6): real curl clients and nginx
 # backends; a session keeps its backend from any client address.
 . "$(dirname "$0")/lib.sh"
 TB=lptokt$$

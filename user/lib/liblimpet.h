@@ -10,7 +10,7 @@
 #include <limpet/limpet.h>
 
 #define LIMPET_ERR_LEN 256
-#define LIMPET_HASH_SEED_DEFAULT 0x6c696d70u /* same on every host: same tables (DESIGN §3) */
+#define LIMPET_HASH_SEED_DEFAULT 0x6c696d70u /* same on every host: same tables (docs/design.md §3) */
 
 /* ---- addresses (addr.c) ---- */
 struct l_addr {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /* Maglev lookup tables (Eisenbud et al., NSDI '16), weighted, from the set of backends alone:
  * backends are sorted by address first, so every host and every insertion order gets the same
- * table (DESIGN.md §3).
+ * table (docs/design.md §3).
  */
 #include <errno.h>
 #include <stdlib.h>
