@@ -30,7 +30,7 @@ tb_backend6() { echo "fd00:99::$1"; }
 
 tb_log() { [ -n "${TB_QUIET:-}" ] || echo "testbed: $*" >&2; }
 
-# Offloads off: veth would hand XDP frames with partial checksums (TESTBED-NOTES.md).
+# Offloads off: veth would hand XDP frames with partial checksums.
 tb_link_prep() { # NS DEV
 	ip -n "$1" link set "$2" up
 	ip netns exec "$1" ethtool -K "$2" tx off rx off >/dev/null 2>&1 || true
