@@ -310,7 +310,7 @@ static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct 
 	a.has_tok = ts && !token_http(plen, ts, &a.tok);
 	event_count(a.has_tok ? LIMPET_EV_TOKEN_FOUND : LIMPET_EV_TOKEN_MISSING);
 
-	if (backend_select(&t->key, vip, bpf_ktime_get_coarse_ns(), &a.id, &be,
+	if (backend_select(&t->key, vip, &a.id, &be,
 			   vip_stats_get(vip->vip_id), a.has_tok ? &a.tok : NULL, 1) || !be)
 		return TC_ACT_SHOT;
 	if (bind_state(t, vip, &a))
@@ -332,7 +332,9 @@ static __always_inline void swap_macs(struct __sk_buff *skb)
 	bpf_skb_store_bytes(skb, 0, sw, 12, 0);
 }
 
-/* ck: the client's key of this reply (flow_of_reply). */
+/* A backend's packet on a spliced flow (ck: the client's key, from flow_reply_key); a plain NAT
+ * flow's packets are XDP's alone.
+ */
 static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, const struct flow_key *ck)
 {
 	struct flow_val *fv;
@@ -344,8 +346,10 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, const 
 	int acked, where;
 
 	fv = flow_find(ck, &where);
+	if (!fv || fv->sp.state == LIMPET_SP_NONE)
+		return TC_ACT_OK;
 	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, ck);
-	if (!fv || !pd) /* no held segment: nothing left to deliver */
+	if (!pd) /* no held segment: nothing left to deliver */
 		return TC_ACT_SHOT;
 
 	if (t->th.rst) {
@@ -439,10 +443,8 @@ int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 {
 	struct vip_meta *vip;
 	struct flow_key ck = {};
-	struct flow_val *fv;
 	struct tc_pkt *t;
 	__u32 zero = 0;
-	int where;
 
 	t = bpf_map_lookup_elem(&tc_pkts, &zero);
 	if (!t)
@@ -453,8 +455,7 @@ int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 	vip = vip_lookup(&t->key, t->key.dport);
 	if (vip)
 		return vip->policy == LIMPET_POLICY_TOKEN ? tc_client(skb, t, vip) : TC_ACT_OK;
-	fv = flow_of_reply(&t->key, &ck, &where);
-	if (!fv || fv->sp.state == LIMPET_SP_NONE)
+	if (flow_reply_key(&t->key, &ck) == FLOW_NONE)
 		return TC_ACT_OK;
 	/* a binding step (the SYN-ACK XDP just completed, or a RST); never let a spliced flow's
 	 * packet out untranslated

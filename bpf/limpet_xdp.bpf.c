@@ -164,7 +164,7 @@ static __always_inline int flow_client_track(const struct pkt *p, struct flow_va
 	if (th->rst || th->fin)
 		return flow_fin_mark(&p->key, fv, where, th->rst ? LIMPET_FIN_RST : LIMPET_FIN_CLIENT,
 				     now) ? STEP_DEMOTED : STEP_STAYED;
-	if (where == FLOW_HALF && th->ack && fv->b_ack && !fv->sp.fin &&
+	if (where == FLOW_HALF && th->ack && (fv->seen & LIMPET_SEEN_BACKEND) && !fv->sp.fin &&
 	    bpf_ntohl(th->ack_seq) - fv->b_ack < LIMPET_ACK_WINDOW && !flow_promote(&p->key, fv))
 		return STEP_PROMOTED;
 	return STEP_STAYED;
@@ -239,19 +239,17 @@ static __noinline int flow_backend_track(const struct pkt *p, const struct flow_
 	return 0;
 }
 
-/* Whether a reply's flow needs its tracking step: TCP SYN, FIN, RST; anything half-open. */
-static __always_inline int reply_needs_track(const struct pkt *p, int where)
+/* Whether a reply on an established flow needs tracking: TCP SYN, FIN, RST. */
+static __always_inline int reply_tcp_flags(const struct pkt *p)
 {
 	struct tcphdr *th = p->l4;
 
-	if (where == FLOW_HALF)
-		return 1;
 	return p->key.proto == IPPROTO_TCP && th && (void *)(th + 1) <= p->data_end &&
 	       (th->syn | th->fin | th->rst);
 }
 
-/* A reply on a half-open flow: a binding step, or tracking. 0: translate it (ids: its VIP and
- * backend), REPLY_BIND_COMPLETE, or a reason.
+/* A reply on a half-open flow: a binding step, or tracking (and a spliced flow's translation).
+ * 0: rewrite it (ids: its VIP and backend), REPLY_BIND_COMPLETE, or a reason.
  */
 #define REPLY_BIND_COMPLETE (-1)
 static __noinline int reply_half(struct xdp_md *ctx, struct pkt *p, const struct flow_key *ck,
@@ -259,7 +257,7 @@ static __noinline int reply_half(struct xdp_md *ctx, struct pkt *p, const struct
 {
 	struct flow_val *fv = bpf_map_lookup_elem(&MAP_NAME_HALFOPEN, ck);
 	struct tcphdr *th = p->l4;
-	int step;
+	int step, r;
 
 	if (!fv)
 		return LIMPET_R_PASS_NOT_VIP;
@@ -269,7 +267,14 @@ static __noinline int reply_half(struct xdp_md *ctx, struct pkt *p, const struct
 			       REPLY_BIND_COMPLETE : LIMPET_R_TO_TC;
 	ids[0] = fv->vip_id;
 	ids[1] = fv->backend_id;
-	return flow_backend_track(p, ck, fv, FLOW_HALF, &step);
+	r = flow_backend_track(p, ck, fv, FLOW_HALF, &step);
+	if (r || fv->sp.state != LIMPET_SP_ESTABLISHED)
+		return r;
+	/* a spliced flow that found flows full lives on in halfopen */
+	if (hop_limit_expiring(p))
+		return LIMPET_R_PASS_TTL;
+	splice_translate(ctx, p, &fv->sp, SPLICE_B2C);
+	return 0;
 }
 
 /* A backend's reply: source back to the VIP. */
@@ -293,7 +298,7 @@ static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 			return LIMPET_R_PASS_NOT_VIP;
 		ids[0] = fv->vip_id;
 		ids[1] = fv->backend_id;
-		if (reply_needs_track(p, FLOW_EST)) {
+		if (reply_tcp_flags(p)) {
 			r = flow_backend_track(p, &ck, fv, FLOW_EST, &step);
 			if (r)
 				return r;
@@ -342,8 +347,11 @@ static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struc
 	if (th->syn && !th->ack) {
 		if (th->rst || th->fin)
 			return LIMPET_R_DROP_ABSORBED;
-		/* a new connection: whatever this 4-tuple carried before is over */
-		flow_forget(&p->key);
+		/* a new connection: whatever this 4-tuple carried before is over (a flood's SYNs
+		 * find nothing: no deletes on that path)
+		 */
+		if (fv)
+			flow_forget(&p->key);
 		event_count(LIMPET_EV_SYNACK_SENT);
 		bpf_tail_call(ctx, &limpet_jump,
 			      p->ip4 ? LIMPET_JUMP_SYNPROXY4 : LIMPET_JUMP_SYNPROXY6);
@@ -397,8 +405,12 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 		/* the tail caches the next hop in established flows only */
 		if (step == STEP_PROMOTED)
 			fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &p->key);
-		else if (step == STEP_DEMOTED || where != FLOW_EST)
+		else if (step == STEP_DEMOTED || where != FLOW_EST) {
+			/* a spliced flow that found flows full lives on in halfopen */
+			if (where == FLOW_HALF && fv->sp.state == LIMPET_SP_ESTABLISHED)
+				splice_translate(ctx, p, &fv->sp, SPLICE_C2B);
 			fv = NULL;
+		}
 	} else {
 		fv = NULL;
 	}
@@ -416,7 +428,7 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 				tok = &th;
 			event_count(tok ? LIMPET_EV_TOKEN_FOUND : LIMPET_EV_TOKEN_MISSING);
 		}
-		r = backend_select(&p->key, vip, now, &id, &be, vs, tok, 0);
+		r = backend_select(&p->key, vip, &id, &be, vs, tok, 0);
 		if (r)
 			return r;
 		if (known)

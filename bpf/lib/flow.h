@@ -74,17 +74,6 @@ static __noinline int flow_reply_key(const struct flow_key *r, struct flow_key *
 	return FLOW_NONE;
 }
 
-static __always_inline struct flow_val *flow_of_reply(const struct flow_key *r,
-						      struct flow_key *ck, int *where)
-{
-	*where = flow_reply_key(r, ck);
-	if (*where == FLOW_EST)
-		return bpf_map_lookup_elem(&MAP_NAME_FLOWS, ck);
-	if (*where == FLOW_HALF)
-		return bpf_map_lookup_elem(&MAP_NAME_HALFOPEN, ck);
-	return NULL;
-}
-
 /* The client's affinity, written when its connection is established (a spoofed SYN writes
  * none): the source prefix for ip-hash, the token hashes a UDP token VIP's flow carries.
  */

@@ -130,7 +130,7 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct pkt *p)
 		reason_count(LIMPET_R_ICMP_FWD);
 		return fwd_packet(ctx, p, NULL, 0);
 	}
-	if (!flow_of_reply(&k, &ck, &where))
+	if (flow_reply_key(&k, &ck) == FLOW_NONE)
 		return LIMPET_R_PASS_L4_OTHER;
 	icmp_inner_rewrite(p, &in, &in.ip->daddr, in.dport, ck.dst[0], ck.dport);
 	reason_count(LIMPET_R_ICMP_FWD);
@@ -208,7 +208,7 @@ static __always_inline int icmp6_error(struct xdp_md *ctx, struct pkt *p)
 		reason_count(LIMPET_R_ICMP_FWD);
 		return fwd_packet(ctx, p, NULL, 0);
 	}
-	if (!flow_of_reply(&k, &ck, &where))
+	if (flow_reply_key(&k, &ck) == FLOW_NONE)
 		return LIMPET_R_PASS_L4_OTHER;
 	{
 		__u32 old[4];

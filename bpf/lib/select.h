@@ -150,7 +150,7 @@ __noinline int backend_pick(const struct flow_key *k, const struct vip_meta *vip
 			hit->last_seen = now;
 			if (vs)
 				vs->aff_hits++;
-			return hit->backend_id & 0x7fffffff;
+			return hit->backend_id; /* < LIMPET_MAX_BACKENDS: backend_get found it */
 		}
 		if (vs)
 			vs->aff_misses++;
@@ -167,12 +167,12 @@ __noinline int backend_pick(const struct flow_key *k, const struct vip_meta *vip
 		av.last_seen = now;
 		bpf_map_update_elem(&MAP_NAME_AFFINITY, &ak, &av, BPF_ANY);
 	}
-	return id & 0x7fffffff;
+	return id;
 }
 
 /* backend_pick, with the backend itself: 0 or a reason. */
 static __always_inline int backend_select(const struct flow_key *k, const struct vip_meta *vip,
-					  __u64 now, __u32 *id, struct backend **bep,
+					  __u32 *id, struct backend **bep,
 					  struct limpet_stats *vs, const struct token_hash *tok,
 					  int remember)
 {

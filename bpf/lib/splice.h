@@ -14,25 +14,22 @@ enum splice_dir {
 	SPLICE_B2C = 1,
 };
 
-/* Translate one segment of a spliced flow: the header is copied to the stack, edited there,
- * written back; its checksum loses the header's sum before the edit and gains the one after.
+/* Translate one segment of a spliced flow, its TCP header len bytes at off: the header is
+ * copied to the stack, edited there, written back; its checksum loses the header's sum before
+ * the edit and gains the one after. A global function: verified once, whichever flow table sp
+ * lives in.
  */
-static __noinline void splice_translate(struct xdp_md *ctx, struct pkt *p,
-					const struct splice *sp, int dir)
+__noinline int splice_xlate(struct xdp_md *ctx, __u32 off, __u32 len, const struct splice *sp,
+			    int dir)
 {
-	void *data = (void *)(long)ctx->data;
-	struct tcphdr *th = p->l4;
 	struct opt_walk w = {};
-	__u32 off, len, win;
+	__u32 win;
 	__u16 csum;
 	__s64 sum;
 
-	if (!th || (void *)(th + 1) > p->data_end)
-		return;
-	len = th->doff * 4;
-	off = (void *)th - data;
-	if (len < 20 || len > 60 || bpf_xdp_load_bytes(ctx, off, w.hdr, len))
-		return;
+	len &= 0x3c; /* doff * 4: a multiple of 4, at most 60 (and so the verifier sees it) */
+	if (!ctx || !sp || len < 20 || bpf_xdp_load_bytes(ctx, off, w.hdr, len))
+		return -1;
 	csum = w.hdr[16] | w.hdr[17] << 8; /* as stored: network order in memory */
 	sum = bpf_csum_diff((__be32 *)w.hdr, len & 0x3c, NULL, 0, (__u16)~csum);
 	w.len = len;
@@ -63,7 +60,17 @@ static __noinline void splice_translate(struct xdp_md *ctx, struct pkt *p,
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)w.hdr, len & 0x3c, (__u32)sum);
 	csum = csum_fold32((__u32)sum);
 	__builtin_memcpy(&w.hdr[16], &csum, 2);
-	bpf_xdp_store_bytes(ctx, off, w.hdr, len);
+	return bpf_xdp_store_bytes(ctx, off, w.hdr, len);
+}
+
+static __always_inline void splice_translate(struct xdp_md *ctx, struct pkt *p,
+					     const struct splice *sp, int dir)
+{
+	void *data = (void *)(long)ctx->data;
+	struct tcphdr *th = p->l4;
+
+	if (th && (void *)(th + 1) <= p->data_end)
+		splice_xlate(ctx, (void *)th - data, th->doff * 4, sp, dir);
 }
 
 #endif

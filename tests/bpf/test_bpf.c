@@ -1265,50 +1265,64 @@ static void test_token_binding(void **state)
 		ts_off = fv.sp.ts_off;
 	}
 
-	/* client → backend: ack and SACK edges into the backend's space, TSecr back to its clock */
-	{
-		unsigned char o[24] = { 1, 1, 8, 10, 0, 0, 0x03, 0xea, 0, 0, 0, 0, 1, 1, 5, 10 };
-		unsigned int ecr = 5000 - ts_off, sl = h.cookie + 100, sr = h.cookie + 200;
-		struct pspec c = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.211",
-				   .dst = "10.200.0.6", .sport = 7100, .dport = 80, .tcp_flags = 0x10,
-				   .seq = 5001 + sizeof(req) - 1, .ack = h.cookie + 1 + 50,
-				   .window = 500, .topts = o, .topts_len = 24 };
+	/* twice: from flows, then from halfopen, where a spliced flow lives on when flows was full */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			struct flow_key fk = { .sport = htons(7100), .dport = htons(80),
+					       .proto = IPPROTO_TCP, .family = 4 };
+			struct flow_val fv;
 
-		o[8] = ecr >> 24, o[9] = ecr >> 16, o[10] = ecr >> 8, o[11] = ecr;
-		o[16] = sl >> 24, o[17] = sl >> 16, o[18] = sl >> 8, o[19] = sl;
-		o[20] = sr >> 24, o[21] = sr >> 16, o[22] = sr >> 8, o[23] = sr;
-		len = pkt_build(&c, pkt);
-		run(pkt, len, &r);
-		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
-		expect_valid(&r);
-		tcp_seen(&r, &t);
-		assert_int_equal(t.ack, b_isn + 1 + 50);
-		assert_int_equal(t.sack_l, b_isn + 100);
-		assert_int_equal(t.sack_r, b_isn + 200);
-		assert_int_equal(t.tsecr, 5000);
-		assert_int_equal(t.tsval, 1002);
-		assert_int_equal(t.window, 500);
-	}
-	/* backend → client: seq into the client's space, TSval onto limpet's clock, window rescaled */
-	{
-		unsigned char o[12] = { 1, 1, 8, 10, 0, 0, 0x13, 0x92, 0, 0, 0x03, 0xea };
-		struct pspec b = { .family = 4, .proto = IPPROTO_TCP, .src = "10.1.6.1",
-				   .dst = "192.0.2.211", .sport = 8080, .dport = 7100, .tcp_flags = 0x18,
-				   .seq = b_isn + 1, .ack = 5001 + sizeof(req) - 1, .window = 100,
-				   .topts = o, .topts_len = 12, .payload = "HTTP/1.1 200 OK\r\n\r\n" };
+			inet_pton(AF_INET, "192.0.2.211", fk.src);
+			inet_pton(AF_INET, "10.200.0.6", fk.dst);
+			assert_int_equal(bpf_map_lookup_elem(in.fd[IM_FLOWS], &fk, &fv), 0);
+			assert_int_equal(bpf_map_update_elem(in.fd[IM_HALFOPEN], &fk, &fv, BPF_ANY), 0);
+			assert_int_equal(bpf_map_delete_elem(in.fd[IM_FLOWS], &fk), 0);
+		}
+		/* client → backend: ack and SACK edges into the backend's space, TSecr back to its clock */
+		{
+			unsigned char o[24] = { 1, 1, 8, 10, 0, 0, 0x03, 0xea, 0, 0, 0, 0, 1, 1, 5, 10 };
+			unsigned int ecr = 5000 - ts_off, sl = h.cookie + 100, sr = h.cookie + 200;
+			struct pspec c = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.211",
+					   .dst = "10.200.0.6", .sport = 7100, .dport = 80, .tcp_flags = 0x10,
+					   .seq = 5001 + sizeof(req) - 1, .ack = h.cookie + 1 + 50,
+					   .window = 500, .topts = o, .topts_len = 24 };
 
-		len = pkt_build(&b, pkt);
-		run(pkt, len, &r);
-		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
-		expect_valid(&r);
-		pkt_decode(r.out, r.len, &pi);
-		assert_string_equal(addr_str(pi.src, 4, a, sizeof(a)), "10.200.0.6");
-		assert_int_equal(pi.sport, 80);
-		tcp_seen(&r, &t);
-		assert_int_equal(t.seq, h.cookie + 1);
-		assert_int_equal(t.tsval, 5010 - ts_off);
-		assert_int_equal(t.tsecr, 1002);
-		assert_int_equal(t.window, 100 << 9 >> 7); /* backend scale 9, client reads scale 7 */
+			o[8] = ecr >> 24, o[9] = ecr >> 16, o[10] = ecr >> 8, o[11] = ecr;
+			o[16] = sl >> 24, o[17] = sl >> 16, o[18] = sl >> 8, o[19] = sl;
+			o[20] = sr >> 24, o[21] = sr >> 16, o[22] = sr >> 8, o[23] = sr;
+			len = pkt_build(&c, pkt);
+			run(pkt, len, &r);
+			assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+			expect_valid(&r);
+			tcp_seen(&r, &t);
+			assert_int_equal(t.ack, b_isn + 1 + 50);
+			assert_int_equal(t.sack_l, b_isn + 100);
+			assert_int_equal(t.sack_r, b_isn + 200);
+			assert_int_equal(t.tsecr, 5000);
+			assert_int_equal(t.tsval, 1002);
+			assert_int_equal(t.window, 500);
+		}
+		/* backend → client: seq into the client's space, TSval onto limpet's clock, window rescaled */
+		{
+			unsigned char o[12] = { 1, 1, 8, 10, 0, 0, 0x13, 0x92, 0, 0, 0x03, 0xea };
+			struct pspec b = { .family = 4, .proto = IPPROTO_TCP, .src = "10.1.6.1",
+					   .dst = "192.0.2.211", .sport = 8080, .dport = 7100, .tcp_flags = 0x18,
+					   .seq = b_isn + 1, .ack = 5001 + sizeof(req) - 1, .window = 100,
+					   .topts = o, .topts_len = 12, .payload = "HTTP/1.1 200 OK\r\n\r\n" };
+
+			len = pkt_build(&b, pkt);
+			run(pkt, len, &r);
+			assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+			expect_valid(&r);
+			pkt_decode(r.out, r.len, &pi);
+			assert_string_equal(addr_str(pi.src, 4, a, sizeof(a)), "10.200.0.6");
+			assert_int_equal(pi.sport, 80);
+			tcp_seen(&r, &t);
+			assert_int_equal(t.seq, h.cookie + 1);
+			assert_int_equal(t.tsval, 5010 - ts_off);
+			assert_int_equal(t.tsecr, 1002);
+			assert_int_equal(t.window, 100 << 9 >> 7); /* backend scale 9, client reads scale 7 */
+		}
 	}
 }
 
