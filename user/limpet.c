@@ -346,8 +346,10 @@ static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 		struct inst in;
 
 		if (!inst_open(&in, instance, err, sizeof(err))) {
-			if (op_reverse_sync(&in))
-				fprintf(stderr, "Warning: rebuild the reverse map: %s\n", strerror(errno));
+			int r = op_reverse_sync(&in);
+
+			if (r)
+				fprintf(stderr, "Warning: rebuild the reverse map: %s\n", strerror(-r));
 			inst_close(&in);
 		}
 	}

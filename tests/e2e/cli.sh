@@ -61,6 +61,23 @@ limpetctl backend add 10.0.0.13:80/tcp 10.1.0.2 >/dev/null
 expect_err "too many backends for the table size" 1 "too many backends (table-size 211 allows 2)" \
 	limpetctl backend add 10.0.0.13:80/tcp 10.1.0.3
 limpetctl vip del 10.0.0.13:80/tcp
+# replies find their VIP by the backend's endpoint: at most 4 VIPs each; port-0 VIPs keep the port
+for i in 1 2 3 4; do
+	limpetctl vip add 10.0.0.3$i:80/tcp >/dev/null
+	limpetctl backend add 10.0.0.3$i:80/tcp 10.1.0.50 >/dev/null
+done
+limpetctl vip add 10.0.0.35:80/tcp >/dev/null
+expect_err "a fifth VIP for one backend endpoint" 1 "already serves 4 VIPs.*use another port" \
+	limpetctl backend add 10.0.0.35:80/tcp 10.1.0.50
+check "the fifth VIP takes the same backend on another port" limpetctl backend add 10.0.0.35:80/tcp 10.1.0.50:81
+limpetctl vip add 10.0.0.36:0/tcp >/dev/null
+expect_err "a port-0 VIP's backend with a port" 1 "port-0 VIP keeps the client's port" \
+	limpetctl backend add 10.0.0.36:0/tcp 10.1.0.51:8080
+for v in 10.0.0.31:80 10.0.0.32:80 10.0.0.33:80 10.0.0.34:80 10.0.0.35:80 10.0.0.36:0; do
+	limpetctl vip del $v/tcp >/dev/null
+done
+rev=$(bpftool map dump pinned "/sys/fs/bpf/limpet/$TB/reverse" -j | $PY -c "import json,sys; print(len(json.load(sys.stdin)))")
+check "deleting those VIPs left only $V's 3 backends in the reverse map ($rev entries)" [ "$rev" -eq 3 ]
 
 out=$(limpetctl -j vip add 10.0.0.300:80/tcp 2>/dev/null)
 check "-j errors are JSON on stdout" [ "$(jget "$out" "d['error'][:16]")" = "invalid VIP '10." ]

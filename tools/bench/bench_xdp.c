@@ -25,6 +25,8 @@
 #include "pktbuild.h"
 
 static double min_seconds = 1.0;
+/* the known client's VIP: every port, so each run can be a new connection of one client */
+#define KNOWN_VIP "10.200.0.3:0/tcp"
 static char err[LIMPET_ERR_LEN];
 
 struct bcase {
@@ -34,6 +36,10 @@ struct bcase {
 	size_t len;
 	int vary;           /* vary the client (source address/port) on every run */
 	__u32 want_action;
+	/* what every run must do to the ip-hash VIP's counters (checked: a case measures what its
+	 * name says): count a new flow, an affinity hit, an affinity miss
+	 */
+	int new_flow, aff_hit, aff_miss;
 	double ns;
 	unsigned long runs;
 	double rounds[16];
@@ -78,8 +84,14 @@ static int measure(struct bcase *c, unsigned int ifindex)
 				c->pkt[14 + 15] = seq;
 				c->pkt[14 + 20] = seq >> 8;
 				c->pkt[14 + 21] = seq;
-				if (c->vary == 2) /* same client, new connection: port only */
+				if (c->vary == 2) {
+					/* same client, new connection: both ports (a port-0 VIP),
+					 * so no tuple comes back for 2^32 runs
+					 */
 					c->pkt[14 + 13] = c->pkt[14 + 14] = c->pkt[14 + 15] = 7;
+					c->pkt[14 + 22] = (seq >> 24) | 0x80;
+					c->pkt[14 + 23] = seq >> 16;
+				}
 			}
 			t.data_in = c->pkt;
 			t.data_size_in = c->len;
@@ -99,6 +111,18 @@ static int measure(struct bcase *c, unsigned int ifindex)
 	} while (now_s() - start < min_seconds);
 	c->ns = (double)total / c->runs;
 	return 0;
+}
+
+/* The counters of the two ip-hash VIPs, added. */
+static void vips_sum(struct inst *in, __u32 a, __u32 b, struct limpet_stats *s)
+{
+	struct limpet_stats t;
+
+	stats_sum(in->fd[IM_VIP_STATS], a, s);
+	stats_sum(in->fd[IM_VIP_STATS], b, &t);
+	s->new_flows += t.new_flows;
+	s->aff_hits += t.aff_hits;
+	s->aff_misses += t.aff_misses;
 }
 
 static int sh(const char *cmd)
@@ -123,11 +147,12 @@ int main(int argc, char **argv)
 	};
 	struct pspec est = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.77",
 			     .dst = "10.200.0.1", .sport = 40000, .dport = 80, .payload = "GET / HTTP/1.1\r\n\r\n" };
-	struct pspec other = est;
+	struct pspec other = est, known = est;
 	struct limpet_xdp *lb;
 	struct floor *fl;
 	struct inst in;
-	struct vip_key k;
+	struct vip_key k, kk;
+	struct vip_meta vm, km;
 	struct vip_opts vo = { .policy = LIMPET_POLICY_IP_HASH, .affinity_ttl = 1800,
 			       .table_size = LIMPET_MAGLEV_M_DEFAULT };
 	struct limpet_config cfg = { LIMPET_HASH_SEED_DEFAULT, LIMPET_MAGLEV_M_DEFAULT, 0 };
@@ -172,10 +197,16 @@ int main(int argc, char **argv)
 	    op_vip_add(&in, &k, &vo, err, sizeof(err)) ||
 	    op_backend_add(&in, &k, "10.1.0.1", 1, err, sizeof(err)) ||
 	    op_backend_add(&in, &k, "10.1.0.2", 1, err, sizeof(err)) ||
-	    op_backend_add(&in, &k, "10.1.0.3", 1, err, sizeof(err))) {
+	    op_backend_add(&in, &k, "10.1.0.3", 1, err, sizeof(err)) ||
+	    vip_parse(KNOWN_VIP, &kk, err, sizeof(err)) ||
+	    op_vip_add(&in, &kk, &vo, err, sizeof(err)) ||
+	    op_backend_add(&in, &kk, "10.1.0.1", 1, err, sizeof(err)) ||
+	    op_backend_add(&in, &kk, "10.1.0.2", 1, err, sizeof(err)) ||
+	    op_vip_find(&in, &kk, &km)) {
 		fprintf(stderr, "Error: configure: %s\n", err);
 		return 1;
 	}
+	known.dst = "10.200.0.3";
 
 	/* floors */
 	memset(cs, 0, sizeof(cs));
@@ -198,9 +229,9 @@ int main(int argc, char **argv)
 	/* limpet */
 	cs[n] = (struct bcase){ .name = "limpet: established flow (NAT, cached next hop, redirect)", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT };
 	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
-	cs[n] = (struct bcase){ .name = "limpet: affinity hit (known client, new connection)", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT, .vary = 2 };
-	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
-	cs[n] = (struct bcase){ .name = "limpet: new flow, new client, full flow table", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT, .vary = 1 };
+	cs[n] = (struct bcase){ .name = "limpet: affinity hit (known client, new connection)", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT, .vary = 2, .new_flow = 1, .aff_hit = 1 };
+	cs[n].len = pkt_build(&known, cs[n].pkt), n++;
+	cs[n] = (struct bcase){ .name = "limpet: new flow, new client, full flow table", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT, .vary = 1, .new_flow = 1, .aff_miss = 1 };
 	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
 	/* token VIP: SYN answered with a cookie, and a spliced established flow */
 	{
@@ -298,15 +329,14 @@ int main(int argc, char **argv)
 		bpf_map_delete_elem(in.fd[IM_HALFOPEN], &ek);
 		/* the known client of "affinity hit": an affinity written as establishment would */
 		{
-			struct vip_meta vm;
-			struct vip_key vk;
-			struct affinity_key ak = { .kind = LIMPET_AFF_SRC_IP };
-			struct affinity_val av = { .backend_id = ev.backend_id,
-						   .last_seen = mono_coarse_ns() };
+			struct affinity_key ak = { .kind = LIMPET_AFF_SRC_IP, .vip_id = km.vip_id };
+			struct affinity_val av = { .last_seen = mono_coarse_ns() };
+			struct backend be;
 
-			vip_parse("10.200.0.1:80/tcp", &vk, err, sizeof(err));
-			op_vip_find(&in, &vk, &vm);
-			ak.vip_id = vm.vip_id;
+			for (__u32 b = 0; b < LIMPET_MAX_BACKENDS; b++)
+				if (!bpf_map_lookup_elem(in.fd[IM_BACKENDS], &b, &be) &&
+				    be.state == LIMPET_BE_ACTIVE && be.vip_id == km.vip_id)
+					av.backend_id = b;
 			ak.key[0] = ek.src[0];
 			((unsigned char *)ak.key)[1] = ((unsigned char *)ak.key)[2] =
 				((unsigned char *)ak.key)[3] = 7;
@@ -328,13 +358,26 @@ int main(int argc, char **argv)
 			return 1;
 		min_seconds = save;
 	}
+	if (op_vip_find(&in, &k, &vm)) {
+		fprintf(stderr, "Error: the ip-hash VIP is gone\n");
+		return 1;
+	}
 	for (r = 0; r < rounds; r++)
 		for (i = 0; i < n; i++) {
-			/* new-flow rounds evict LRU entries; a spliced flow cannot be re-made */
-			if (i == 7)
-				bpf_map_update_elem(in.fd[IM_FLOWS], &fk, &fv, BPF_ANY);
+			struct limpet_stats s0, s1;
+
+			vips_sum(&in, vm.vip_id, km.vip_id, &s0);
 			if (measure(&cs[i], ifin)) {
 				fprintf(stderr, "Error: measuring '%s' failed\n", cs[i].name);
+				return 1;
+			}
+			vips_sum(&in, vm.vip_id, km.vip_id, &s1);
+			if (s1.new_flows - s0.new_flows != cs[i].new_flow * cs[i].runs ||
+			    s1.aff_hits - s0.aff_hits != cs[i].aff_hit * cs[i].runs ||
+			    s1.aff_misses - s0.aff_misses != cs[i].aff_miss * cs[i].runs) {
+				fprintf(stderr, "Error: '%s' did not do what it says: of %lu runs, %llu new flows, %llu affinity hits, %llu misses\n",
+					cs[i].name, cs[i].runs, s1.new_flows - s0.new_flows,
+					s1.aff_hits - s0.aff_hits, s1.aff_misses - s0.aff_misses);
 				return 1;
 			}
 			cs[i].rounds[r] = cs[i].ns;

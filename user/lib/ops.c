@@ -654,9 +654,12 @@ int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_
 
 /* The reverse map as the VIPs and backends say it should be, built in memory. */
 struct rev_build {
+	struct vip_key vks[LIMPET_MAX_VIPS]; /* by vip_id */
+	bool have[LIMPET_MAX_VIPS];
 	struct rev_key *keys;
 	struct rev_val *vals;
 	size_t n;
+	struct key_list del; /* entries of the live map no longer wanted */
 };
 
 static int rev_add(struct rev_build *rb, const struct rev_key *k, const struct rev_vip *v)
@@ -681,74 +684,72 @@ static int rev_add(struct rev_build *rb, const struct rev_key *k, const struct r
 	return 0;
 }
 
-static int rev_build(struct inst *in, struct rev_build *rb)
+static int rev_vip(const void *key, const void *val, void *ctx)
 {
-	struct vip_key vks[LIMPET_MAX_VIPS] = {}, cur, next;
-	bool have[LIMPET_MAX_VIPS] = { false };
-	struct vip_meta m;
-	struct backend be;
-	void *prev = NULL;
-	int ret = 0;
+	const struct vip_meta *m = val;
+	struct rev_build *rb = ctx;
 
-	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
-		cur = next;
-		prev = &cur;
-		if (!bpf_map_lookup_elem(in->fd[IM_VIPS], &cur, &m) && m.vip_id < LIMPET_MAX_VIPS) {
-			vks[m.vip_id] = cur;
-			have[m.vip_id] = true;
-		}
+	if (m->vip_id < LIMPET_MAX_VIPS) {
+		rb->vks[m->vip_id] = *(const struct vip_key *)key;
+		rb->have[m->vip_id] = true;
 	}
-	for (__u32 id = 0; id < LIMPET_MAX_BACKENDS && !ret; id++) {
-		struct rev_key k = {};
-		struct rev_vip v = {};
+	return 0;
+}
 
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
-		    be.state == LIMPET_BE_FREE || be.vip_id >= LIMPET_MAX_VIPS || !have[be.vip_id])
-			continue;
-		memcpy(k.addr, be.addr, 16);
-		k.port = be.port;
-		k.proto = vks[be.vip_id].proto;
-		k.family = be.family;
-		memcpy(v.addr, vks[be.vip_id].addr, 16);
-		v.port = vks[be.vip_id].port;
-		v.vip_id = be.vip_id;
-		ret = rev_add(rb, &k, &v);
-	}
-	return ret;
+static int rev_backend(const void *key, const void *val, void *ctx)
+{
+	const struct backend *be = val;
+	struct rev_build *rb = ctx;
+	struct rev_key k = { .port = be->port, .family = be->family };
+	struct rev_vip v = { .vip_id = be->vip_id };
+
+	if (be->state == LIMPET_BE_FREE || be->vip_id >= LIMPET_MAX_VIPS || !rb->have[be->vip_id])
+		return 0;
+	memcpy(k.addr, be->addr, 16);
+	k.proto = rb->vks[be->vip_id].proto;
+	memcpy(v.addr, rb->vks[be->vip_id].addr, 16);
+	v.port = rb->vks[be->vip_id].port;
+	return rev_add(rb, &k, &v);
 }
 
 static int rev_stale(const void *key, const void *val, void *ctx)
 {
-	struct rev_build *rb = ((struct rev_build **)ctx)[0];
-	struct key_list *del = ((struct key_list **)ctx)[1];
+	struct rev_build *rb = ctx;
 
 	for (size_t i = 0; i < rb->n; i++)
 		if (!memcmp(&rb->keys[i], key, sizeof(struct rev_key)))
 			return 0;
-	return key_list_push(del, key);
+	return key_list_push(&rb->del, key);
 }
 
 int op_reverse_sync(struct inst *in)
 {
-	struct rev_build rb = { .keys = calloc(LIMPET_MAX_BACKENDS, sizeof(struct rev_key)),
-				.vals = calloc(LIMPET_MAX_BACKENDS, sizeof(struct rev_val)) };
-	struct key_list del = { .size = sizeof(struct rev_key) };
-	void *ctx[2] = { &rb, &del };
+	struct rev_build *rb = calloc(1, sizeof(*rb));
 	int ret = -ENOMEM;
 
-	if (rb.keys && rb.vals)
-		ret = rev_build(in, &rb);
+	if (!rb)
+		return ret;
+	rb->keys = calloc(LIMPET_MAX_BACKENDS, sizeof(struct rev_key));
+	rb->vals = calloc(LIMPET_MAX_BACKENDS, sizeof(struct rev_val));
+	rb->del.size = sizeof(struct rev_key);
+	if (rb->keys && rb->vals)
+		ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta),
+			       rev_vip, rb);
+	if (!ret)
+		ret = map_scan(in->fd[IM_BACKENDS], sizeof(__u32), sizeof(struct backend),
+			       rev_backend, rb);
 	/* new and changed entries first, then the stale ones: a live endpoint never misses */
-	for (size_t i = 0; i < rb.n && !ret; i++)
-		if (bpf_map_update_elem(in->fd[IM_REVERSE], &rb.keys[i], &rb.vals[i], BPF_ANY))
+	for (size_t i = 0; i < rb->n && !ret; i++)
+		if (bpf_map_update_elem(in->fd[IM_REVERSE], &rb->keys[i], &rb->vals[i], BPF_ANY))
 			ret = -errno;
 	if (!ret)
 		ret = map_scan(in->fd[IM_REVERSE], sizeof(struct rev_key), sizeof(struct rev_val),
-			       rev_stale, ctx);
+			       rev_stale, rb);
 	if (!ret)
-		delete_keys(in->fd[IM_REVERSE], del.keys, del.n, del.size);
-	free(del.keys);
-	free(rb.keys);
-	free(rb.vals);
+		delete_keys(in->fd[IM_REVERSE], rb->del.keys, rb->del.n, rb->del.size);
+	free(rb->del.keys);
+	free(rb->keys);
+	free(rb->vals);
+	free(rb);
 	return ret;
 }
