@@ -180,8 +180,8 @@ static __noinline int bind_syn(struct __sk_buff *skb, struct tc_pkt *t, const st
 	else
 		t->ip.daddr = be->addr[0];
 	if (tc_rewrite(skb, t, hdr, hlen, pd->data, syn_data ? pd->len : 0))
-		return TC_ACT_SHOT;
-	return TC_ACT_OK; /* the kernel routes it to the backend and resolves the neighbour */
+		return LIMPET_TC_DROP_REWRITE;
+	return LIMPET_TC_BIND_SYN; /* the kernel routes it to the backend, resolves the neighbour */
 }
 
 /* The client's options, recovered from the first segment's TSecr (our SYN-ACK's TSval). */
@@ -262,21 +262,21 @@ static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct 
 	__u64 plen = t->plen;
 
 	if (!plen || plen > LIMPET_PENDING_MAX)
-		return TC_ACT_SHOT;
+		return LIMPET_TC_DROP_NO_STATE; /* no first segment limpet could hold */
 	if (fv && fv->vip_id == vip->vip_id && fv->sp.state == LIMPET_SP_BINDING) {
 		/* the first segment again: the backend has not answered; send the SYN again */
 		struct pending *pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, &t->key);
 
 		be = backend_get(fv->backend_id, vip->vip_id);
 		if (!pd || !be)
-			return TC_ACT_SHOT;
+			return LIMPET_TC_DROP_NO_STATE;
 		event_count(LIMPET_EV_SYN_RETRY);
 		return bind_syn(skb, t, be, &fv->sp, pd);
 	}
 	if (fv && fv->sp.state == LIMPET_SP_ESTABLISHED)
-		return TC_ACT_SHOT; /* XDP's to translate; not ours to answer */
+		return LIMPET_TC_DROP_SPLICED; /* XDP's to translate; not ours to answer */
 	if (!t->th.ack || t->th.syn || t->th.rst)
-		return TC_ACT_SHOT;
+		return LIMPET_TC_DROP_NO_STATE;
 	{
 		struct tcphdr thc = t->th;
 		long bad;
@@ -292,18 +292,18 @@ static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct 
 		}
 		if (bad) {
 			event_count(LIMPET_EV_COOKIE_BAD);
-			return TC_ACT_SHOT;
+			return LIMPET_TC_DROP_COOKIE;
 		}
 	}
 	event_count(LIMPET_EV_COOKIE_OK);
 	sc = bpf_map_lookup_elem(&MAP_NAME_SCRATCH, &zero);
 	if (!sc || bind_parse(skb, t, vip->flags, &a.sp, sc))
-		return TC_ACT_SHOT;
+		return LIMPET_TC_DROP_REWRITE;
 	sc->len = plen;
 	plen = opaque(plen);
 	if (!plen || plen > LIMPET_PENDING_MAX ||
 	    bpf_skb_load_bytes(skb, t->l4off + t->th_len, sc->data, plen))
-		return TC_ACT_SHOT;
+		return LIMPET_TC_DROP_REWRITE;
 	sc->data[plen] = sc->data[plen + 1] = sc->data[plen + 2] = sc->data[plen + 3] = 0;
 
 	ts = token_spec_get(vip->vip_id);
@@ -312,9 +312,9 @@ static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct 
 
 	if (backend_select(&t->key, vip, &a.id, &be,
 			   vip_stats_get(vip->vip_id), a.has_tok ? &a.tok : NULL, 1) || !be)
-		return TC_ACT_SHOT;
+		return LIMPET_TC_DROP_NO_BACKEND;
 	if (bind_state(t, vip, &a))
-		return TC_ACT_SHOT;
+		return LIMPET_TC_DROP_REWRITE;
 	stats_count(vip_stats_get(vip->vip_id), skb->len, 1);
 	stats_count(backend_stats_get(a.id), skb->len, 1);
 	event_count(LIMPET_EV_BIND_STARTED);
@@ -347,14 +347,15 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, const 
 
 	fv = flow_find(ck, &where);
 	if (!fv || fv->sp.state == LIMPET_SP_NONE)
-		return TC_ACT_OK;
+		return LIMPET_TC_PASS;
 	pd = bpf_map_lookup_elem(&MAP_NAME_PENDING, ck);
 	if (!pd) /* no held segment: nothing left to deliver */
-		return TC_ACT_SHOT;
+		return fv->sp.state == LIMPET_SP_ESTABLISHED ? LIMPET_TC_DROP_SPLICED :
+							       LIMPET_TC_DROP_NO_STATE;
 
 	if (t->th.rst) {
 		if (fv->sp.state != LIMPET_SP_BINDING)
-			return TC_ACT_SHOT;
+			return LIMPET_TC_DROP_NO_STATE;
 		/* the backend refused: the client hears it at once, from the VIP */
 		th->source = ck->dport;
 		th->dest = t->th.dest;
@@ -374,20 +375,20 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, const 
 		bpf_map_delete_elem(&MAP_NAME_PENDING, ck);
 		flow_forget(ck);
 		if (tc_rewrite(skb, t, w.hdr, 20, pd->data, 0))
-			return TC_ACT_SHOT;
-		return TC_ACT_OK; /* routed to the client by the kernel */
+			return LIMPET_TC_DROP_REWRITE;
+		return LIMPET_TC_CLIENT_RST; /* routed to the client by the kernel */
 	}
 	if (!t->th.syn || !t->th.ack || fv->sp.state != LIMPET_SP_ESTABLISHED)
-		return TC_ACT_SHOT; /* XDP completes the state on the SYN-ACK (bind_complete) */
+		return LIMPET_TC_DROP_NO_STATE; /* XDP completes the state on the SYN-ACK */
 	b_isn = bpf_ntohl(t->th.seq);
 	ack = bpf_ntohl(t->th.ack_seq);
 	acked = ack == fv->sp.c_isn + 1 + pd->len; /* the backend took the data in its SYN */
 	hlen = t->th_len;
 	if (hlen < 20 || hlen > 60)
-		return TC_ACT_SHOT;
+		return LIMPET_TC_DROP_REWRITE;
 	w.len = hlen;
 	if (bpf_skb_load_bytes(skb, t->l4off, w.hdr, hlen))
-		return TC_ACT_SHOT;
+		return LIMPET_TC_DROP_REWRITE;
 	opt_walk_run(&w, OPT_PARSE);
 
 	/* the held first segment (or the ACK, if the backend has the data) back to the backend */
@@ -431,36 +432,60 @@ static __noinline int tc_backend(struct __sk_buff *skb, struct tc_pkt *t, const 
 		t->ip.ttl = 64;
 	}
 	if (tc_rewrite(skb, t, w.hdr, hlen, pd->data, plen))
-		return TC_ACT_SHOT;
+		return LIMPET_TC_DROP_REWRITE;
 	swap_macs(skb);
 	bpf_map_delete_elem(&MAP_NAME_PENDING, ck);
 	event_count(LIMPET_EV_BIND_DONE);
-	return bpf_redirect(skb->ifindex, 0);
+	return LIMPET_TC_DELIVER; /* back out the device it came in on */
+}
+
+static __always_inline int tc_process(struct __sk_buff *skb, struct tc_pkt *t)
+{
+	struct flow_key ck = {};
+	struct vip_meta *vip;
+
+	if (tc_parse(skb, t))
+		return LIMPET_TC_PASS;
+	vip = vip_lookup(&t->key, t->key.dport);
+	if (vip)
+		return vip->policy == LIMPET_POLICY_TOKEN ? tc_client(skb, t, vip) : LIMPET_TC_PASS;
+	if (flow_reply_key(&t->key, &ck) == FLOW_NONE)
+		return LIMPET_TC_PASS;
+	/* a binding step (the SYN-ACK XDP just completed, or a RST); never let a spliced flow's
+	 * packet out untranslated
+	 */
+	return tc_backend(skb, t, &ck);
+}
+
+/* The one place a TC reason becomes a verdict. */
+static __always_inline int tc_action(struct __sk_buff *skb, int r)
+{
+	switch (r) {
+	case LIMPET_TC_PASS:
+	case LIMPET_TC_BIND_SYN:
+	case LIMPET_TC_CLIENT_RST:
+		return TC_ACT_OK;
+	case LIMPET_TC_DELIVER:
+		return bpf_redirect(skb->ifindex, 0);
+	default:
+		return TC_ACT_SHOT;
+	}
 }
 
 SEC("tc")
 int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 {
-	struct vip_meta *vip;
-	struct flow_key ck = {};
 	struct tc_pkt *t;
 	__u32 zero = 0;
+	int r = LIMPET_TC_PASS;
 
 	t = bpf_map_lookup_elem(&tc_pkts, &zero);
-	if (!t)
-		return TC_ACT_OK;
-	__builtin_memset(t, 0, sizeof(*t));
-	if (tc_parse(skb, t))
-		return TC_ACT_OK;
-	vip = vip_lookup(&t->key, t->key.dport);
-	if (vip)
-		return vip->policy == LIMPET_POLICY_TOKEN ? tc_client(skb, t, vip) : TC_ACT_OK;
-	if (flow_reply_key(&t->key, &ck) == FLOW_NONE)
-		return TC_ACT_OK;
-	/* a binding step (the SYN-ACK XDP just completed, or a RST); never let a spliced flow's
-	 * packet out untranslated
-	 */
-	return tc_backend(skb, t, &ck);
+	if (t) {
+		__builtin_memset(t, 0, sizeof(*t));
+		r = tc_process(skb, t);
+	}
+	tc_reason_count(r);
+	return tc_action(skb, r);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -70,7 +70,7 @@ static __noinline int frag_later(struct xdp_md *ctx, struct pkt *p)
 		return LIMPET_R_PASS_FRAG;
 	if (hop_limit_expiring(p))
 		return LIMPET_R_PASS_TTL;
-	reason_count(LIMPET_R_FRAG_FWD);
+	event_count(LIMPET_EV_FRAG_FWD);
 	if (fv->dir == LIMPET_FRAG_TO_BACKEND) {
 		stats_count(vip_stats_get(fv->vip_id), p->len, 0);
 		stats_count(backend_stats_get(fv->backend_id), p->len, 0);
@@ -355,7 +355,7 @@ static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struc
 		event_count(LIMPET_EV_SYNACK_SENT);
 		bpf_tail_call(ctx, &limpet_jump,
 			      p->ip4 ? LIMPET_JUMP_SYNPROXY4 : LIMPET_JUMP_SYNPROXY6);
-		return LIMPET_R_DROP_ABSORBED; /* the jump table is filled at load: not reached */
+		return LIMPET_R_DROP_TAIL_CALL; /* the jump table is filled at load: not reached */
 	}
 	if (fv && fv->vip_id == vip->vip_id) {
 		if (fv->sp.state == LIMPET_SP_ESTABLISHED)

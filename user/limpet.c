@@ -627,7 +627,7 @@ static int cmd_replay(const char *file, const char *outfile, const char *ifname)
 		}
 		reasons_sum(priv.fd[IM_REASONS], after);
 		for (i = 0; i < LIMPET_R_MAX; i++)
-			if (after[i] != before[i] && i != LIMPET_R_FRAG_FWD && i != LIMPET_R_ICMP_FWD)
+			if (after[i] != before[i])
 				snprintf(reason, sizeof(reason), "%s", reason_names[i]);
 		pkt_decode(buf, len, &pin);
 		pkt_decode(obuf, topts.data_size_out, &pout);

@@ -127,13 +127,13 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct pkt *p)
 			csum_replace_words(&p->ip4->check, &old, be->addr, 1);
 			p->ip4->daddr = be->addr[0];
 		}
-		reason_count(LIMPET_R_ICMP_FWD);
+		event_count(LIMPET_EV_ICMP_FWD);
 		return fwd_packet(ctx, p, NULL, 0);
 	}
 	if (flow_reply_key(&k, &ck) == FLOW_NONE)
 		return LIMPET_R_PASS_L4_OTHER;
 	icmp_inner_rewrite(p, &in, &in.ip->daddr, in.dport, ck.dst[0], ck.dport);
-	reason_count(LIMPET_R_ICMP_FWD);
+	event_count(LIMPET_EV_ICMP_FWD);
 	return fwd_packet(ctx, p, NULL, 0);
 }
 
@@ -205,7 +205,7 @@ static __always_inline int icmp6_error(struct xdp_md *ctx, struct pkt *p)
 			csum_replace_words(&ih->checksum, &o, &n, 1);
 			__builtin_memcpy(l4 + 4, &n, 4);
 		}
-		reason_count(LIMPET_R_ICMP_FWD);
+		event_count(LIMPET_EV_ICMP_FWD);
 		return fwd_packet(ctx, p, NULL, 0);
 	}
 	if (flow_reply_key(&k, &ck) == FLOW_NONE)
@@ -219,7 +219,7 @@ static __always_inline int icmp6_error(struct xdp_md *ctx, struct pkt *p)
 		csum_replace16(&ih->checksum, *qdport, ck.dport);
 		*qdport = ck.dport;
 	}
-	reason_count(LIMPET_R_ICMP_FWD);
+	event_count(LIMPET_EV_ICMP_FWD);
 	return fwd_packet(ctx, p, NULL, 0);
 }
 

@@ -40,6 +40,14 @@ static __always_inline void reason_count(__u32 reason)
 		(*c)++;
 }
 
+static __always_inline void tc_reason_count(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&MAP_NAME_TC_REASONS, &reason);
+
+	if (c)
+		(*c)++;
+}
+
 static __always_inline void event_count(__u32 ev)
 {
 	__u64 *c = bpf_map_lookup_elem(&MAP_NAME_EVENTS, &ev);
@@ -60,6 +68,7 @@ static __always_inline int reason_action(__u32 reason)
 	case LIMPET_R_DROP_NO_BACKEND:
 	case LIMPET_R_DROP_BAD_BACKEND:
 	case LIMPET_R_DROP_ABSORBED:
+	case LIMPET_R_DROP_TAIL_CALL:
 		return XDP_DROP;
 	default:
 		return XDP_PASS;

@@ -49,6 +49,7 @@
 #define MAP_NAME_VIP_STATS vip_stats
 #define MAP_NAME_BACKEND_STATS backend_stats
 #define MAP_NAME_REASONS reasons
+#define MAP_NAME_TC_REASONS tc_reasons
 #define MAP_NAME_CONFIG config
 #define MAP_NAME_DEVS devs
 #define MAP_NAME_TOKENS tokens
@@ -88,9 +89,12 @@ enum limpet_backend_state {
 	LIMPET_BE_DRAINING = 2, /* keeps its flows and affinities, gets no new client */
 };
 
-/* Why a packet was passed, dropped or forwarded: one counter each (reasons map). */
+/* Why the XDP program passed, dropped or forwarded a packet: exactly one per packet (reasons
+ * map), so they add up to the packets it saw. 0 is no reason: functions return it for "go on".
+ */
 enum limpet_reason {
-	LIMPET_R_FWD_REDIRECT = 0, /* rewritten, sent out another device */
+	LIMPET_R_NONE = 0,
+	LIMPET_R_FWD_REDIRECT,     /* rewritten, sent out another device */
 	LIMPET_R_FWD_TX,           /* rewritten, sent back out the same device */
 	LIMPET_R_FWD_STACK,        /* rewritten, handed to the kernel to route (no FIB/neighbour yet) */
 	LIMPET_R_PASS_NOT_IP,      /* ARP, LLDP, … */
@@ -104,22 +108,39 @@ enum limpet_reason {
 	LIMPET_R_PASS_IPV6_EXT,    /* IPv6 extension chain too long or unknown */
 	LIMPET_R_DROP_NO_BACKEND,  /* VIP without an active backend */
 	LIMPET_R_DROP_BAD_BACKEND, /* Maglev slot points at a missing backend (table being rebuilt) */
-	LIMPET_R_FRAG_FWD,         /* a non-first fragment placed by its first fragment or by ip-hash */
 	LIMPET_R_SYNACK,           /* token VIP: SYN answered with a SYN cookie (XDP_TX) */
 	LIMPET_R_TO_TC,            /* token VIP: first payload or binding step, for the TC program */
 	LIMPET_R_DROP_ABSORBED,    /* token VIP: the handshake's bare ACK, or no state to act on */
-	LIMPET_R_ICMP_FWD,         /* an ICMP error about a VIP flow, sent on by its inner header */
 	LIMPET_R_PASS_STALE,       /* a backend's SYN-ACK on the 4-tuple of a closed flow: not limpet's */
+	LIMPET_R_DROP_TAIL_CALL,   /* the SYN-cookie responder could not be called (jump table empty) */
 	LIMPET_R_MAX,
 };
 
 /* Keep in the order of enum limpet_reason: names for stats output and tests. */
 #define LIMPET_REASON_NAMES                                                                       \
-	{ "fwd_redirect", "fwd_tx", "fwd_stack", "pass_not_ip", "pass_not_vip",                   \
-	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",             \
-	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "frag_fwd",      \
-	  "synack", "to_tc", "drop_absorbed",  \
-	  "icmp_fwd", "pass_stale" }
+	{ "none", "fwd_redirect", "fwd_tx", "fwd_stack", "pass_not_ip", "pass_not_vip",           \
+	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",                 \
+	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "synack",        \
+	  "to_tc", "drop_absorbed", "pass_stale", "drop_tail_call" }
+
+/* Why the TC program let a packet go, changed it or dropped it: one per packet (tc_reasons). */
+enum limpet_tc_reason {
+	LIMPET_TC_NONE = 0,
+	LIMPET_TC_PASS,            /* not a binding step: untouched, the kernel's */
+	LIMPET_TC_BIND_SYN,        /* a first data segment became the backend SYN (or its resend) */
+	LIMPET_TC_DELIVER,         /* a backend SYN-ACK became the held segment, sent back to it */
+	LIMPET_TC_CLIENT_RST,      /* a backend's RST while binding became a RST to the client */
+	LIMPET_TC_DROP_COOKIE,     /* a first segment whose SYN cookie does not check */
+	LIMPET_TC_DROP_NO_STATE,   /* a binding step without its binding or held segment */
+	LIMPET_TC_DROP_SPLICED,    /* a spliced flow's packet that XDP did not translate */
+	LIMPET_TC_DROP_NO_BACKEND, /* no backend to bind the client to */
+	LIMPET_TC_DROP_REWRITE,    /* the packet could not be resized or rewritten */
+	LIMPET_TC_MAX,
+};
+
+#define LIMPET_TC_REASON_NAMES                                                                    \
+	{ "none", "tc_pass", "tc_bind_syn", "tc_deliver", "tc_client_rst", "tc_drop_cookie",      \
+	  "tc_drop_no_state", "tc_drop_spliced", "tc_drop_no_backend", "tc_drop_rewrite" }
 
 /* Addresses are 16 bytes; IPv4 uses the first 4 and zeroes the rest. Ports in network order. */
 struct vip_key {
@@ -316,7 +337,7 @@ _Static_assert(sizeof(struct token_spec) == 40, "token_spec layout");
 #define LIMPET_VIP_F_SYN_DATA 0x1    /* token VIP: the first request rides in the backend SYN */
 #define LIMPET_VIP_F_FALLBACK_5T 0x2 /* token VIP: no token → five-tuple (else ip-hash) */
 
-/* Events of the token path: counters, not verdicts (events map). */
+/* Events: counters beside the verdicts, never instead of one (events map). */
 enum limpet_event {
 	LIMPET_EV_TOKEN_FOUND = 0,
 	LIMPET_EV_TOKEN_MISSING,  /* fallback policy used */
@@ -330,13 +351,15 @@ enum limpet_event {
 	LIMPET_EV_SYN_RETRY,      /* first segment retransmitted while binding: SYN resent */
 	LIMPET_EV_FLOW_EST,       /* a connection established: half-open → flows */
 	LIMPET_EV_FLOWS_FULL,     /* flows full: an established connection stays half-open */
+	LIMPET_EV_FRAG_FWD,       /* a later fragment sent where its first fragment went */
+	LIMPET_EV_ICMP_FWD,       /* an ICMP error about a VIP flow sent on by its inner header */
 	LIMPET_EV_MAX,
 };
 
 #define LIMPET_EVENT_NAMES                                                                        \
 	{ "token_found", "token_missing", "synack_sent", "cookie_ok", "cookie_bad",               \
 	  "ack_absorbed", "bind_started", "bind_done", "bind_failed", "syn_retry",            \
-	  "flow_established", "flows_full" }
+	  "flow_established", "flows_full", "frag_fwd", "icmp_fwd" }
 
 struct affinity_key {
 	__u32 vip_id;

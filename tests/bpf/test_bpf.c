@@ -44,6 +44,8 @@ static char err[LIMPET_ERR_LEN];
 #define VIP4TOKU "10.200.0.5:4000/udp"
 #define TEST_HALFOPEN 2048
 
+static __u64 event(int e);
+
 static void must(int ret)
 {
 	if (ret)
@@ -92,7 +94,7 @@ static int setup(void **state)
 		/* the TC program shares every map with the XDP one, as in a live instance */
 		static const enum inst_map all[] = { IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_HALFOPEN,
 						     IM_REVERSE, IM_AFFINITY, IM_FRAGS, IM_VIP_STATS,
-						     IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS,
+						     IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS,
 						     IM_TOKENS, IM_EVENTS, IM_PENDING };
 
 		tcskel = limpet_tc__open();
@@ -197,13 +199,15 @@ static void run_if(const unsigned char *pkt, size_t len, struct result *r, unsig
 	r->action = t.retval;
 	r->len = t.data_size_out;
 	r->reason = -1;
+	/* exactly one reason per packet, and never reason 0 (the program's "go on") */
 	for (int i = 0; i < LIMPET_R_MAX; i++)
-		if (i != LIMPET_R_FRAG_FWD && i != LIMPET_R_ICMP_FWD && after[i] != before[i]) {
-			assert_int_equal(after[i] - before[i], 1); /* exactly one verdict */
+		if (after[i] != before[i]) {
+			assert_int_equal(after[i] - before[i], 1);
 			assert_int_equal(r->reason, -1);
 			r->reason = i;
 		}
 	assert_int_not_equal(r->reason, -1);
+	assert_int_not_equal(r->reason, LIMPET_R_NONE);
 }
 
 static void run(const unsigned char *pkt, size_t len, struct result *r)
@@ -500,7 +504,7 @@ static void test_fragments(void **state)
 	char b[64];
 	unsigned short p;
 	size_t len;
-	__u64 before[LIMPET_R_MAX], after[LIMPET_R_MAX];
+	__u64 ev;
 
 	/* a later fragment before its first: passed, counted */
 	later.frag = 2;
@@ -519,11 +523,11 @@ static void test_fragments(void **state)
 	want.dst = b;
 	expect_frame(&r, &want);
 
-	reasons_sum(in.fd[IM_REASONS], before);
+	ev = event(LIMPET_EV_FRAG_FWD);
 	len = pkt_build(&later, pkt);
 	run(pkt, len, &r);
-	reasons_sum(in.fd[IM_REASONS], after);
-	assert_int_equal(after[LIMPET_R_FRAG_FWD] - before[LIMPET_R_FRAG_FWD], 1);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK); /* the verdict; frag_fwd is an event */
+	assert_int_equal(event(LIMPET_EV_FRAG_FWD), ev + 1);
 	want = later;
 	want.dst = b;
 	expect_frame(&r, &want);
@@ -937,17 +941,30 @@ static void tcp_seen(const struct result *r, struct tcp_seen *t)
 	t->payload = th + hl;
 }
 
+/* The TC program on one packet; like run_if, exactly one TC reason per packet. */
 static void run_tc(const unsigned char *pkt, size_t len, struct result *r)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, t);
+	__u64 before[LIMPET_TC_MAX], after[LIMPET_TC_MAX];
 
 	t.data_in = pkt;
 	t.data_size_in = len;
 	t.data_out = r->out;
 	t.data_size_out = sizeof(r->out);
+	counters_sum(in.fd[IM_TC_REASONS], LIMPET_TC_MAX, before);
 	assert_int_equal(bpf_prog_test_run_opts(tc_fd, &t), 0);
+	counters_sum(in.fd[IM_TC_REASONS], LIMPET_TC_MAX, after);
 	r->action = t.retval;
 	r->len = t.data_size_out;
+	r->reason = -1;
+	for (int i = 0; i < LIMPET_TC_MAX; i++)
+		if (after[i] != before[i]) {
+			assert_int_equal(after[i] - before[i], 1);
+			assert_int_equal(r->reason, -1);
+			r->reason = i;
+		}
+	assert_int_not_equal(r->reason, -1);
+	assert_int_not_equal(r->reason, LIMPET_TC_NONE);
 }
 
 static __u64 event(int e)
@@ -1010,6 +1027,27 @@ static void test_established_survives_churn(void **state)
 	run(pkt, pkt_build(&c, pkt), &r);
 	assert_int_equal(table_count(in.fd[IM_FLOWS]), est_before - 1);
 	assert_int_equal(flow_fin(&c), LIMPET_FIN_RST);
+}
+
+/* A SYN to a token VIP whose responder cannot be tail-called: dropped with a reason of its own. */
+static void test_tail_call_missed(void **state)
+{
+	struct pspec syn = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.152",
+			     .dst = "10.200.0.6", .sport = 7400, .dport = 80, .tcp_flags = 0x02 };
+	int jump = bpf_map__fd(skel->maps.limpet_jump), fd;
+	unsigned char pkt[512];
+	struct result r;
+	__u32 k = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(jump, &k, &fd), 0); /* the program's id */
+	assert_int_equal(bpf_map_delete_elem(jump, &k), 0);
+	run(pkt, pkt_build(&syn, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_DROP_TAIL_CALL);
+	assert_int_equal(r.action, XDP_DROP);
+	fd = bpf_program__fd(skel->progs.limpet_synproxy4);
+	assert_int_equal(bpf_map_update_elem(jump, &k, &fd, BPF_ANY), 0);
+	run(pkt, pkt_build(&syn, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_SYNACK);
 }
 
 /* UDP: a flow is established when the client sends after the backend replied. */
@@ -1171,6 +1209,7 @@ static void test_token_bad_cookie(void **state)
 	assert_int_equal(r.reason, LIMPET_R_TO_TC);
 	run_tc(pkt, len, &r);
 	assert_int_equal(r.action, 2 /* TC_ACT_SHOT */);
+	assert_int_equal(r.reason, LIMPET_TC_DROP_COOKIE);
 	assert_int_equal(event(LIMPET_EV_COOKIE_BAD), bad + 1);
 	assert_int_equal(flow_count(), flows);
 }
@@ -1197,6 +1236,7 @@ static void test_token_binding(void **state)
 	assert_int_equal(r.reason, LIMPET_R_TO_TC);
 	run_tc(pkt, len, &r);
 	assert_int_equal(r.action, 0 /* TC_ACT_OK: the kernel routes the SYN */);
+	assert_int_equal(r.reason, LIMPET_TC_BIND_SYN);
 	expect_valid(&r);
 	pkt_decode(r.out, r.len, &pi);
 	assert_string_equal(addr_str(pi.dst, 4, a, sizeof(a)), "10.1.6.1");
@@ -1231,6 +1271,7 @@ static void test_token_binding(void **state)
 		assert_int_equal(r.reason, LIMPET_R_TO_TC);
 		run_tc(pkt, len, &r);
 		assert_int_equal(r.action, 7 /* TC_ACT_REDIRECT, back out to the backend */);
+		assert_int_equal(r.reason, LIMPET_TC_DELIVER);
 		expect_valid(&r);
 		pkt_decode(r.out, r.len, &pi);
 		assert_string_equal(addr_str(pi.dst, 4, a, sizeof(a)), "10.1.6.1");
@@ -1349,6 +1390,7 @@ static void test_token_backend_rst(void **state)
 		assert_int_equal(r.reason, LIMPET_R_TO_TC);
 		run_tc(pkt, len, &r);
 		assert_int_equal(r.action, 0);
+		assert_int_equal(r.reason, LIMPET_TC_CLIENT_RST);
 		expect_valid(&r);
 		pkt_decode(r.out, r.len, &pi);
 		assert_string_equal(addr_str(pi.src, 4, a, sizeof(a)), "10.200.0.6");
@@ -1429,7 +1471,7 @@ static void test_icmp_errors(void **state)
 	char be[64];
 	unsigned short bport = 8080;
 	size_t len;
-	__u64 before[LIMPET_R_MAX], after[LIMPET_R_MAX];
+	__u64 ev;
 
 	/* 10.1.0.1:8080: the quoted port really changes */
 	client_on_port(&c, "192.0.3.%d", bport, client, sizeof(client), be, sizeof(be));
@@ -1442,11 +1484,10 @@ static void test_icmp_errors(void **state)
 				   .dst = client, .sport = 80, .dport = 7300, .seq = 42 };
 
 		len = icmp_error_frame("198.51.100.254", "10.200.0.1", &q, pkt);
-		reasons_sum(in.fd[IM_REASONS], before);
+		ev = event(LIMPET_EV_ICMP_FWD);
 		run(pkt, len, &r);
-		reasons_sum(in.fd[IM_REASONS], after);
 		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
-		assert_int_equal(after[LIMPET_R_ICMP_FWD] - before[LIMPET_R_ICMP_FWD], 1);
+		assert_int_equal(event(LIMPET_EV_ICMP_FWD), ev + 1);
 		assert_memory_equal(r.out + 14 + 16, bip, 4);          /* outer destination */
 		assert_memory_equal(r.out + 14 + 28 + 12, bip, 4);     /* quoted source */
 		assert_int_equal(r.out[14 + 48] << 8 | r.out[14 + 49], bport); /* quoted port */
@@ -1697,6 +1738,7 @@ int main(void)
 		cmocka_unit_test(test_close_tracking),
 		cmocka_unit_test(test_established_survives_churn),
 		cmocka_unit_test(test_udp_established),
+		cmocka_unit_test(test_tail_call_missed),
 		cmocka_unit_test(test_udp_token),
 		cmocka_unit_test(test_icmp_errors),
 		cmocka_unit_test(test_icmp6_errors),

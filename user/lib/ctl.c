@@ -485,16 +485,32 @@ static int backend_stats_rows(struct inst *in, const struct vip_key *k, const st
 	return 0;
 }
 
+/* A per-CPU counter map as a table of name, count; rows from first on. */
+static void counter_table(int fd, const char *table, const char *name_col, const char *count_col,
+			  const char *const *names, __u32 n, __u32 first)
+{
+	const char *cols[] = { name_col, count_col };
+	__u64 v[64];
+
+	if (n > 64 || counters_sum(fd, n, v))
+		return;
+	out_table_begin(table, cols, 2);
+	for (__u32 i = first; i < n; i++) {
+		out_row_begin();
+		out_cell_str(names[i]);
+		out_cell_u64(v[i]);
+		out_row_end();
+	}
+	out_table_end();
+}
+
 static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 {
 	static const char *const vcols[] = { "vip", "packets", "bytes", "new_flows", "aff_hits",
 					      "aff_misses", "reply_packets", "reply_bytes" };
 	static const char *const bcols[] = { "vip", "backend", "state", "packets", "bytes",
 					      "new_flows", "reply_packets", "reply_bytes" };
-	static const char *const rcols[] = { "reason", "packets" };
-	static const char *const ecols[] = { "event", "count" };
-	__u64 r[LIMPET_R_MAX], e[LIMPET_EV_MAX];
-	int ret, i;
+	int ret;
 
 	out_table_begin("vips", vcols, 8);
 	ret = for_each_vip(in, c, vip_stats_row, NULL, err, errlen);
@@ -506,24 +522,11 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	out_table_end();
 	if (c->has_vip)
 		return 0;
-	reasons_sum(in->fd[IM_REASONS], r);
-	out_table_begin("reasons", rcols, 2);
-	for (i = 0; i < LIMPET_R_MAX; i++) {
-		out_row_begin();
-		out_cell_str(reason_names[i]);
-		out_cell_u64(r[i]);
-		out_row_end();
-	}
-	out_table_end();
-	counters_sum(in->fd[IM_EVENTS], LIMPET_EV_MAX, e);
-	out_table_begin("events", ecols, 2);
-	for (i = 0; i < LIMPET_EV_MAX; i++) {
-		out_row_begin();
-		out_cell_str(event_names[i]);
-		out_cell_u64(e[i]);
-		out_row_end();
-	}
-	out_table_end();
+	/* one reason per packet per program (0 is none); events beside them */
+	counter_table(in->fd[IM_REASONS], "reasons", "reason", "packets", reason_names, LIMPET_R_MAX, 1);
+	counter_table(in->fd[IM_TC_REASONS], "tc_reasons", "reason", "packets", tc_reason_names,
+		      LIMPET_TC_MAX, 1);
+	counter_table(in->fd[IM_EVENTS], "events", "event", "count", event_names, LIMPET_EV_MAX, 0);
 	return 0;
 }
 

@@ -47,7 +47,7 @@ int maglev_build(const struct maglev_backend *bs, int n, __u32 m, __u32 seed, __
 /* ---- instance: pins, maps, lock (instance.c) ---- */
 enum inst_map {
 	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_HALFOPEN, IM_REVERSE, IM_AFFINITY, IM_FRAGS,
-	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_CONFIG, IM_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_MAX,
+	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_MAX,
 };
 extern const char *const inst_map_names[IM_MAX];
 
@@ -122,6 +122,7 @@ int stats_sum(int map_fd, __u32 key, struct limpet_stats *out);
 int reasons_sum(int map_fd, __u64 out[LIMPET_R_MAX]);
 int counters_sum(int map_fd, __u32 n, __u64 *out);
 extern const char *const reason_names[LIMPET_R_MAX];
+extern const char *const tc_reason_names[LIMPET_TC_MAX];
 extern const char *const event_names[LIMPET_EV_MAX];
 /* "query session_id", "udp offset 0 len 8", "-" */
 const char *token_spec_str(const struct token_spec *ts, char *buf, size_t len);

@@ -19,6 +19,9 @@ _Static_assert(sizeof((const char *[])LIMPET_EVENT_NAMES) / sizeof(char *) == LI
 	       "a name for every event");
 _Static_assert(sizeof((const char *[])LIMPET_REASON_NAMES) / sizeof(char *) == LIMPET_R_MAX,
 	       "a name for every reason");
+const char *const tc_reason_names[LIMPET_TC_MAX] = LIMPET_TC_REASON_NAMES;
+_Static_assert(sizeof((const char *[])LIMPET_TC_REASON_NAMES) / sizeof(char *) == LIMPET_TC_MAX,
+	       "a name for every TC reason");
 
 const char *policy_str(__u8 policy)
 {
