@@ -9,6 +9,9 @@
 # nsenter --net (not ip netns exec, which remounts /sys and hides the pinned bpffs).
 #
 # Usage: TB=name; tb_setup NBACKENDS NCLIENTS [NCLIENTS6]; ... ; tb_cleanup (trap it)
+# TB_BRIDGE_LB=1: the backends' bridge br0 lives in the limpet ns itself and holds the backend-side
+# addresses (backends as VMs or containers on the balancer host); limpet attaches to br0 in skb
+# mode.
 
 TB_ROOT=${TB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 TB_BUILD=${TB_BUILD:-$TB_ROOT/build}
@@ -19,6 +22,7 @@ TB_DIR=
 TB_NBE=0
 
 tb_ns() { echo "$TB-$1"; }
+tb_sw() { if [ -n "${TB_BRIDGE_LB:-}" ]; then tb_ns lb; else tb_ns sw; fi; } # the bridge's ns
 tb_in() { local ns=$1; shift; ip netns exec "$TB-$ns" "$@"; }
 limpet() { nsenter --net="/run/netns/$TB-lb" "$TB_BUILD/limpet" -i "$TB" "$@"; }
 limpetctl() { "$TB_BUILD/limpetctl" -i "$TB" "$@"; }
@@ -40,8 +44,10 @@ tb_setup() { # NBACKENDS NCLIENTS [NCLIENTS6]
 	local nbe=$1 ncli=$2 ncli6=${3:-0} i
 	TB_DIR=$(mktemp -d "/tmp/$TB.XXXXXX")
 	chmod 755 "$TB_DIR"
-	for ns in cli lb sw; do ip netns add "$(tb_ns $ns)"; done
-	for ns in cli lb sw; do
+	local nss="cli lb"
+	[ -n "${TB_BRIDGE_LB:-}" ] || nss="$nss sw"
+	for ns in $nss; do ip netns add "$(tb_ns $ns)"; done
+	for ns in $nss; do
 		ip -n "$(tb_ns $ns)" link set lo up
 		tb_in "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 			net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
@@ -60,17 +66,22 @@ tb_setup() { # NBACKENDS NCLIENTS [NCLIENTS6]
 	ip -n "$(tb_ns cli)" route add default via 198.18.255.254
 	[ "$ncli6" -gt 0 ] && ip -n "$(tb_ns cli)" -6 route add default via 2001:db8:c::fffe
 	# the backend side: one L2 segment through a bridge
-	ip -n "$(tb_ns sw)" link add br0 type bridge
-	ip -n "$(tb_ns sw)" link set br0 up
-	ip link add swl netns "$(tb_ns sw)" type veth peer name lbb netns "$(tb_ns lb)"
-	tb_link_prep "$(tb_ns sw)" swl
-	tb_link_prep "$(tb_ns lb)" lbb
-	ip -n "$(tb_ns sw)" link set swl master br0
-	ip -n "$(tb_ns lb)" addr add 10.99.0.254/24 dev lbb
-	ip -n "$(tb_ns lb)" addr add fd00:99::fe/64 dev lbb nodad
-	# frames redirected into a veth are delivered only if its peer runs XDP
+	ip -n "$(tb_sw)" link add br0 type bridge
+	ip -n "$(tb_sw)" link set br0 up
+	if [ -n "${TB_BRIDGE_LB:-}" ]; then
+		ip -n "$(tb_ns lb)" addr add 10.99.0.254/24 dev br0
+		ip -n "$(tb_ns lb)" addr add fd00:99::fe/64 dev br0 nodad
+	else
+		ip link add swl netns "$(tb_ns sw)" type veth peer name lbb netns "$(tb_ns lb)"
+		tb_link_prep "$(tb_ns sw)" swl
+		tb_link_prep "$(tb_ns lb)" lbb
+		ip -n "$(tb_ns sw)" link set swl master br0
+		ip -n "$(tb_ns lb)" addr add 10.99.0.254/24 dev lbb
+		ip -n "$(tb_ns lb)" addr add fd00:99::fe/64 dev lbb nodad
+		# frames redirected into a veth are delivered only if its peer runs XDP
+		ip -n "$(tb_ns sw)" link set dev swl xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
+	fi
 	ip -n "$(tb_ns cli)" link set dev cli0 xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
-	ip -n "$(tb_ns sw)" link set dev swl xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
 	# content every backend serves: a fixed 4 MiB file for byte-exact transfers
 	mkdir -p "$TB_DIR/www"
 	head -c 4194304 /dev/urandom >"$TB_DIR/www/big.bin"
@@ -86,10 +97,10 @@ tb_backend_add() { # N: namespace beN with nginx answering "beN"
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-	ip link add eth0 netns "$ns" type veth peer name "sw$n" netns "$(tb_ns sw)"
+	ip link add eth0 netns "$ns" type veth peer name "sw$n" netns "$(tb_sw)"
 	tb_link_prep "$ns" eth0
-	tb_link_prep "$(tb_ns sw)" "sw$n"
-	ip -n "$(tb_ns sw)" link set "sw$n" master br0
+	tb_link_prep "$(tb_sw)" "sw$n"
+	ip -n "$(tb_sw)" link set "sw$n" master br0
 	ip -n "$ns" addr add "$(tb_backend4 "$n")/24" dev eth0
 	ip -n "$ns" addr add "$(tb_backend6 "$n")/64" dev eth0 nodad
 	ip -n "$ns" route add default via 10.99.0.254
@@ -140,8 +151,13 @@ NGINX
 
 # limpet on both sides of the limpet namespace (NAT mode needs both). Again = upgrade.
 tb_attach() { # TB_ATTACH_OPTS: more attach options (table sizes)
-	limpet attach dev lbc ${TB_ATTACH_OPTS:-} >/dev/null &&
-		limpet attach dev lbb ${TB_ATTACH_OPTS:-} >/dev/null
+	if [ -n "${TB_BRIDGE_LB:-}" ]; then
+		limpet attach dev lbc ${TB_ATTACH_OPTS:-} >/dev/null &&
+			limpet attach dev br0 mode skb ${TB_ATTACH_OPTS:-} >/dev/null
+	else
+		limpet attach dev lbc ${TB_ATTACH_OPTS:-} >/dev/null &&
+			limpet attach dev lbb ${TB_ATTACH_OPTS:-} >/dev/null
+	fi
 }
 
 # Attach limpet to both sides and create a VIP with backends 1..N (extra args: vip options).

@@ -12,6 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/if_link.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -44,7 +48,9 @@ static void usage(FILE *f)
 		"         them atomically, keeping all state. flows (established connections, never\n"
 		"         evicted), halfopen (connections not yet established or closed) and affinity\n"
 		"         (clients) size the tables when the instance is created; default: 1/64 of\n"
-		"         the memory (flows = affinity = 4 x halfopen).\n"
+		"         the memory (flows = affinity = 4 x halfopen). XDP redirects only into devices\n"
+		"         attached in native mode; a bridge has none: attach to its ports, or to the\n"
+		"         bridge in skb mode.\n"
 		"detach   remove the programs from IFNAME; the instance's state stays pinned.\n"
 		"status   devices, program, pins and VIP/backend/flow counts of the instance.\n"
 		"replay   run each frame of a pcap through the program with the instance's VIPs and\n"
@@ -166,6 +172,28 @@ static int pin_atomic(int fd, const char *dir, const char *name)
 	return 0;
 }
 
+/* The kernel creates a devmap read-only for programs (and refuses that flag from userspace):
+ * reusing a pinned one, the objects must expect it, or libbpf sees a mismatch.
+ */
+static int devmap_flags(const char *dir, struct bpf_map *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[256];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, LIMPET_STR(MAP_NAME_TX_DEVS));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0; /* a new instance: the XDP object creates it; TC is set after */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || bpf_map__set_map_flags(m, info.map_flags)) {
+		out_error("read pinned map %s: %s", path, strerror(errno));
+		ret = 1;
+	}
+	close(fd);
+	return ret;
+}
+
 /* Table sizes: a new instance takes the asked or default ones; an existing one keeps its own
  * (the pinned maps cannot be resized), and asking for others is an error. Set on both objects
  * before load, or libbpf will not reuse the pins. 0, or 1 with the error printed.
@@ -199,7 +227,39 @@ static int attach_sizes(const char *dir, const __u32 ask[TBL_MAX], struct limpet
 			out_error("size %s: %s", table_names[t], strerror(errno));
 			return 1;
 		}
-	return 0;
+	return devmap_flags(dir, skel->maps.MAP_NAME_TX_DEVS);
+}
+
+/* XDP may redirect into a device only when its driver takes XDP frames: those attached in
+ * native mode. Packets for the others (skb mode: bridges, drivers without XDP) go through the
+ * kernel.
+ */
+static void tx_dev_set(int tx_fd, const struct dev_info *di)
+{
+	__u32 ifindex = di->ifindex;
+
+	if (di->xdp_mode == LIMPET_XDP_NATIVE)
+		bpf_map_update_elem(tx_fd, &ifindex, &ifindex, BPF_ANY);
+	else
+		bpf_map_delete_elem(tx_fd, &ifindex);
+}
+
+/* Whether a device is a Linux bridge (it has no native XDP; its ports do). Asked of the driver
+ * in this network namespace: /sys may show another one's (nsenter --net).
+ */
+static bool is_bridge(const char *ifname)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), ret;
+
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&di;
+	ret = ioctl(fd, SIOCETHTOOL, &ifr);
+	close(fd);
+	return !ret && !strcmp(di.driver, "bridge");
 }
 
 static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
@@ -219,6 +279,11 @@ static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 
 	if (need_root() || dev_index(ifname, &ifindex))
 		return 1;
+	if (mode == LIMPET_XDP_NATIVE && is_bridge(ifname)) {
+		out_error("%s is a bridge, which has no native XDP: attach limpet to its ports, or to %s in skb mode (mode skb)",
+			  ifname, ifname);
+		return 1;
+	}
 	if (bpffs_ensure(err, sizeof(err))) {
 		out_error("%s", err);
 		return 1;
@@ -252,7 +317,7 @@ static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 		ret = 1;
 		goto out;
 	}
-	ret = limpet_tc__load(tc);
+	ret = devmap_flags(dir, tc->maps.MAP_NAME_TX_DEVS) ? -EINVAL : limpet_tc__load(tc);
 	if (ret) {
 		out_error("load TC program into instance '%s': %s", instance, strerror(-ret));
 		ret = 1;
@@ -319,6 +384,7 @@ static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 	di.prog_id = info.id;
 	snprintf(di.ifname, sizeof(di.ifname), "%s", ifname);
 	bpf_map_update_elem(devs_fd, &ifindex, &di, BPF_ANY);
+	tx_dev_set(bpf_map__fd(skel->maps.MAP_NAME_TX_DEVS), &di);
 
 	/* upgrade: the instance's other devices run the new program too */
 	while (!bpf_map_get_next_key(devs_fd, prev, &next)) {
@@ -338,6 +404,7 @@ static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 		}
 		cur.prog_id = info.id;
 		bpf_map_update_elem(devs_fd, &key, &cur, BPF_ANY);
+		tx_dev_set(bpf_map__fd(skel->maps.MAP_NAME_TX_DEVS), &cur);
 	}
 	{
 		/* an instance from before the reverse map (or a crash mid-change): replies find
@@ -412,6 +479,7 @@ static int cmd_detach(const char *ifname)
 		goto out;
 	}
 	tc_remove(ifindex);
+	bpf_map_delete_elem(in.fd[IM_TX_DEVS], &ifindex);
 	bpf_map_delete_elem(in.fd[IM_DEVS], &ifindex);
 	out_kv_str("instance", instance);
 	out_kv_str("detached", ifname);
@@ -459,12 +527,13 @@ static void status_tables(struct inst *in)
 
 static int cmd_status(void)
 {
-	static const char *const cols[] = { "device", "ifindex", "mode", "prog_id", "attached" };
+	static const char *const cols[] = { "device", "ifindex", "mode", "prog_id", "attached",
+					     "redirect" };
 	static const char *const pcols[] = { "pin" };
 	struct dev_info cur;
 	struct backend be;
 	struct inst in;
-	__u32 key, next, *prev = NULL, id, att_mode, att_id;
+	__u32 key, next, *prev = NULL, id, att_mode, att_id, txv;
 	__u64 backends = 0;
 	struct dirent *de;
 	DIR *d;
@@ -483,7 +552,7 @@ static int cmd_status(void)
 	out_kv_u64("vips", map_count(in.fd[IM_VIPS]));
 	out_kv_u64("backends", backends);
 	status_tables(&in);
-	out_table_begin("devices", cols, 5);
+	out_table_begin("devices", cols, 6);
 	while (!bpf_map_get_next_key(in.fd[IM_DEVS], prev, &next)) {
 		key = next;
 		prev = &key;
@@ -496,6 +565,8 @@ static int cmd_status(void)
 		out_cell_str(cur.xdp_mode == LIMPET_XDP_SKB ? "skb" : "native");
 		out_cell_u64(cur.prog_id);
 		out_cell_str(att_id == cur.prog_id ? "yes" : att_id ? "replaced" : "no");
+		/* whether XDP may redirect into it (tx_devs), or the kernel forwards to it */
+		out_cell_str(bpf_map_lookup_elem(in.fd[IM_TX_DEVS], &key, &txv) ? "no" : "yes");
 		out_row_end();
 	}
 	out_table_end();

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
-/* Forwarding a rewritten packet: next hop from the kernel's FIB, out with XDP_TX or redirect.
- * Without a resolved next hop the packet goes to the kernel, which routes it and resolves the
- * neighbour, so the next packet takes the fast path.
+/* Forwarding a rewritten packet: next hop from the kernel's FIB, out with XDP_TX or a redirect
+ * into a device that takes XDP frames (tx_devs). Without a resolved next hop, or toward any other
+ * device (a bridge, a device without native XDP), the packet goes to the kernel, which routes it
+ * (and resolves the neighbour, so the next packet takes the fast path).
  */
 #ifndef LIMPET_BPF_FWD_H
 #define LIMPET_BPF_FWD_H
 
 #include "parse.h"
 #include "csum.h"
+#include "maps.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -46,7 +48,8 @@ static __always_inline int fwd_out(struct xdp_md *ctx, struct pkt *p, __u32 in_i
 	__builtin_memcpy(p->eth->h_source, smac, ETH_ALEN);
 	if (ifindex == in_ifindex)
 		return LIMPET_R_FWD_TX;
-	bpf_redirect(ifindex, 0);
+	/* a member of tx_devs (fwd_packet checked): the redirect is the map's, not a bare ifindex */
+	bpf_redirect_map(&MAP_NAME_TX_DEVS, ifindex, 0);
 	return LIMPET_R_FWD_REDIRECT;
 }
 
@@ -56,10 +59,12 @@ static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p, struct 
 {
 	__u32 in_ifindex = ctx->ingress_ifindex; /* read ctx once: no derived ctx pointers */
 	struct bpf_fib_lookup fib = {};
-	int rc;
+	int rc, stack;
 
 	if (nh && nh->in_ifindex == in_ifindex && now < nh->expires)
-		return fwd_out(ctx, p, in_ifindex, nh->ifindex, nh->dmac, nh->smac);
+		return nh->flags & LIMPET_NH_STACK ?
+			       LIMPET_R_FWD_STACK :
+			       fwd_out(ctx, p, in_ifindex, nh->ifindex, nh->dmac, nh->smac);
 
 	fib.ifindex = in_ifindex;
 	fib.l4_protocol = p->key.proto;
@@ -82,13 +87,18 @@ static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p, struct 
 			nh->expires = 0;
 		return LIMPET_R_FWD_STACK;
 	}
+	/* XDP frames only to devices that take them; the kernel forwards the rest */
+	stack = fib.ifindex != in_ifindex && !bpf_map_lookup_elem(&MAP_NAME_TX_DEVS, &fib.ifindex);
 	if (nh) {
 		nh->ifindex = fib.ifindex;
 		nh->in_ifindex = in_ifindex;
 		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
 		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+		nh->flags = stack ? LIMPET_NH_STACK : 0;
 		nh->expires = now + LIMPET_NEXTHOP_TTL_NS;
 	}
+	if (stack)
+		return LIMPET_R_FWD_STACK;
 	return fwd_out(ctx, p, in_ifindex, fib.ifindex, fib.dmac, fib.smac);
 }
 

@@ -159,6 +159,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } MAP_NAME_SCRATCH SEC(".maps");
 
+/* Written by the loader: the devices XDP may redirect into (attached in native mode, so their
+ * drivers take XDP frames). A next hop elsewhere is left to the kernel. The kernel marks a
+ * devmap read-only for programs (BPF_F_RDONLY_PROG), which the loader matches when it reuses
+ * the pin.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, LIMPET_MAX_DEVS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_TX_DEVS SEC(".maps");
+
 /* Written by the loader only: which devices this instance is attached to. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

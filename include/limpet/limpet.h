@@ -52,6 +52,7 @@
 #define MAP_NAME_TC_REASONS tc_reasons
 #define MAP_NAME_CONFIG config
 #define MAP_NAME_DEVS devs
+#define MAP_NAME_TX_DEVS tx_devs
 #define MAP_NAME_TOKENS tokens
 #define MAP_NAME_EVENTS events
 #define MAP_NAME_PENDING pending
@@ -225,9 +226,13 @@ struct nexthop {
 	__u32 in_ifindex; /* valid for packets arriving on this device only */
 	__u8 dmac[6];
 	__u8 smac[6];
-	__u32 pad;
+	__u32 flags; /* LIMPET_NH_* */
 };
 _Static_assert(sizeof(struct nexthop) == 32, "nexthop layout");
+/* The next hop is a device limpet cannot send XDP frames to (a bridge, a device attached in skb
+ * mode or not at all): the rewritten packet goes to the kernel, which forwards it.
+ */
+#define LIMPET_NH_STACK 0x1
 
 /* A token-routed TCP connection limpet spliced (docs/design.md §6): client and backend ISNs differ. */
 enum limpet_splice_state {

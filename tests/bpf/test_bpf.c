@@ -1646,6 +1646,26 @@ static void test_fib_forward(void **state)
 	}
 	tin = if_nametoindex("tin0");
 	tout = if_nametoindex("tout0");
+	/* tout0 is not a device limpet may redirect into (not in tx_devs, as a bridge or an skb-mode
+	 * device would not be): the kernel forwards the rewritten packet, TTL and MACs untouched
+	 */
+	{
+		struct pspec st = s;
+
+		st.sport = 10;
+		len = pkt_build(&st, pkt);
+		run_if(pkt, len, &r, tin);
+		assert_int_equal(r.action, XDP_PASS);
+		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+		out_dst(&r, b, sizeof(b), &p);
+		want = st;
+		want.dst = b;
+		want.dport = p;
+		expect_frame(&r, &want);
+	}
+	/* both attached in native mode, as limpet attach records them */
+	assert_int_equal(bpf_map_update_elem(in.fd[IM_TX_DEVS], &tout, &tout, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(in.fd[IM_TX_DEVS], &tin, &tin, BPF_ANY), 0);
 	establish(s.src, s.dst, s.sport, s.dport, b, sizeof(b), &p); /* next hops: established flows */
 	len = pkt_build(&s, pkt);
 	run_if(pkt, len, &r, tin);

@@ -47,7 +47,7 @@ int maglev_build(const struct maglev_backend *bs, int n, __u32 m, __u32 seed, __
 /* ---- instance: pins, maps, lock (instance.c) ---- */
 enum inst_map {
 	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_HALFOPEN, IM_REVERSE, IM_AFFINITY, IM_FRAGS,
-	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_MAX,
+	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS, IM_TX_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_MAX,
 };
 extern const char *const inst_map_names[IM_MAX];
 
