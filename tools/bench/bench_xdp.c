@@ -5,7 +5,10 @@
  * has taken the wanted wall time. Cases are interleaved over rounds; the median round counts.
  * Prints a markdown table.
  *
- *   bench_xdp [SECONDS_PER_CASE [ROUNDS]]
+ *   bench_xdp [SECONDS_PER_CASE [ROUNDS [FLOWS]]]
+ *
+ * FLOWS sizes the established table (filled to 64 short of it): the established case then runs
+ * against that many concurrent flows, and the table's kernel memory per entry is printed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -165,13 +168,16 @@ int main(int argc, char **argv)
 	unsigned int ifin;
 	__u32 zero = 0, one = 1;
 	int i, n = 0, rounds = 3, r;
+	unsigned long nflows = LIMPET_MAX_FLOWS;
 
 	if (argc > 1)
 		min_seconds = atof(argv[1]);
 	if (argc > 2)
 		rounds = atoi(argv[2]);
-	if (rounds < 1 || rounds > 16 || min_seconds <= 0) {
-		fprintf(stderr, "Usage: bench_xdp [SECONDS_PER_CASE [ROUNDS (1-16)]]\n");
+	if (argc > 3)
+		nflows = strtoul(argv[3], NULL, 0);
+	if (rounds < 1 || rounds > 16 || min_seconds <= 0 || nflows < 1024 || nflows > 67108864) {
+		fprintf(stderr, "Usage: bench_xdp [SECONDS_PER_CASE [ROUNDS (1-16) [FLOWS (1024-67108864)]]]\n");
 		return 2;
 	}
 	if (unshare(CLONE_NEWNET)) {
@@ -186,6 +192,8 @@ int main(int argc, char **argv)
 	ifin = if_nametoindex("bin0");
 	libbpf_quiet(false);
 	lb = limpet_xdp__open();
+	if (lb)
+		bpf_map__set_max_entries(lb->maps.MAP_NAME_FLOWS, nflows);
 	fl = floor__open_and_load();
 	if (!lb || !fl || obj_private_maps(lb->obj, NULL, NULL, 0, err, sizeof(err)) ||
 	    limpet_xdp__load(lb) || inst_from_object(&in, lb->obj, err, sizeof(err))) {
@@ -193,6 +201,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bpf_map_update_elem(in.fd[IM_CONFIG], &zero, &cfg, BPF_ANY);
+	/* both devices as limpet attach records native ones: XDP may redirect into them */
+	{
+		__u32 ifout = if_nametoindex("bout0");
+
+		bpf_map_update_elem(in.fd[IM_TX_DEVS], &ifin, &ifin, BPF_ANY);
+		bpf_map_update_elem(in.fd[IM_TX_DEVS], &ifout, &ifout, BPF_ANY);
+	}
 	if (vip_parse("10.200.0.1:80/tcp", &k, err, sizeof(err)) ||
 	    op_vip_add(&in, &k, &vo, err, sizeof(err)) ||
 	    op_backend_add(&in, &k, "10.1.0.1", 1, err, sizeof(err)) ||
@@ -284,23 +299,39 @@ int main(int argc, char **argv)
 	 */
 	{
 		static const enum inst_map tables[] = { IM_HALFOPEN, IM_FLOWS };
-		static const unsigned int sizes[] = { LIMPET_MAX_HALFOPEN, LIMPET_MAX_FLOWS - 64 };
+		const unsigned long sizes[] = { LIMPET_MAX_HALFOPEN, nflows - 64 };
+		const unsigned int chunk = 1 << 20;
+		struct flow_key *keys = calloc(chunk, sizeof(*keys));
+		struct flow_val *vals = calloc(chunk, sizeof(*vals));
 
-		for (int t = 0; t < 2; t++) {
-			unsigned int cnt = sizes[t], j;
-			struct flow_key *keys = calloc(cnt, sizeof(*keys));
-			struct flow_val *vals = calloc(cnt, sizeof(*vals));
-			LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		for (int t = 0; t < 2 && keys && vals; t++) {
+			for (unsigned long done = 0; done < sizes[t];) {
+				unsigned int cnt = sizes[t] - done > chunk ? chunk : sizes[t] - done, j;
+				LIBBPF_OPTS(bpf_map_batch_opts, bo);
 
-			for (j = 0; j < cnt; j++) {
-				keys[j].family = LIMPET_AF_INET;
-				keys[j].proto = IPPROTO_TCP;
-				keys[j].src[0] = htonl(0x0b000000 + j);
-				keys[j].dst[0] = htonl(0xcbcbcb00 + t);
+				for (j = 0; j < cnt; j++) {
+					keys[j].family = LIMPET_AF_INET;
+					keys[j].proto = IPPROTO_TCP;
+					keys[j].src[0] = htonl(0x0b000000 + done + j);
+					keys[j].dst[0] = htonl(0xcbcbcb00 + t);
+				}
+				if (bpf_map_update_batch(in.fd[tables[t]], keys, vals, &cnt, &bo)) {
+					fprintf(stderr, "Error: fill %s: %s\n", inst_map_names[tables[t]],
+						strerror(errno));
+					return 1;
+				}
+				done += cnt;
 			}
-			bpf_map_update_batch(in.fd[tables[t]], keys, vals, &cnt, &bo);
-			free(keys);
-			free(vals);
+		}
+		free(keys);
+		free(vals);
+		{
+			struct table_usage u;
+
+			if (!table_usage(in.fd[IM_FLOWS], &u))
+				fprintf(stderr, "flows: %llu of %u entries, %llu bytes of kernel memory (%.1f per entry)\n",
+					(unsigned long long)u.used, u.size, (unsigned long long)u.memory,
+					(double)u.memory / u.size);
 		}
 	}
 	bpf_map_update_elem(in.fd[IM_FLOWS], &fk, &fv, BPF_ANY); /* the spliced flow */
