@@ -28,6 +28,7 @@
 #include "pktbuild.h"
 
 static double min_seconds = 1.0;
+static unsigned long fill_n; /* established flows from 11.0.0.0 up (vary 3 picks among them) */
 /* the known client's VIP: every port, so each run can be a new connection of one client */
 #define KNOWN_VIP "10.200.0.3:0/tcp"
 static char err[LIMPET_ERR_LEN];
@@ -37,7 +38,7 @@ struct bcase {
 	int prog_fd;
 	unsigned char pkt[256];
 	size_t len;
-	int vary;           /* vary the client (source address/port) on every run */
+	int vary;           /* vary the client on every run: 1 address and port, 2 ports, 3 a fill flow */
 	__u32 want_action;
 	/* what every run must do to the ip-hash VIP's counters (checked: a case measures what its
 	 * name says): count a new flow, an affinity hit, an affinity miss
@@ -77,7 +78,15 @@ static int measure(struct bcase *c, unsigned int ifindex)
 	c->runs = 0;
 	do {
 		for (int i = 0; i < 256; i++) {
-			if (c->vary) {
+			if (c->vary == 3) {
+				/* one of the fill's established flows, a different one every run */
+				__u32 k = (seq = seq * 1103515245u + 12345u) % fill_n;
+
+				c->pkt[14 + 12] = 11;
+				c->pkt[14 + 13] = k >> 16;
+				c->pkt[14 + 14] = k >> 8;
+				c->pkt[14 + 15] = k;
+			} else if (c->vary) {
 				/* a new client per run: source address and port (ip-hash keys on the
 				 * address); checksums need not match, the program does not verify them
 				 */
@@ -114,6 +123,34 @@ static int measure(struct bcase *c, unsigned int ifindex)
 	} while (now_s() - start < min_seconds);
 	c->ns = (double)total / c->runs;
 	return 0;
+}
+
+/* count entries from client 11.0.0.0 up, to dst:dport from sport, each with value v. */
+static int fill_table(int fd, unsigned long count, __u32 dst, __u16 sport, __u16 dport,
+		      const struct flow_val *v)
+{
+	const unsigned int chunk = 1 << 20;
+	struct flow_key *keys = calloc(chunk, sizeof(*keys));
+	struct flow_val *vals = calloc(chunk, sizeof(*vals));
+	int ret = keys && vals ? 0 : -ENOMEM;
+
+	for (unsigned long done = 0; done < count && !ret;) {
+		unsigned int cnt = count - done > chunk ? chunk : count - done, j;
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		for (j = 0; j < cnt; j++) {
+			keys[j] = (struct flow_key){ .family = LIMPET_AF_INET, .proto = IPPROTO_TCP,
+						     .sport = htons(sport), .dport = htons(dport) };
+			keys[j].src[0] = htonl(0x0b000000 + done + j);
+			keys[j].dst[0] = htonl(dst);
+			vals[j] = *v;
+		}
+		ret = bpf_map_update_batch(fd, keys, vals, &cnt, &bo) ? -errno : 0;
+		done += cnt;
+	}
+	free(keys);
+	free(vals);
+	return ret;
 }
 
 /* The counters of the two ip-hash VIPs, added. */
@@ -159,7 +196,7 @@ int main(int argc, char **argv)
 	struct vip_opts vo = { .policy = LIMPET_POLICY_IP_HASH, .affinity_ttl = 1800,
 			       .table_size = LIMPET_MAGLEV_M_DEFAULT };
 	struct limpet_config cfg = { LIMPET_HASH_SEED_DEFAULT, LIMPET_MAGLEV_M_DEFAULT, 0 };
-	struct bcase cs[9];
+	struct bcase cs[10];
 	struct flow_key fk = { .sport = htons(40002), .dport = htons(80), .proto = IPPROTO_TCP,
 			       .family = LIMPET_AF_INET };
 	struct flow_val fv = { .sp = { .state = LIMPET_SP_ESTABLISHED, .delta = 12345, .ts_off = 777,
@@ -293,45 +330,16 @@ int main(int argc, char **argv)
 	other.dst = "10.200.0.99";
 	cs[n] = (struct bcase){ .name = "limpet: not a VIP (pass)", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_PASS };
 	cs[n].len = pkt_build(&other, cs[n].pkt), n++;
+	cs[n] = (struct bcase){ .name = "limpet: established flow, a different one of FLOWS each run", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT, .vary = 3 };
+	cs[n].len = pkt_build(&est, cs[n].pkt), n++;
 
-	/* fill both flow tables: new flows evict from a full halfopen; flows keeps room for the
-	 * established and spliced flows the cases need
-	 */
+	/* halfopen full, so new flows evict */
 	{
-		static const enum inst_map tables[] = { IM_HALFOPEN, IM_FLOWS };
-		const unsigned long sizes[] = { LIMPET_MAX_HALFOPEN, nflows - 64 };
-		const unsigned int chunk = 1 << 20;
-		struct flow_key *keys = calloc(chunk, sizeof(*keys));
-		struct flow_val *vals = calloc(chunk, sizeof(*vals));
+		struct flow_val zv = {};
 
-		for (int t = 0; t < 2 && keys && vals; t++) {
-			for (unsigned long done = 0; done < sizes[t];) {
-				unsigned int cnt = sizes[t] - done > chunk ? chunk : sizes[t] - done, j;
-				LIBBPF_OPTS(bpf_map_batch_opts, bo);
-
-				for (j = 0; j < cnt; j++) {
-					keys[j].family = LIMPET_AF_INET;
-					keys[j].proto = IPPROTO_TCP;
-					keys[j].src[0] = htonl(0x0b000000 + done + j);
-					keys[j].dst[0] = htonl(0xcbcbcb00 + t);
-				}
-				if (bpf_map_update_batch(in.fd[tables[t]], keys, vals, &cnt, &bo)) {
-					fprintf(stderr, "Error: fill %s: %s\n", inst_map_names[tables[t]],
-						strerror(errno));
-					return 1;
-				}
-				done += cnt;
-			}
-		}
-		free(keys);
-		free(vals);
-		{
-			struct table_usage u;
-
-			if (!table_usage(in.fd[IM_FLOWS], &u))
-				fprintf(stderr, "flows: %llu of %u entries, %llu bytes of kernel memory (%.1f per entry)\n",
-					(unsigned long long)u.used, u.size, (unsigned long long)u.memory,
-					(double)u.memory / u.size);
+		if (fill_table(in.fd[IM_HALFOPEN], LIMPET_MAX_HALFOPEN, 0xcbcbcb00, 0, 0, &zv)) {
+			fprintf(stderr, "Error: fill halfopen: %s\n", strerror(errno));
+			return 1;
 		}
 	}
 	bpf_map_update_elem(in.fd[IM_FLOWS], &fk, &fv, BPF_ANY); /* the spliced flow */
@@ -388,6 +396,33 @@ int main(int argc, char **argv)
 		if (measure(&warm, ifin))
 			return 1;
 		min_seconds = save;
+	}
+	/* flows full but for a few: copies of the primed established flow (next hop cached for an
+	 * hour) for FLOWS clients, so the last case lands on a cold one every run
+	 */
+	{
+		struct flow_key ek = { .family = LIMPET_AF_INET, .proto = IPPROTO_TCP,
+				       .sport = htons(est.sport), .dport = htons(est.dport) };
+		struct flow_val tv;
+		struct table_usage u;
+
+		inet_pton(AF_INET, est.src, ek.src);
+		inet_pton(AF_INET, est.dst, ek.dst);
+		fill_n = nflows - 64;
+		if (bpf_map_lookup_elem(in.fd[IM_FLOWS], &ek, &tv) || !tv.nh.expires) {
+			fprintf(stderr, "Error: the established flow has no next hop\n");
+			return 1;
+		}
+		tv.nh.expires += 3600ULL * 1000000000ULL;
+		tv.last_seen = mono_coarse_ns(); /* a flow seen > 1 s ago refreshes it, as live ones do */
+		if (fill_table(in.fd[IM_FLOWS], fill_n, ntohl(ek.dst[0]), est.sport, est.dport, &tv)) {
+			fprintf(stderr, "Error: fill flows: %s\n", strerror(errno));
+			return 1;
+		}
+		if (!table_usage(in.fd[IM_FLOWS], &u))
+			fprintf(stderr, "flows: %llu of %u entries, %llu bytes of kernel memory (%.1f per entry)\n",
+				(unsigned long long)u.used, u.size, (unsigned long long)u.memory,
+				(double)u.memory / u.size);
 	}
 	if (op_vip_find(&in, &k, &vm)) {
 		fprintf(stderr, "Error: the ip-hash VIP is gone\n");

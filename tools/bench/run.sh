@@ -10,8 +10,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "Error: make bench loads BPF programs and creates network namespaces: run it as root" >&2
 	exit 1
 fi
-secs=1 rounds=3 requests=200 peer_secs=6 peer_rounds=5 sessions=200 conns=10
-[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50 peer_secs=3 peer_rounds=1 conns=3
+secs=1 rounds=3 requests=200 peer_secs=6 peer_rounds=5 sessions=200 conns=10 fill=10000000
+[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50 peer_secs=3 peer_rounds=1 conns=3 fill=1000000
 out=build/bench
 mkdir -p "$out"
 OUT=$out tools/bench/peers.sh "$peer_secs" "$peer_rounds" "$sessions" "$conns"
@@ -35,6 +35,12 @@ tools/bench/report.py "$out"
 	echo "Floor 3 is parse + one hash lookup + swap MACs; *net* subtracts \`return XDP_TX\` (the test-run timer's own cost)."
 	echo
 	build/bench_xdp "$secs" "$rounds"
+	echo
+	echo "## The established path at $fill concurrent flows"
+	echo
+	echo "Command: \`build/bench_xdp $secs $rounds $fill\` (the established table sized and filled to $fill flows; the last row takes a different flow every run)."
+	echo
+	build/bench_xdp "$secs" "$rounds" "$fill" 2>&1
 	echo
 	echo "## Time to first byte"
 	echo
