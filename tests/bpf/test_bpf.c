@@ -164,6 +164,20 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Each test starts with no connection state: flows, affinities, fragments, held segments. */
+static int fresh(void **state)
+{
+	static const enum inst_map maps[] = { IM_FLOWS, IM_HALFOPEN, IM_AFFINITY, IM_FRAGS,
+					      IM_PENDING };
+	char key[64];
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		while (!bpf_map_get_next_key(in.fd[maps[i]], NULL, key))
+			if (bpf_map_delete_elem(in.fd[maps[i]], key))
+				return -1;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	limpet_tc__destroy(tcskel);
@@ -1741,33 +1755,33 @@ static void test_fib_forward(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nat_v4_tcp),
-		cmocka_unit_test(test_nat_v4_udp),
-		cmocka_unit_test(test_nat_v6_tcp),
-		cmocka_unit_test(test_nat_v6_udp),
-		cmocka_unit_test(test_vlan_options_ext),
-		cmocka_unit_test(test_not_ours),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_bad_headers),
-		cmocka_unit_test(test_fragments),
-		cmocka_unit_test(test_ttl_and_drop),
-		cmocka_unit_test(test_port0_vip),
-		cmocka_unit_test(test_stickiness_and_prefix),
-		cmocka_unit_test(test_affinity_table),
-		cmocka_unit_test(test_drain_and_delete),
-		cmocka_unit_test(test_close_tracking),
-		cmocka_unit_test(test_established_survives_churn),
-		cmocka_unit_test(test_udp_established),
-		cmocka_unit_test(test_tail_call_missed),
-		cmocka_unit_test(test_udp_token),
-		cmocka_unit_test(test_icmp_errors),
-		cmocka_unit_test(test_icmp6_errors),
-		cmocka_unit_test(test_token_synack),
-		cmocka_unit_test(test_token_synack_v6),
-		cmocka_unit_test(test_token_bad_cookie),
-		cmocka_unit_test(test_token_binding),
-		cmocka_unit_test(test_token_backend_rst),
-		cmocka_unit_test(test_fib_forward),
+		cmocka_unit_test_setup(test_nat_v4_tcp, fresh),
+		cmocka_unit_test_setup(test_nat_v4_udp, fresh),
+		cmocka_unit_test_setup(test_nat_v6_tcp, fresh),
+		cmocka_unit_test_setup(test_nat_v6_udp, fresh),
+		cmocka_unit_test_setup(test_vlan_options_ext, fresh),
+		cmocka_unit_test_setup(test_not_ours, fresh),
+		cmocka_unit_test_setup(test_truncation, fresh),
+		cmocka_unit_test_setup(test_bad_headers, fresh),
+		cmocka_unit_test_setup(test_fragments, fresh),
+		cmocka_unit_test_setup(test_ttl_and_drop, fresh),
+		cmocka_unit_test_setup(test_port0_vip, fresh),
+		cmocka_unit_test_setup(test_stickiness_and_prefix, fresh),
+		cmocka_unit_test_setup(test_affinity_table, fresh),
+		cmocka_unit_test_setup(test_drain_and_delete, fresh),
+		cmocka_unit_test_setup(test_close_tracking, fresh),
+		cmocka_unit_test_setup(test_established_survives_churn, fresh),
+		cmocka_unit_test_setup(test_udp_established, fresh),
+		cmocka_unit_test_setup(test_tail_call_missed, fresh),
+		cmocka_unit_test_setup(test_udp_token, fresh),
+		cmocka_unit_test_setup(test_icmp_errors, fresh),
+		cmocka_unit_test_setup(test_icmp6_errors, fresh),
+		cmocka_unit_test_setup(test_token_synack, fresh),
+		cmocka_unit_test_setup(test_token_synack_v6, fresh),
+		cmocka_unit_test_setup(test_token_bad_cookie, fresh),
+		cmocka_unit_test_setup(test_token_binding, fresh),
+		cmocka_unit_test_setup(test_token_backend_rst, fresh),
+		cmocka_unit_test_setup(test_fib_forward, fresh),
 	};
 
 	return cmocka_run_group_tests_name("packet", tests, setup, teardown);
