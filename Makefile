@@ -71,9 +71,9 @@ $(BUILD)/test_unit: tests/unit/test_unit.c $(BUILD)/liblimpet.a
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/test_bpf: tests/bpf/test_bpf.c tests/bpf/pktbuild.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
+$(BUILD)/test_bpf: $(wildcard tests/bpf/*.c) $(wildcard tests/bpf/*.h) $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(wildcard tests/bpf/*.c) $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/bench_xdp: tools/bench/bench_xdp.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/floor.skel.h $(BUILD)/liblimpet.a
 	$(call msg,BENCH,$@)

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* Packet tests of connection state: close tracking, stickiness and affinity, drain and delete,
+ * churn and establishment.
+ */
+#include "harness.h"
+
+void test_close_tracking(void **state)
+{
+	struct pspec c = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.77", .dst = "10.200.0.1",
+			   .sport = 33000, .dport = 80, .tcp_flags = 0x02 };
+	struct pspec b, back;
+	unsigned char pkt[2048];
+	struct result r;
+	char be[64];
+	unsigned short bport;
+	size_t len;
+
+	run(pkt, pkt_build(&c, pkt), &r); /* SYN: a new flow */
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	out_dst(&r, be, sizeof(be), &bport);
+	assert_int_equal(flow_fin(&c), 0);
+	b = (struct pspec){ .family = 4, .proto = IPPROTO_TCP, .src = be, .dst = c.src,
+			    .sport = bport, .dport = c.sport, .tcp_flags = 0x11 /* FIN ACK */ };
+	back = b;
+	back.src = c.dst;
+	back.sport = c.dport;
+	run(pkt, pkt_build(&b, pkt), &r); /* the backend closes first */
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	expect_frame(&r, &back); /* still translated */
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_BACKEND);
+	c.tcp_flags = 0x11;
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_BACKEND | LIMPET_FIN_CLIENT);
+	/* the last ACK still goes back from the VIP */
+	b.tcp_flags = 0x10;
+	back.tcp_flags = 0x10;
+	run(pkt, pkt_build(&b, pkt), &r);
+	expect_frame(&r, &back);
+	/* a SYN-ACK on the closed tuple answers a direct connection: untouched, flow gone */
+	b.tcp_flags = 0x12;
+	len = pkt_build(&b, pkt);
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_PASS_STALE);
+	expect_unchanged(&r, pkt, len);
+	assert_int_equal(flow_fin(&c), 0xff);
+	run(pkt, len, &r); /* and nothing of limpet's is left for it */
+	assert_int_equal(r.reason, LIMPET_R_PASS_NOT_VIP);
+
+	/* again: closed by the client's RST; then the client's SYN on the tuple opens it again */
+	c.tcp_flags = 0x02;
+	run(pkt, pkt_build(&c, pkt), &r);
+	c.tcp_flags = 0x04;
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_RST);
+	c.tcp_flags = 0x02;
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(flow_fin(&c), 0);
+	b.tcp_flags = 0x12;
+	back.tcp_flags = 0x12;
+	run(pkt, pkt_build(&b, pkt), &r); /* the backend's answer to that SYN is translated */
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	expect_frame(&r, &back);
+	/* a backend RST closes it too */
+	b.tcp_flags = 0x04;
+	run(pkt, pkt_build(&b, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_RST);
+	assert_int_equal(op_flows_sweep(&in, 5, 3600, 0) >= 1, 1);
+	assert_int_equal(flow_fin(&c), 0xff);
+}
+
+void test_stickiness_and_prefix(void **state)
+{
+	char first[64], b[64], seen[8][64], src[32];
+	int nseen = 0, i, c;
+
+	/* ip-hash: every new connection of a client lands on its backend */
+	for (c = 0; c < 20; c++) {
+		snprintf(src, sizeof(src), "198.51.100.%d", c + 1);
+		backend_of(src, "10.200.0.1", 10000, 80, first, sizeof(first));
+		for (i = 1; i < 6; i++) {
+			backend_of(src, "10.200.0.1", 10000 + i, 80, b, sizeof(b));
+			assert_string_equal(b, first);
+		}
+	}
+	/* prefix 24: a whole /24 goes to one backend; /24s are spread */
+	for (c = 0; c < 30; c++) {
+		snprintf(src, sizeof(src), "203.0.%d.1", c);
+		backend_of(src, "10.200.0.4", 1, 80, first, sizeof(first));
+		for (i = 2; i < 60; i += 7) {
+			snprintf(src, sizeof(src), "203.0.%d.%d", c, i);
+			backend_of(src, "10.200.0.4", 1, 80, b, sizeof(b));
+			assert_string_equal(b, first);
+		}
+		for (i = 0; i < nseen && strcmp(seen[i], first); i++)
+			;
+		if (i == nseen && nseen < 8)
+			snprintf(seen[nseen++], 64, "%s", first);
+	}
+	assert_true(nseen >= 4); /* 30 /24s over 5 backends */
+}
+
+void test_affinity_table(void **state)
+{
+	struct vip_key k;
+	struct vip_meta m;
+	struct affinity_key ak = { .kind = LIMPET_AFF_SRC_IP };
+	struct affinity_val av = {};
+	struct limpet_stats before, after;
+	char maglev_choice[64], b[64];
+	__u32 id;
+
+	must(vip_parse(VIP4T, &k, err, sizeof(err)));
+	assert_int_equal(op_vip_find(&in, &k, &m), 0);
+	backend_of("198.51.100.200", "10.200.0.1", 1, 80, maglev_choice, sizeof(maglev_choice));
+
+	/* point a fresh client's affinity at a backend Maglev would not pick for it */
+	ak.vip_id = m.vip_id;
+	inet_pton(AF_INET, "198.51.100.201", ak.key);
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		struct backend be;
+		char a[64];
+
+		if (bpf_map_lookup_elem(in.fd[IM_BACKENDS], &id, &be) || be.vip_id != m.vip_id ||
+		    be.state != LIMPET_BE_ACTIVE)
+			continue;
+		backend_of("198.51.100.201", "10.200.0.1", 2, 80, b, sizeof(b));
+		if (strcmp(addr_str(be.addr, be.family, a, sizeof(a)), b))
+			break;
+	}
+	assert_true(id < LIMPET_MAX_BACKENDS);
+	av.backend_id = id;
+	av.last_seen = mono_coarse_ns();
+	assert_int_equal(bpf_map_update_elem(in.fd[IM_AFFINITY], &ak, &av, BPF_ANY), 0);
+	stats_sum(in.fd[IM_VIP_STATS], m.vip_id, &before);
+	backend_of("198.51.100.201", "10.200.0.1", 3, 80, b, sizeof(b));
+	stats_sum(in.fd[IM_VIP_STATS], m.vip_id, &after);
+	{
+		struct backend be;
+		char a[64];
+
+		bpf_map_lookup_elem(in.fd[IM_BACKENDS], &id, &be);
+		assert_string_equal(b, addr_str(be.addr, be.family, a, sizeof(a)));
+	}
+	assert_int_equal(after.aff_hits - before.aff_hits, 1);
+	assert_int_equal(after.new_flows - before.new_flows, 1);
+
+	/* an expired entry is ignored: back to Maglev's choice */
+	av.last_seen = mono_coarse_ns() - (m.affinity_ttl + 5) * 1000000000ULL;
+	assert_int_equal(bpf_map_update_elem(in.fd[IM_AFFINITY], &ak, &av, BPF_ANY), 0);
+	backend_of("198.51.100.201", "10.200.0.1", 4, 80, b, sizeof(b));
+	backend_of("198.51.100.201", "10.200.0.1", 5, 80, maglev_choice, sizeof(maglev_choice));
+	assert_string_equal(b, maglev_choice);
+}
+
+void test_drain_and_delete(void **state)
+{
+	struct vip_key k;
+	char b[64], victim[64], spec[64];
+	unsigned short bp;
+	int c;
+
+	must(vip_parse(VIP4P24, &k, err, sizeof(err)));
+	/* a client with an open (established) connection */
+	establish("192.0.2.99", "10.200.0.4", 7000, 80, victim, sizeof(victim), &bp);
+	snprintf(spec, sizeof(spec), "%s", victim);
+	must(op_backend_set_state(&in, &k, spec, LIMPET_BE_DRAINING, err, sizeof(err)));
+	/* its flow and its affinity keep the draining backend */
+	backend_of("192.0.2.99", "10.200.0.4", 7000, 80, b, sizeof(b));
+	assert_string_equal(b, victim);
+	backend_of("192.0.2.99", "10.200.0.4", 7001, 80, b, sizeof(b));
+	assert_string_equal(b, victim);
+	/* no new client gets it */
+	for (c = 0; c < 200; c++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "100.64.%d.%d", c / 200, c % 200 + 1);
+		backend_of(src, "10.200.0.4", 1, 80, b, sizeof(b));
+		assert_string_not_equal(b, victim);
+	}
+	/* deleted: the open flow is re-selected on its next packet */
+	must(op_backend_set_state(&in, &k, spec, LIMPET_BE_FREE, err, sizeof(err)));
+	backend_of("192.0.2.99", "10.200.0.4", 7000, 80, b, sizeof(b));
+	assert_string_not_equal(b, victim);
+	must(op_backend_add(&in, &k, spec, 1, err, sizeof(err)));
+}
+
+/* Established connections live apart from half-open ones: a flood of spoofed SYNs and of
+ * short connections, several times the half-open table, evicts none of them, writes no
+ * affinity for a spoofed source, and the backend can push first afterwards.
+ */
+void test_established_survives_churn(void **state)
+{
+	struct pspec push, want, c;
+	unsigned char pkt[2048];
+	struct result r;
+	char be[64], b2[64], src[32];
+	__u64 aff_before, est_before;
+	unsigned short bport;
+	int i;
+
+	establish("192.0.2.150", "10.200.0.1", 40000, 80, be, sizeof(be), &bport);
+	est_before = table_count(in.fd[IM_FLOWS]);
+	assert_true(est_before >= 1);
+	aff_before = table_count(in.fd[IM_AFFINITY]);
+	c = (struct pspec){ .family = 4, .proto = IPPROTO_TCP, .dst = "10.200.0.1", .dport = 80,
+			    .tcp_flags = 0x02, .src = src };
+	for (i = 0; i < 3 * TEST_HALFOPEN; i++) {
+		snprintf(src, sizeof(src), "198.%d.%d.%d", 18 + i / 65536, i / 256 % 256, i % 256);
+		c.sport = 1024 + i % 60000;
+		run(pkt, pkt_build(&c, pkt), &r);
+		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	}
+	/* spoofed sources never completed a handshake: no affinity, nothing established */
+	assert_int_equal(table_count(in.fd[IM_AFFINITY]), aff_before);
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), est_before);
+	assert_true(table_count(in.fd[IM_HALFOPEN]) <= TEST_HALFOPEN);
+	/* the backend speaks first after the flood: still from the VIP */
+	push = (struct pspec){ .family = 4, .proto = IPPROTO_TCP, .src = be, .dst = "192.0.2.150",
+			       .sport = bport, .dport = 40000, .tcp_flags = 0x18, .seq = 5001,
+			       .ack = 101, .payload = "push" };
+	want = push;
+	want.src = "10.200.0.1";
+	want.sport = 80;
+	run(pkt, pkt_build(&push, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	expect_frame(&r, &want);
+	/* and the client answers on the same backend */
+	c = (struct pspec){ .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.150",
+			    .dst = "10.200.0.1", .sport = 40000, .dport = 80, .tcp_flags = 0x10,
+			    .seq = 101, .ack = 5005 };
+	run(pkt, pkt_build(&c, pkt), &r);
+	out_dst(&r, b2, sizeof(b2), &bport);
+	assert_string_equal(b2, be);
+	/* a connection that closes leaves the established table */
+	c.tcp_flags = 0x04;
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), est_before - 1);
+	assert_int_equal(flow_fin(&c), LIMPET_FIN_RST);
+}
+
+/* UDP: a flow is established when the client sends after the backend replied. */
+void test_udp_established(void **state)
+{
+	struct pspec c = { .family = 4, .proto = IPPROTO_UDP, .src = "192.0.2.151",
+			   .dst = "10.200.0.1", .sport = 5353, .dport = 53, .payload = "q" }, b;
+	unsigned char pkt[2048];
+	struct result r;
+	char be[64];
+	unsigned short bport;
+	__u64 est = table_count(in.fd[IM_FLOWS]);
+
+	run(pkt, pkt_build(&c, pkt), &r);
+	out_dst(&r, be, sizeof(be), &bport);
+	run(pkt, pkt_build(&c, pkt), &r); /* the client again, no reply yet: still half-open */
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), est);
+	b = (struct pspec){ .family = 4, .proto = IPPROTO_UDP, .src = be, .dst = c.src,
+			    .sport = bport, .dport = c.sport, .payload = "a" };
+	run(pkt, pkt_build(&b, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	run(pkt, pkt_build(&c, pkt), &r);
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), est + 1);
+}
