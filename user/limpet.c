@@ -155,6 +155,23 @@ static void tc_remove(unsigned int ifindex)
 	bpf_tc_detach(&hook, &opts);
 }
 
+/* Unpin everything in an instance's directory. */
+static void pins_remove(const char *dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* Pin an object under a name, replacing an older pin in one rename. */
 static int pin_atomic(int fd, const char *dir, const char *name)
 {
@@ -275,7 +292,7 @@ static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 	struct bpf_prog_info info = {};
 	__u32 ilen = sizeof(info);
 	char dir[128], pname[32];
-	int lock, ret = 1, prog_fd, cfg_fd, devs_fd;
+	int lock, ret = 1, prog_fd, cfg_fd, devs_fd, created;
 
 	if (need_root() || dev_index(ifname, &ifindex))
 		return 1;
@@ -290,7 +307,8 @@ static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 	}
 	inst_dir(instance, dir, sizeof(dir));
 	mkdir(LIMPET_PIN_ROOT, 0700);
-	if (mkdir(dir, 0700) && errno != EEXIST) {
+	created = mkdir(dir, 0700) == 0;
+	if (!created && errno != EEXIST) {
 		out_error("create %s: %s", dir, strerror(errno));
 		return 1;
 	}
@@ -439,6 +457,11 @@ static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 out:
 	limpet_tc__destroy(tc);
 	limpet_xdp__destroy(skel);
+	if (ret && created) {
+		/* a new instance that did not come up leaves nothing behind */
+		pins_remove(dir);
+		rmdir(dir);
+	}
 	close(lock);
 	return ret;
 }
@@ -591,10 +614,7 @@ static int cmd_destroy(void)
 	struct dev_info cur;
 	struct inst in;
 	__u32 key, next, *prev = NULL, att_mode;
-	char path[512];
-	struct dirent *de;
 	char dir[128];
-	DIR *d;
 
 	if (need_root() || inst_open_locked(&in))
 		return 1;
@@ -608,16 +628,8 @@ static int cmd_destroy(void)
 			tc_remove(key);
 		}
 	}
-	d = opendir(in.dir);
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", in.dir, de->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
 	snprintf(dir, sizeof(dir), "%s", in.dir);
+	pins_remove(dir);
 	inst_close(&in); /* also drops the lock */
 	if (rmdir(dir)) {
 		out_error("remove %s: %s", dir, strerror(errno));

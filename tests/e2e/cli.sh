@@ -125,6 +125,15 @@ ip link set dev lpcli-x0 xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
 out=$("$TB_BUILD/limpet" -i "$TB" attach dev lpcli-x0 2>&1); rc=$?
 check "attach over another XDP program: refused, names it" \
 	bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'another XDP program is attached to lpcli-x0 (id [0-9]*, name limpet_pass)'"
+out=$("$TB_BUILD/limpet" -i "${TB}new" attach dev lpcli-x0 2>&1); rc=$?
+check "a new instance that fails to attach leaves no pins behind" \
+	bash -c "[ $rc -eq 1 ] && [ ! -e /sys/fs/bpf/limpet/${TB}new ]"
+out=$("$TB_BUILD/limpet" -i "${TB}new" attach dev lpcli-x1 flows 100 2>&1); rc=$?
+check "a table size out of range: usage error, nothing created ($out)" \
+	bash -c "[ $rc -eq 2 ] && echo '$out' | grep -q 'flows: expected a number of entries' && [ ! -e /sys/fs/bpf/limpet/${TB}new ]"
+out=$(limpet attach dev d0 flows 8192 2>&1); rc=$?
+check "other table sizes for an existing instance: refused, says how ($out)" \
+	bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'sizes are set when an instance is created'"
 out=$("$TB_BUILD/limpet" -i "$TB" detach dev lpcli-x0 2>&1); rc=$?
 check "detach a device the instance does not own: refused" bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'not attached to instance'"
 out=$("$TB_BUILD/limpet" -i bad.name status 2>&1); rc=$?

@@ -26,7 +26,8 @@ static __u32 floor_pow2(__u64 n)
 }
 
 /* 1/64 of the memory for the three tables, at ~384 bytes per established connection
- * (its flows entry, a quarter of a halfopen entry, one affinity): 1,048,576 flows on 24 GiB.
+ * (its flows entry, a quarter of a halfopen entry, one affinity), rounded down to a power of two:
+ * 524,288 flows on a VM with 23.4 GiB.
  */
 void tables_default(__u32 sizes[TBL_MAX])
 {
