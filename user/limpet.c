@@ -55,7 +55,9 @@ static void usage(FILE *f)
 		"status   devices, program, pins and VIP/backend/flow counts of the instance.\n"
 		"replay   run each frame of a pcap through the program with the instance's VIPs and\n"
 		"         backends (a private flow table and counters: the live ones are untouched);\n"
-		"         print each verdict and rewrite, and write the output frames to OUT.pcap.\n"
+		"         print each verdict and rewrite, and write the output frames to OUT.pcap. A\n"
+		"         frame the kernel will not run (too short or too long) gets verdict 'error'\n"
+		"         and goes to OUT.pcap as it was; the run carries on.\n"
 		"destroy  detach from every device and remove the instance's pins.\n"
 		"\n"
 		"State is pinned under " LIMPET_PIN_ROOT "/NAME/ (instance 'default' unless -i).\n");
@@ -641,6 +643,24 @@ static int cmd_destroy(void)
 
 static const char *const xdp_action_names[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT" };
 
+/* A frame the kernel would not run (shorter than an Ethernet header, longer than a test run
+ * takes): a row of its own, verdict "error".
+ */
+static void replay_error_row(int n, size_t len, int e)
+{
+	char why[64];
+
+	snprintf(why, sizeof(why), "error: %s (%zu bytes)", strerror(e), len);
+	out_row_begin();
+	out_cell_u64(n);
+	out_cell_str("error");
+	out_cell_str(why);
+	out_cell_str("-");
+	out_cell_str("unchanged");
+	out_cell_str("-");
+	out_row_end();
+}
+
 static int cmd_replay(const char *file, const char *outfile, const char *ifname)
 {
 	static const char *const cols[] = { "frame", "verdict", "reason", "in", "out", "csum" };
@@ -705,8 +725,13 @@ static int cmd_replay(const char *file, const char *outfile, const char *ifname)
 		}
 		reasons_sum(priv.fd[IM_REASONS], before);
 		if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.LIMPET_PROG_NAME), &topts)) {
-			out_error("frame %d: test run: %s", n, strerror(errno));
-			goto out;
+			/* too short or too long for a test run: say so, keep the frame, go on */
+			replay_error_row(n, len, errno);
+			if (wf && pcap_write(wf, buf, len)) {
+				out_error("write %s: %s", outfile, strerror(errno));
+				goto out;
+			}
+			continue;
 		}
 		reasons_sum(priv.fd[IM_REASONS], after);
 		for (i = 0; i < LIMPET_R_MAX; i++)

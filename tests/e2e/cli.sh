@@ -115,6 +115,22 @@ for m in backends flows halfopen reverse affinity frags vip_stats backend_stats 
 done
 check "every pinned map carries BTF" [ $named -eq 1 ]
 
+# replay carries on past a frame the kernel will not run (shorter than an Ethernet header)
+"$PY" - "$TB_DIR/short.pcap" <<'PY'
+import struct, sys
+frames = [b"\x00" * 10,                                            # 10 bytes: no test run
+          b"\x02" * 6 + b"\x04" * 6 + b"\x08\x06" + b"\x00" * 28]  # an ARP-typed frame
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+    for fr in frames:
+        f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)) + fr)
+PY
+out=$(limpet -j replay "$TB_DIR/short.pcap" out "$TB_DIR/short.out.pcap"); rc=$?
+check "replay: a 10-byte frame is a row with verdict error, the next frame still runs (exit $rc)" \
+	bash -c "[ $rc -eq 0 ] && [ \"\$(echo '$out' | $PY -c \"import json,sys; d=json.load(sys.stdin); print(' '.join(f['verdict'] + ':' + f['reason'].split(':')[0] for f in d['frames']))\")\" = 'error:error PASS:pass_not_ip' ]"
+check "replay: both frames written, the error frame as it was" \
+	[ "$(stat -c %s "$TB_DIR/short.out.pcap")" -eq $((24 + 16 + 10 + 16 + 42)) ]
+
 # the loader's errors
 out=$(limpet attach dev nosuchdev0 2>&1); rc=$?
 check "attach to a missing device: exit 1, 'no such device'" \
