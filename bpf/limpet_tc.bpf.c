@@ -91,25 +91,6 @@ static __always_inline int tc_parse(struct __sk_buff *skb, struct tc_pkt *t)
 	return 0;
 }
 
-/* Sum of a held segment's bytes, in ≤ 512-byte chunks (bpf_csum_diff's limit); the buffer is
- * zero past len up to a multiple of 4.
- */
-static __always_inline __u32 data_csum(const __u8 *data, __u32 len)
-{
-	__u64 n = (len + 3) & ~3u, s1, s2, s3;
-	__s64 sum;
-
-	s1 = opaque(n > 512 ? 512 : n);
-	s2 = opaque(n > 1024 ? 512 : n > 512 ? n - 512 : 0);
-	s3 = opaque(n > 1024 ? n - 1024 : 0);
-	if (s1 > 512 || s2 > 512 || s3 > LIMPET_PENDING_MAX + 4 - 1024 || (s1 | s2 | s3) & 3)
-		return 0;
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)data, s1, 0);
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)(data + 512), s2, (__u32)sum);
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)(data + 1024), s3, (__u32)sum);
-	return (__u32)sum;
-}
-
 /* Rewrite the packet as the IP header in t (t->ip or t->ip6, addresses already set) + a TCP
  * header hdr[hlen] + plen bytes of payload (0: none).
  */

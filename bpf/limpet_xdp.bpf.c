@@ -352,7 +352,6 @@ static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struc
 		 */
 		if (fv)
 			flow_forget(&p->key);
-		event_count(LIMPET_EV_SYNACK_SENT);
 		bpf_tail_call(ctx, &limpet_jump,
 			      p->ip4 ? LIMPET_JUMP_SYNPROXY4 : LIMPET_JUMP_SYNPROXY6);
 		return LIMPET_R_DROP_TAIL_CALL; /* the jump table is filled at load: not reached */
@@ -482,6 +481,8 @@ static __always_inline int synproxy_prog(struct xdp_md *ctx, const int v6)
 	int r = parse_packet(ctx, &p);
 
 	r = r < 0 ? -r : synproxy_synack(ctx, &p, v6);
+	if (r == LIMPET_R_SYNACK)
+		event_count(LIMPET_EV_SYNACK_SENT); /* counted when sent, not when asked for */
 	reason_count(r);
 	return reason_action(r);
 }

@@ -69,6 +69,7 @@ static __always_inline int reason_action(__u32 reason)
 	case LIMPET_R_DROP_BAD_BACKEND:
 	case LIMPET_R_DROP_ABSORBED:
 	case LIMPET_R_DROP_TAIL_CALL:
+	case LIMPET_R_DROP_BAD_SYN:
 		return XDP_DROP;
 	default:
 		return XDP_PASS;

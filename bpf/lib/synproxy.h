@@ -46,6 +46,61 @@ static __always_inline void synproxy_ts_decode(__u32 tsecr, struct tcp_opts *o)
 	o->ws = (tsecr & 0xf) == 0xf ? 0xff : tsecr & 0xf;
 }
 
+/* A SYN worth a cookie is one the kernel would accept: the IP header's checksum (IPv4), lengths
+ * that hold the TCP header inside the datagram and the datagram inside the frame, and the TCP
+ * checksum over the pseudo-header and the whole segment. hdr: the TCP header (th_len bytes) at
+ * off. 0, or the reason to drop it.
+ */
+static __always_inline int synproxy_syn_valid(struct xdp_md *ctx, const struct pkt *p, const int v6,
+					      const __u8 *hdr, __u32 th_len, __u32 off)
+{
+	void *data = (void *)(long)ctx->data;
+	__u32 frame = (__u32)((long)p->data_end - (long)data), l4len, plen, zero = 0, psum = 0;
+	struct pending *sc;
+	__s64 sum;
+
+	if (!v6) {
+		struct iphdr *iph = p->ip4;
+
+		if (!iph || (void *)(iph + 1) > p->data_end)
+			return LIMPET_R_DROP_BAD_SYN;
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)iph, sizeof(*iph), 0);
+		l4len = bpf_ntohs(iph->tot_len) - sizeof(*iph);
+		if (csum_fold32((__u32)sum) || bpf_ntohs(iph->tot_len) < sizeof(*iph) ||
+		    (void *)iph - data + bpf_ntohs(iph->tot_len) > frame)
+			return LIMPET_R_DROP_BAD_SYN;
+	} else {
+		struct ipv6hdr *ip6h = p->ip6;
+
+		if (!ip6h || (void *)(ip6h + 1) > p->data_end)
+			return LIMPET_R_DROP_BAD_SYN;
+		l4len = bpf_ntohs(ip6h->payload_len);
+		if ((void *)(ip6h + 1) - data + l4len > frame)
+			return LIMPET_R_DROP_BAD_SYN;
+	}
+	if (l4len < th_len)
+		return LIMPET_R_DROP_BAD_SYN; /* the TCP header runs past the datagram */
+	plen = l4len - th_len;
+	if (plen) {
+		/* data in the SYN (Fast Open): summed from a per-CPU copy, zero-padded */
+		sc = bpf_map_lookup_elem(&MAP_NAME_SCRATCH, &zero);
+		if (!sc || plen > LIMPET_PENDING_MAX)
+			return LIMPET_R_DROP_BAD_SYN;
+		plen = opaque(plen);
+		if (!plen || plen > LIMPET_PENDING_MAX ||
+		    bpf_xdp_load_bytes(ctx, off + th_len, sc->data, plen))
+			return LIMPET_R_DROP_BAD_SYN;
+		sc->data[plen] = sc->data[plen + 1] = sc->data[plen + 2] = sc->data[plen + 3] = 0;
+		psum = data_csum(sc->data, plen);
+	}
+	/* the segment's own checksum included: a valid one sums to 0xffff, which folds to 0 */
+	if (!v6 ? tcp4_csum(p->ip4->saddr, p->ip4->daddr, hdr, th_len, l4len, psum) :
+		  tcp6_csum((__u32 *)&p->ip6->saddr, (__u32 *)&p->ip6->daddr, hdr, th_len, l4len,
+			    psum))
+		return LIMPET_R_DROP_BAD_SYN;
+	return 0;
+}
+
 /* Turn the SYN in place into our SYN-ACK, IPv4 or IPv6 (no extension headers). v6 is a
  * constant: each family is its own program (limpet_synproxy4/6, tail calls), so the verifier
  * never walks one family's branches with the other's state.
@@ -71,6 +126,12 @@ static __always_inline int synproxy_synack(struct xdp_md *ctx, struct pkt *p, co
 	off = (void *)th - data;
 	if (bpf_xdp_load_bytes(ctx, off, w.hdr, th_len))
 		return LIMPET_R_PASS_BAD_L4;
+	if (!v6 && (!iph || (iph->ihl & 0xf) != 5))
+		return LIMPET_R_PASS_BAD_L3; /* IP options on a SYN: the kernel's to answer */
+	if (v6 && (!ip6h || ip6h->nexthdr != IPPROTO_TCP))
+		return LIMPET_R_PASS_IPV6_EXT; /* extension headers on a SYN: the kernel's */
+	if (synproxy_syn_valid(ctx, p, v6, w.hdr, th_len, off))
+		return LIMPET_R_DROP_BAD_SYN;
 	if (!v6) {
 		struct iphdr ipc;
 

@@ -225,6 +225,25 @@ static __always_inline __u16 tcp6_csum(const __u32 *saddr, const __u32 *daddr, c
 	return csum_fold32((__u32)sum);
 }
 
+/* Sum of a segment's bytes held in a buffer (a first segment, a SYN's data), in ≤ 512-byte chunks (bpf_csum_diff's limit); the buffer is
+ * zero past len up to a multiple of 4.
+ */
+static __always_inline __u32 data_csum(const __u8 *data, __u32 len)
+{
+	__u64 n = (len + 3) & ~3u, s1, s2, s3;
+	__s64 sum;
+
+	s1 = opaque(n > 512 ? 512 : n);
+	s2 = opaque(n > 1024 ? 512 : n > 512 ? n - 512 : 0);
+	s3 = opaque(n > 1024 ? n - 1024 : 0);
+	if (s1 > 512 || s2 > 512 || s3 > LIMPET_PENDING_MAX + 4 - 1024 || (s1 | s2 | s3) & 3)
+		return 0;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)data, s1, 0);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)(data + 512), s2, (__u32)sum);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)(data + 1024), s3, (__u32)sum);
+	return (__u32)sum;
+}
+
 static __always_inline void ip4_csum_set(struct iphdr *iph)
 {
 	__s64 sum;

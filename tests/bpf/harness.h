@@ -112,6 +112,7 @@ void test_token_bad_cookie(void **state);
 void test_token_binding(void **state);
 void test_token_backend_rst(void **state);
 void test_tail_call_missed(void **state);
+void test_token_bad_syn(void **state);
 void test_icmp_errors(void **state);
 void test_icmp6_errors(void **state);
 

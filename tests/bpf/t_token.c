@@ -98,6 +98,65 @@ void test_token_synack(void **state)
 	assert_int_equal(flow_count(), flows); /* no state for a SYN */
 }
 
+/* A SYN the kernel would drop costs no cookie: bad TCP or IPv4 checksum, an IP length that leaves
+ * no room for the TCP header, bad data in a Fast Open SYN; over IPv6 too. Good ones, with data
+ * too, are answered.
+ */
+void test_token_bad_syn(void **state)
+{
+	struct pspec syn = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.212",
+			     .dst = "10.200.0.6", .sport = 6100, .dport = 80, .tcp_flags = 0x02,
+			     .seq = 77 };
+	unsigned char pkt[512];
+	struct result r;
+	size_t len;
+	__u64 sent = event(LIMPET_EV_SYNACK_SENT);
+
+	len = pkt_build(&syn, pkt);
+	pkt[14 + 20 + 16] ^= 0x40; /* TCP checksum */
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_DROP_BAD_SYN);
+	assert_int_equal(r.action, XDP_DROP);
+	len = pkt_build(&syn, pkt);
+	pkt[14 + 10] ^= 0x40; /* IPv4 header checksum */
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_DROP_BAD_SYN);
+	len = pkt_build(&syn, pkt);
+	pkt[14 + 2] = 0, pkt[14 + 3] = 20; /* total length 20: no TCP header in the datagram */
+	pkt[14 + 10] = pkt[14 + 11] = 0;
+	{
+		unsigned int s = 0;
+
+		for (int i = 0; i < 20; i += 2)
+			s += pkt[14 + i] << 8 | pkt[14 + i + 1];
+		s = (s & 0xffff) + (s >> 16);
+		s = ~((s & 0xffff) + (s >> 16)) & 0xffff;
+		pkt[14 + 10] = s >> 8, pkt[14 + 11] = s; /* a valid IP header, a lying length */
+	}
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_DROP_BAD_SYN);
+	/* Fast Open: data in the SYN, checked too */
+	syn.payload = "GET /?sid=tfo HTTP/1.1\r\n\r\n";
+	len = pkt_build(&syn, pkt);
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_SYNACK);
+	pkt[len - 3] ^= 1;
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_DROP_BAD_SYN);
+	/* IPv6 */
+	syn = (struct pspec){ .family = 6, .proto = IPPROTO_TCP, .src = "2001:db8::212",
+			      .dst = "fc00:200::6", .sport = 6101, .dport = 80, .tcp_flags = 0x02,
+			      .seq = 77 };
+	len = pkt_build(&syn, pkt);
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_SYNACK);
+	pkt[14 + 40 + 16] ^= 0x40;
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_DROP_BAD_SYN);
+	/* only the two good SYNs were answered, and only they count as sent */
+	assert_int_equal(event(LIMPET_EV_SYNACK_SENT), sent + 2);
+}
+
 struct handshake {
 	unsigned int cookie, tsval;
 };
