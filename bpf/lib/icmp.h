@@ -40,7 +40,8 @@ static __always_inline int icmp_inner4(struct pkt *p, struct icmp_inner *in, str
 	struct iphdr *ip;
 	__u8 *l4;
 
-	if (!ih || (void *)(ih + 1) > p->data_end)
+	/* the quote (20 + 8 bytes) must lie inside the datagram, not in the frame's padding */
+	if (!ih || (void *)(ih + 1) > p->data_end || p->l4_len < sizeof(*ih) + 20 + 8)
 		return -1;
 	if (ih->type != ICMP_DEST_UNREACH && ih->type != ICMP_TIME_EXCEEDED)
 		return -1;
@@ -150,7 +151,8 @@ static __always_inline int icmp6_error(struct xdp_md *ctx, struct pkt *p)
 	__be16 *qsport, *qdport;
 	__u8 *l4;
 
-	if (!ip6 || !ih || (void *)(ih + 1) > p->data_end)
+	if (!ip6 || !ih || (void *)(ih + 1) > p->data_end ||
+	    p->l4_len < sizeof(*ih) + sizeof(*q) + 8)
 		return LIMPET_R_PASS_L4_OTHER;
 	if (ih->type != ICMPV6_DEST_UNREACH && ih->type != ICMPV6_PKT_TOOBIG &&
 	    ih->type != ICMPV6_TIME_EXCEED)

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /* Packet parsing: Ethernet (+ one VLAN tag), IPv4 (options, fragments), IPv6 (extension
- * headers, fragment header), TCP, UDP. Every length is checked against data_end and against
- * the IP header's own length fields; anything inconsistent is a reason, never a guess.
+ * headers, fragment header), TCP, UDP. The one place that decides which bytes belong to the
+ * packet (docs/design.md §4.2): the IP datagram is what its own length says (IPv4 total
+ * length, IPv6 payload length), never the frame, whose Ethernet padding is not payload; every
+ * header inside it (IHL, extension headers, TCP data offset, UDP length, ICMP's 8 bytes) must
+ * end inside it, and p->l4_len says how much of it follows the L4 header's start. Readers and
+ * writers after the parse stay within those bounds; anything inconsistent is a pass_bad_*
+ * reason, never rewritten.
  */
 #ifndef LIMPET_BPF_PARSE_H
 #define LIMPET_BPF_PARSE_H
@@ -48,31 +53,42 @@ struct pkt {
 	struct flow_key key;  /* as seen on the wire: src → dst */
 	__u32 frag_id;
 	__u8 frag;            /* enum pkt_frag */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 l4_len;         /* bytes of the datagram from l4 on (its IP length fields' word) */
 	__u32 len;            /* frame length, for byte counters */
 };
 
-static __always_inline int parse_l4(struct pkt *p, void *l4, void *data_end)
+/* The L4 header at l4, with l4_len bytes of the datagram from there on (its own length fields
+ * already checked against the frame): it must end inside the datagram.
+ */
+static __always_inline int parse_l4(struct pkt *p, void *l4, void *data_end, __u32 l4_len)
 {
 	p->l4 = l4;
+	p->l4_len = l4_len;
 	if (p->key.proto == IPPROTO_TCP) {
 		struct tcphdr *th = l4;
 
-		if ((void *)(th + 1) > data_end || th->doff < 5)
+		if ((void *)(th + 1) > data_end || l4_len < sizeof(*th) || th->doff < 5 ||
+		    th->doff * 4 > l4_len)
 			return -LIMPET_R_PASS_BAD_L4;
 		p->key.sport = th->source;
 		p->key.dport = th->dest;
 	} else if (p->key.proto == IPPROTO_UDP) {
 		struct udphdr *uh = l4;
+		__u32 ulen;
 
-		if ((void *)(uh + 1) > data_end)
+		if ((void *)(uh + 1) > data_end || l4_len < sizeof(*uh))
+			return -LIMPET_R_PASS_BAD_L4;
+		/* the UDP length is the datagram's; a first fragment holds only part of it */
+		ulen = bpf_ntohs(uh->len);
+		if (p->frag == PKT_FRAG_FIRST ? ulen <= l4_len : ulen != l4_len)
 			return -LIMPET_R_PASS_BAD_L4;
 		p->key.sport = uh->source;
 		p->key.dport = uh->dest;
 	} else if ((p->key.proto == IPPROTO_ICMP && p->ip4) ||
 		   (p->key.proto == IPPROTO_ICMPV6 && p->ip6)) {
 		/* kept for errors about VIP flows (icmp.h); ports stay 0 */
-		if (l4 + 8 > data_end)
+		if (l4 + 8 > data_end || l4_len < 8)
 			return -LIMPET_R_PASS_BAD_L4;
 	} else {
 		return -LIMPET_R_PASS_L4_OTHER;
@@ -83,15 +99,15 @@ static __always_inline int parse_l4(struct pkt *p, void *l4, void *data_end)
 static __always_inline int parse_ipv4(struct pkt *p, void *l3, void *data_end)
 {
 	struct iphdr *iph = l3;
-	__u32 hlen, avail;
+	__u32 hlen, avail, tot;
 	__u16 frag_off;
 
 	if ((void *)(iph + 1) > data_end)
 		return -LIMPET_R_PASS_BAD_L3;
 	hlen = (iph->ihl & 0xf) * 4;
 	avail = data_end - l3;
-	if (iph->version != 4 || hlen < sizeof(*iph) || bpf_ntohs(iph->tot_len) < hlen ||
-	    bpf_ntohs(iph->tot_len) > avail)
+	tot = bpf_ntohs(iph->tot_len);
+	if (iph->version != 4 || hlen < sizeof(*iph) || tot < hlen || tot > avail)
 		return -LIMPET_R_PASS_BAD_L3;
 	p->ip4 = iph;
 	p->key.family = LIMPET_AF_INET;
@@ -109,20 +125,36 @@ static __always_inline int parse_ipv4(struct pkt *p, void *l3, void *data_end)
 		}
 		p->frag = PKT_FRAG_FIRST;
 	}
-	return parse_l4(p, l3 + hlen, data_end);
+	return parse_l4(p, l3 + hlen, data_end, tot - hlen);
 }
 
+/* 1 when byte a equals b, without a branch: the extension-header walk is unrolled, and a
+ * branch in it would multiply the verifier's paths through everything after the parse.
+ */
+static __always_inline __u32 byte_eq(__u32 a, __u32 b)
+{
+	__u32 x = (a ^ b) & 0xff;
+
+	asm volatile("" : "+r"(x)); /* keep the compiler from turning it back into a compare */
+	return (x - 1) >> 31;
+}
+
+/* IPv6 and up to LIMPET_IPV6_EXT_MAX extension headers, all inside the payload length. A
+ * Routing header with segments left is another node's to process, and the L4 checksum covers
+ * its final destination (RFC 8200 §8.1): such a packet is passed (pass_ipv6_rh).
+ */
 static __always_inline int parse_ipv6(struct pkt *p, void *l3, void *data_end)
 {
 	struct ipv6hdr *ip6h = l3;
 	void *cur = ip6h + 1;
+	__u32 plen, ext, rh = 0;
 	__u8 nexthdr;
 	int i;
 
 	if (cur > data_end)
 		return -LIMPET_R_PASS_BAD_L3;
-	if (ip6h->version != 6 || bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h) >
-					   (__u64)(data_end - l3))
+	plen = bpf_ntohs(ip6h->payload_len);
+	if (ip6h->version != 6 || plen + sizeof(*ip6h) > (__u64)(data_end - l3))
 		return -LIMPET_R_PASS_BAD_L3;
 	p->ip6 = ip6h;
 	p->key.family = LIMPET_AF_INET6;
@@ -134,12 +166,13 @@ static __always_inline int parse_ipv6(struct pkt *p, void *l3, void *data_end)
 	for (i = 0; i < LIMPET_IPV6_EXT_MAX; i++) {
 		if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
 		    nexthdr == IPPROTO_DSTOPTS) {
-			struct ipv6_opt_hdr *oh = cur;
+			__u8 *oh = cur; /* next header, length in 8-byte units - 1, [routing] segments left */
 
-			if ((void *)(oh + 1) > data_end)
+			if ((void *)(oh + 8) > data_end)
 				return -LIMPET_R_PASS_BAD_L3;
-			nexthdr = oh->nexthdr;
-			cur += (oh->hdrlen + 1) * 8;
+			rh |= byte_eq(nexthdr, IPPROTO_ROUTING) & ((oh[3] + 0xffu) >> 8);
+			nexthdr = oh[0];
+			cur += (oh[1] + 1) * 8;
 		} else if (nexthdr == IPPROTO_FRAGMENT) {
 			struct frag6_hdr *fh = cur;
 			__u16 off;
@@ -153,6 +186,8 @@ static __always_inline int parse_ipv6(struct pkt *p, void *l3, void *data_end)
 			if (off & 0xfff8) {
 				p->key.proto = nexthdr;
 				p->frag = PKT_FRAG_LATER;
+				if ((__u64)(cur - (void *)(ip6h + 1)) > plen)
+					return -LIMPET_R_PASS_BAD_L3;
 				return nexthdr == IPPROTO_TCP || nexthdr == IPPROTO_UDP ?
 					       0 : -LIMPET_R_PASS_L4_OTHER;
 			}
@@ -163,10 +198,15 @@ static __always_inline int parse_ipv6(struct pkt *p, void *l3, void *data_end)
 		}
 	}
 	p->key.proto = nexthdr;
+	ext = cur - (void *)(ip6h + 1);
+	if (ext > plen)
+		return -LIMPET_R_PASS_BAD_L3; /* extension headers run past the payload */
+	if (rh)
+		return -LIMPET_R_PASS_IPV6_RH;
 	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
 	    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT || nexthdr == IPPROTO_AH)
 		return -LIMPET_R_PASS_IPV6_EXT;
-	return parse_l4(p, cur, data_end);
+	return parse_l4(p, cur, data_end, plen - ext);
 }
 
 /* Fill p from the frame; returns 0 or -reason. */

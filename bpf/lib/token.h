@@ -34,6 +34,9 @@ static __always_inline int token_udp(struct xdp_md *ctx, const struct pkt *p,
 
 	if (!p->l4 || p->key.proto != IPPROTO_UDP || len == 0 || len > LIMPET_TOKEN_MAX)
 		return -1;
+	/* inside the UDP payload (its length checked by the parse), not the frame's padding */
+	if (ts->offset > 0xffff || sizeof(struct udphdr) + ts->offset + len > p->l4_len)
+		return -1;
 	off = (__u32)(p->l4 - data) + sizeof(struct udphdr) + ts->offset;
 	if (off > 0xffff || off + len > (__u32)(p->data_end - data))
 		return -1;

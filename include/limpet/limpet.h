@@ -115,6 +115,7 @@ enum limpet_reason {
 	LIMPET_R_PASS_STALE,       /* a backend's SYN-ACK on the 4-tuple of a closed flow: not limpet's */
 	LIMPET_R_DROP_TAIL_CALL,   /* the SYN-cookie responder could not be called (jump table empty) */
 	LIMPET_R_DROP_BAD_SYN,     /* token VIP: a SYN with a bad checksum or lengths: no cookie spent */
+	LIMPET_R_PASS_IPV6_RH,     /* IPv6 Routing header with segments left: not for limpet yet */
 	LIMPET_R_MAX,
 };
 
@@ -123,7 +124,8 @@ enum limpet_reason {
 	{ "none", "fwd_redirect", "fwd_tx", "fwd_stack", "pass_not_ip", "pass_not_vip",           \
 	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",                 \
 	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "synack",        \
-	  "to_tc", "drop_absorbed", "pass_stale", "drop_tail_call", "drop_bad_syn" }
+	  "to_tc", "drop_absorbed", "pass_stale", "drop_tail_call", "drop_bad_syn",       \
+	  "pass_ipv6_rh" }
 
 /* Why the TC program let a packet go, changed it or dropped it: one per packet (tc_reasons). */
 enum limpet_tc_reason {

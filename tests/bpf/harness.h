@@ -115,5 +115,9 @@ void test_tail_call_missed(void **state);
 void test_token_bad_syn(void **state);
 void test_icmp_errors(void **state);
 void test_icmp6_errors(void **state);
+void test_lengths_v4(void **state);
+void test_lengths_v6(void **state);
+void test_ethernet_padding(void **state);
+void test_ipv6_routing_header(void **state);
 
 #endif

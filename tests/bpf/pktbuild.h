@@ -15,6 +15,8 @@ struct pspec {
 	unsigned short sport, dport;
 	int ip_opts;           /* IPv4 option bytes (multiple of 4) */
 	int v6_dstopts;        /* an 8-byte destination-options header */
+	int v6_rh;             /* a type-2 routing header (one address, PB_RH_ADDR) with v6_rh - 1
+				* segments left; 0 = none */
 	int frag;              /* 0 none, 1 first (MF), 2 later (offset 8 words) */
 	unsigned int ipid;
 	unsigned char ttl;     /* 0 → 64 */
@@ -48,6 +50,8 @@ static void pb_put16(unsigned char *p, unsigned int v)
 	p[0] = v >> 8;
 	p[1] = v & 0xff;
 }
+
+#define PB_RH_ADDR "fc00:99::1" /* the routing header's address: the final destination */
 
 /* Returns the frame length. */
 static size_t pkt_build(const struct pspec *s, unsigned char *out)
@@ -90,8 +94,8 @@ static size_t pkt_build(const struct pspec *s, unsigned char *out)
 			l3[20 + i] = i == s->ip_opts - 1 ? 0 : 1; /* NOPs then EOL */
 		pb_put16(l3 + 10, pb_fold(pb_sum(l3, hl, 0)));
 	} else {
-		size_t ext = (s->v6_dstopts ? 8 : 0) + (s->frag ? 8 : 0);
-		unsigned char *e = l3 + 40, nh = s->proto;
+		size_t ext = (s->v6_dstopts ? 8 : 0) + (s->frag ? 8 : 0) + (s->v6_rh ? 24 : 0);
+		unsigned char *e = l3 + 40 + (s->v6_rh ? 24 : 0), nh = s->proto;
 
 		hl = 40 + ext;
 		memset(l3, 0, hl);
@@ -101,7 +105,7 @@ static size_t pkt_build(const struct pspec *s, unsigned char *out)
 		memcpy(l3 + 8, sa, 16);
 		memcpy(l3 + 24, da, 16);
 		if (s->frag) {
-			unsigned char *f = l3 + 40 + (s->v6_dstopts ? 8 : 0);
+			unsigned char *f = l3 + 40 + (s->v6_rh ? 24 : 0) + (s->v6_dstopts ? 8 : 0);
 
 			f[0] = nh;
 			pb_put16(f + 2, s->frag == 1 ? 1 : 8 << 3);
@@ -117,6 +121,18 @@ static size_t pkt_build(const struct pspec *s, unsigned char *out)
 			e[2] = 1; /* PadN */
 			e[3] = 4;
 			nh = 60;
+		}
+		if (s->v6_rh) {
+			unsigned char *rh = l3 + 40;
+
+			rh[0] = nh;
+			rh[1] = 2; /* 24 bytes */
+			rh[2] = 2; /* type 2 */
+			rh[3] = s->v6_rh - 1;
+			inet_pton(AF_INET6, PB_RH_ADDR, rh + 8);
+			if (s->v6_rh > 1) /* L4 checksums cover the final destination (RFC 8200 §8.1) */
+				inet_pton(AF_INET6, PB_RH_ADDR, da);
+			nh = 43;
 		}
 		l3[6] = nh;
 	}
@@ -145,7 +161,8 @@ static size_t pkt_build(const struct pspec *s, unsigned char *out)
 			memcpy(l4 + 20, s->topts, s->topts_len);
 		memcpy(l4 + 20 + s->topts_len, s->payload ? s->payload : "", plen);
 	} else {
-		pb_put16(l4 + 4, l4len);
+		/* a first fragment's UDP length is the whole datagram's: more follows */
+		pb_put16(l4 + 4, s->frag == 1 ? l4len + 64 : l4len);
 		memcpy(l4 + 8, s->payload ? s->payload : "", plen);
 	}
 	if (s->family == 4) {

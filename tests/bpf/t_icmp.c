@@ -91,6 +91,20 @@ void test_icmp_errors(void **state)
 		assert_int_equal(rd32(r.out + 14 + 52), 42);           /* quoted seq: plain NAT */
 		expect_icmp_valid(&r);
 	}
+	/* the same error, its datagram ending inside the quoted ports: the rest is padding */
+	{
+		struct pspec q = { .family = 4, .proto = IPPROTO_TCP, .src = "10.200.0.1",
+				   .dst = client, .sport = 80, .dport = 7300, .seq = 42 };
+		unsigned char *ip = pkt + 14;
+
+		len = icmp_error_frame("198.51.100.254", "10.200.0.1", &q, pkt);
+		pb_put16(ip + 2, 20 + 8 + 20 + 4);
+		ip[10] = ip[11] = 0;
+		pb_put16(ip + 10, pb_fold(pb_sum(ip, 20, 0)));
+		run(pkt, len, &r);
+		expect_unchanged(&r, pkt, len);
+		assert_int_equal(r.reason, LIMPET_R_PASS_L4_OTHER);
+	}
 	/* to the client, about a packet limpet sent the backend: the quote names the VIP again */
 	{
 		struct pspec q = { .family = 4, .proto = IPPROTO_TCP, .src = client, .dst = be,

@@ -134,7 +134,9 @@ void test_token_bad_syn(void **state)
 		pkt[14 + 10] = s >> 8, pkt[14 + 11] = s; /* a valid IP header, a lying length */
 	}
 	run(pkt, len, &r);
-	assert_int_equal(r.reason, LIMPET_R_DROP_BAD_SYN);
+	assert_int_equal(r.reason, LIMPET_R_PASS_BAD_L4); /* the parse: no TCP header in it */
+	assert_int_equal(r.len, len);
+	assert_memory_equal(r.out, pkt, len);
 	/* Fast Open: data in the SYN, checked too */
 	syn.payload = "GET /?sid=tfo HTTP/1.1\r\n\r\n";
 	len = pkt_build(&syn, pkt);
