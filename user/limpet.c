@@ -663,7 +663,7 @@ static void replay_error_row(int n, size_t len, int e)
 
 static int cmd_replay(const char *file, const char *outfile, const char *ifname)
 {
-	static const char *const cols[] = { "frame", "verdict", "reason", "in", "out", "csum" };
+	static const char *const cols[] = { "frame", "verdict", "reason", "in", "out", "verifies" };
 	static const enum inst_map reuse[] = { IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_CONFIG };
 	static unsigned char buf[65536], obuf[65536 + 256];
 	struct pcap_reader rd;
@@ -756,8 +756,8 @@ static int cmd_replay(const char *file, const char *outfile, const char *ifname)
 		out_cell_str(reason);
 		out_cell_str(ins);
 		out_cell_str(outs);
-		out_cell_str(!pout.ok ? "-" : (pout.l3_csum_ok && pout.l4_csum_ok != 0 && pout.len_ok) ?
-			     "ok" : "BAD");
+		snprintf(a1, sizeof(a1), "BAD: %s", pout.bad ? pout.bad : "");
+		out_cell_str(!pout.ok ? "-" : pout.bad ? a1 : "ok");
 		out_row_end();
 		if (wf && pcap_write(wf, obuf, topts.data_size_out)) {
 			out_error("write %s: %s", outfile, strerror(errno));

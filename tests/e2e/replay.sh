@@ -59,7 +59,7 @@ bad = [f for f in frames if f['reason'] == '?' or f['verdict'] not in ('PASS', '
 result(not bad, 'every frame has a deliberate, counted verdict', [str(f) for f in bad])
 
 fwd = [f for f in frames if f['reason'].startswith('fwd_')]
-bad = [f for f in fwd if f['csum'] != 'ok' or f['out'] in ('unchanged', '-')]
+bad = [f for f in fwd if f['verifies'] != 'ok' or f['out'] in ('unchanged', '-')]
 result(fwd and not bad, '%d rewritten frames: lengths and checksums verified from scratch' % len(fwd),
        [str(f) for f in bad])
 bad = [f for f in frames if not f['reason'].startswith('fwd_') and f['out'] != 'unchanged']

@@ -415,6 +415,19 @@ static void test_json_output(void **state)
 	free(s);
 }
 
+/* A 20-byte IPv4 header's checksum, computed again. */
+static void ip4_fix_csum(unsigned char *ip)
+{
+	unsigned int s = 0;
+
+	ip[10] = ip[11] = 0;
+	for (int i = 0; i < 20; i += 2)
+		s += ip[i] << 8 | ip[i + 1];
+	s = (s & 0xffff) + (s >> 16);
+	s = ~((s & 0xffff) + (s >> 16)) & 0xffff;
+	ip[10] = s >> 8, ip[11] = s;
+}
+
 static void test_pkt_checksum_verifier(void **state)
 {
 	/* a real UDP/IPv4 frame from the Katran corpus, checksums valid */
@@ -439,6 +452,36 @@ static void test_pkt_checksum_verifier(void **state)
 	bad[24] ^= 1;
 	pkt_decode(bad, sizeof(bad), &pi);
 	assert_false(pi.l3_csum_ok);
+	assert_string_equal(pi.bad, "ipv4 header checksum");
+	/* lengths inside the datagram: UDP length, then an IP total length short of the UDP header */
+	memcpy(bad, good, sizeof(good));
+	bad[14 + 20 + 5] += 1;
+	pkt_decode(bad, sizeof(bad), &pi);
+	assert_false(pi.len_ok);
+	assert_string_equal(pi.bad, "udp length");
+	memcpy(bad, good, sizeof(good));
+	bad[14 + 3] = 24;
+	ip4_fix_csum(bad + 14);
+	pkt_decode(bad, sizeof(bad), &pi);
+	assert_false(pi.len_ok);
+	assert_string_equal(pi.bad, "udp length");
+	/* an ICMP echo with a bad checksum */
+	{
+		unsigned char ic[14 + 20 + 8];
+
+		memcpy(ic, good, 14 + 20);
+		ic[14 + 3] = 28;
+		ic[14 + 9] = 1;
+		memset(ic + 34, 0, 8);
+		ic[34] = 8;
+		ic[36] = 0xf7, ic[37] = 0xff; /* the right one */
+		ip4_fix_csum(ic + 14);
+		pkt_decode(ic, sizeof(ic), &pi);
+		assert_null(pi.bad);
+		ic[37] ^= 1;
+		pkt_decode(ic, sizeof(ic), &pi);
+		assert_string_equal(pi.bad, "icmp checksum");
+	}
 }
 
 int main(void)

@@ -168,7 +168,8 @@ struct pkt_info {
 	int frag;        /* 0 none, 1 first, 2 later */
 	int l3_csum_ok;  /* IPv4 header checksum (1 for IPv6) */
 	int l4_csum_ok;  /* -1 when not checkable (fragment, no L4) */
-	int len_ok;      /* IP length fields agree with the frame */
+	int len_ok;      /* every length field agrees: IP with the frame, headers with the IP's */
+	const char *bad; /* the first thing that does not verify (a static string), or NULL */
 	__u8 ttl;
 	__u8 dmac[6], smac[6];
 };
