@@ -11,7 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 secs=1 rounds=3 requests=200 peer_secs=6 peer_rounds=5 sessions=200 conns=10 fill=10000000
-[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50 peer_secs=3 peer_rounds=1 conns=3 fill=1000000
+fuzz=1000000
+[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50 peer_secs=3 peer_rounds=1 conns=3 fill=1000000 fuzz=200000
 out=build/bench
 mkdir -p "$out"
 OUT=$out tools/bench/peers.sh "$peer_secs" "$peer_rounds" "$sessions" "$conns"
@@ -41,6 +42,14 @@ tools/bench/report.py "$out"
 	echo "Command: \`build/bench_xdp $secs $rounds $fill\` (the established table sized and filled to $fill flows; the last row takes a different flow every run)."
 	echo
 	build/bench_xdp "$secs" "$rounds" "$fill" 2>&1
+	echo
+	echo "## Malformed packets"
+	echo
+	echo "Command: \`LIMPET_FUZZ_FRAMES=$fuzz tests/e2e/fuzz.sh\` (well-formed frames for the test's VIPs and the Katran corpus, mutated with seed 9, run through \`limpet replay\`, every frame judged by \`tools/fuzz_frames.py\`'s own parser; per class: frames, rewritten, the commonest reasons (`error`: a frame the kernel will not run, shorter than an Ethernet header))."
+	echo
+	echo '```'
+	LIMPET_FUZZ_FRAMES=$fuzz tests/e2e/fuzz.sh 2>&1 | grep -E '^(ok|not ok|#)' || true
+	echo '```'
 	echo
 	echo "## Time to first byte"
 	echo
