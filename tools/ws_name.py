@@ -23,7 +23,8 @@ async def serve(name, port):
 
 
 async def client(url, src, seconds):
-    async with websockets.connect(url, local_addr=(src, 0), open_timeout=5) as ws:
+    async with websockets.connect(url, local_addr=(src, 0), open_timeout=5,
+                                  close_timeout=1) as ws:
         end = time.monotonic() + seconds
         n = 0
         while True:

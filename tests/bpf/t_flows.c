@@ -155,6 +155,19 @@ void test_affinity_table(void **state)
 	assert_string_equal(b, maglev_choice);
 }
 
+/* map_scan: count affinities whose backend is deleted. */
+static int aff_stale(const void *key, const void *val, void *ctx)
+{
+	const struct affinity_val *av = val;
+	struct backend be;
+
+	(void)key;
+	if (bpf_map_lookup_elem(in.fd[IM_BACKENDS], &av->backend_id, &be) ||
+	    be.state == LIMPET_BE_FREE)
+		++*(int *)ctx;
+	return 0;
+}
+
 void test_drain_and_delete(void **state)
 {
 	struct vip_key k;
@@ -180,8 +193,13 @@ void test_drain_and_delete(void **state)
 		backend_of(src, "10.200.0.4", 1, 80, b, sizeof(b));
 		assert_string_not_equal(b, victim);
 	}
-	/* deleted: the open flow is re-selected on its next packet */
+	/* deleted: its affinities go with it, the open flow is re-selected on its next packet */
+	assert_true(table_count(in.fd[IM_AFFINITY]) >= 1);
 	must(op_backend_set_state(&in, &k, spec, LIMPET_BE_FREE, err, sizeof(err)));
+	c = 0;
+	must(map_scan(in.fd[IM_AFFINITY], sizeof(struct affinity_key), sizeof(struct affinity_val),
+		      aff_stale, &c));
+	assert_int_equal(c, 0);
 	backend_of("192.0.2.99", "10.200.0.4", 7000, 80, b, sizeof(b));
 	assert_string_not_equal(b, victim);
 	must(op_backend_add(&in, &k, spec, 1, err, sizeof(err)));

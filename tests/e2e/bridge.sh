@@ -35,10 +35,10 @@ check "40 clients x 3 connections through the bridge: $total of 120 answered, $s
 check "clients spread over the bridged backends (${!per_be[*]})" [ ${#per_be[@]} -eq 3 ]
 n6=0
 for ((c = 0; c < 10; c++)); do
-	[ -n "$(tb_in cli curl -s -m 5 -g --interface "$(tb_client6 $c)" "http://[$TB_VIP6]/")" ] && n6=$((n6 + 1))
+	[ -n "$(tb_try tb_in cli curl -s -m 5 -g --interface "$(tb_client6 $c)" "http://[$TB_VIP6]/")" ] && n6=$((n6 + 1))
 done
 check "IPv6 through the bridge: $n6 of 10 clients answered" [ $n6 -eq 10 ]
-tb_in cli curl -s -m 20 --interface "$(tb_client4 1)" -o "$TB_DIR/dl.bin" "http://$TB_VIP4/big.bin"
+tb_try tb_in cli curl -s -m 20 --interface "$(tb_client4 1)" -o "$TB_DIR/dl.bin" "http://$TB_VIP4/big.bin"
 check "4 MiB download through the bridge, byte-exact" cmp -s "$TB_DIR/dl.bin" "$TB_DIR/www/big.bin"
 st=$(limpetctl -j stats)
 stack=$(jget "$st" "[x['packets'] for x in d['reasons'] if x['reason']=='fwd_stack'][0]")

@@ -54,7 +54,7 @@ tb_in cli "$E2E_ROOT/tools/synflood.py" $VT 9000 1000000 3 >"$TB_DIR/flood2" &
 f2=$!
 sleep 0.3
 # a legitimate new client during the floods: 20 new connections, each timed
-tb_in cli curl -s --max-time 5 --interface "$(tb_client4 30)" -H 'Connection: close' \
+tb_in cli timeout 30 curl -s --max-time 5 --interface "$(tb_client4 30)" -H 'Connection: close' \
 	-w '%{time_total}\n' $(for i in $(seq 20); do echo "-o /dev/null http://$TB_VIP4/"; done) \
 	>"$TB_DIR/during"
 during=0

@@ -70,7 +70,7 @@ check "after adding be4: $new4 of 40 new clients reached it" [ $new4 -gt 0 ]
 # drain: a long download to the drained backend finishes; no new client gets it
 victim=${be_of[0]}
 vnum=${victim#be}
-tb_in cli curl -s --max-time 30 --interface "$(tb_client4 0)" -o "$TB_DIR/slow.out" "http://$TB_VIP4/slow.bin" &
+tb_try tb_in cli curl -s --max-time 30 --interface "$(tb_client4 0)" -o "$TB_DIR/slow.out" "http://$TB_VIP4/slow.bin" &
 dl=$!
 sleep 1
 peer=$(tb_in cli ss -tnH state established "src $(tb_client4 0)" | awk '{print $4}')
@@ -104,7 +104,7 @@ check "after deleting $victim: its $movedv clients moved, $wrong others moved or
 
 # re-attach (upgrade) during a long download
 prog_before=$(jget "$(limpet -j status)" "d['devices'][0]['prog_id']")
-tb_in cli curl -s --max-time 30 --interface "$(tb_client4 5)" -o "$TB_DIR/slow2.out" "http://$TB_VIP4/slow.bin" &
+tb_try tb_in cli curl -s --max-time 30 --interface "$(tb_client4 5)" -o "$TB_DIR/slow2.out" "http://$TB_VIP4/slow.bin" &
 dl=$!
 sleep 1
 tb_attach

@@ -22,16 +22,26 @@ for v in $VQ $VC $VH $VS; do for b in 1 2 3; do limpetctl backend add $v:80/tcp 
 get() { # SRC URL [curl args...]
 	local src=$1 url=$2
 	shift 2
-	tb_in cli curl -s -m 5 --interface "$src" "$@" "$url" | tr -d '\r'
+	tb_try tb_in cli curl -s -f --connect-timeout 2 -m 5 --interface "$src" "$@" "$url" | tr -d '\r'
 }
 
-# 200 sessions, each from 3 different client addresses
+# the events counter NAME now
+evc() { jget "$(limpetctl -j stats)" "[e['count'] for e in d['events'] if e['event']=='$1'][0]"; }
+
+# 200 sessions, each from 3 different client addresses, the token first, second or third among
+# the query's parameters (the fallback would split them: every one must be found)
 : >"$TB_DIR/q"
+f0=$(evc token_found) m0=$(evc token_missing)
+qs=("session_id=%s&v=2" "v=2&session_id=%s" "a=1&b=session_idx&session_id=%s")
 for s in $(seq 1 200); do
 	for hop in 0 1 2; do
-		echo "$s $(get "$(tb_client4 $(((s * 7 + hop * 61) % NCLI)))" "http://$VQ/?session_id=user$s&v=2")"
+		# shellcheck disable=SC2059
+		echo "$s $(get "$(tb_client4 $(((s * 7 + hop * 61) % NCLI)))" "http://$VQ/?$(printf "${qs[$hop]}" "user$s")")"
 	done
 done >"$TB_DIR/q"
+f1=$(evc token_found) m1=$(evc token_missing)
+check "query token: found in all 600 requests wherever it stands ($((f1 - f0)) found, $((m1 - m0)) missing)" \
+	[ $((f1 - f0)) -eq 600 -a $((m1 - m0)) -eq 0 ]
 answered=$(awk '$2 ~ /^be/' "$TB_DIR/q" | wc -l)
 check "query token: 600 of 600 requests (200 sessions x 3 addresses) answered ($answered)" [ "$answered" -eq 600 ]
 split=$(awk '{if (!($1 in b)) b[$1]=$2; else if (b[$1]!=$2) n++} END {print n+0}' "$TB_DIR/q")
@@ -40,14 +50,29 @@ spread=$(awk '{b[$1]=$2} END {for (s in b) c[b[s]]++; m=0; for (x in c) {if (c[x
 check "query token: sessions spread max/mean $spread <= 1.5 ($(cat "$TB_DIR/spread"))" \
 	$PY -c "import sys; sys.exit(not float('$spread') <= 1.5)"
 
-c1=$(for c in 0 50 100; do get "$(tb_client4 $c)" "http://$VC/" -H 'Cookie: theme=dark; SESSION=s3cr3t; lang=en'; done | sort -u)
+# cookies: the header's name in any case, the token among other cookies
+f0=$(evc token_found)
+c1=$({
+	get "$(tb_client4 0)" "http://$VC/" -H 'Cookie: theme=dark; SESSION=s3cr3t; lang=en'
+	get "$(tb_client4 50)" "http://$VC/" -H 'cookie: lang=en; SESSION=s3cr3t'
+	get "$(tb_client4 100)" "http://$VC/" -H 'COOKIE: a=1; XSESSION=no; SESSION=s3cr3t'
+} | sort -u)
 check "cookie token: one session from 3 addresses, one backend ($c1)" [ "$(echo "$c1" | wc -l)" -eq 1 ]
-cs=$(for s in $(seq 1 40); do get "$(tb_client4 $s)" "http://$VC/" -H "Cookie: SESSION=c$s"; done | sort -u | wc -l)
+cs=$(for s in $(seq 1 40); do get "$(tb_client4 $s)" "http://$VC/" -H "Cookie: pref=$s; SESSION=c$s"; done | sort -u | wc -l)
 check "cookie token: 40 sessions reach all 3 backends ($cs)" [ "$cs" -eq 3 ]
-h1=$(for c in 1 51 101; do get "$(tb_client4 $c)" "http://$VH/" -H 'x-session-id: abc-123'; done | sort -u)
+f1=$(evc token_found)
+check "cookie token: found in all 43 requests ($((f1 - f0)))" [ $((f1 - f0)) -eq 43 ]
+# headers: the name matched in any case (the VIP says X-Session-Id)
+h1=$({
+	get "$(tb_client4 1)" "http://$VH/" -H 'x-session-id: abc-123'
+	get "$(tb_client4 51)" "http://$VH/" -H 'X-SESSION-ID: abc-123'
+	get "$(tb_client4 101)" "http://$VH/" -H 'X-Other: 1' -H 'x-Session-ID: abc-123'
+} | sort -u)
 check "header token (case-insensitive name): one backend ($h1)" [ "$(echo "$h1" | wc -l)" -eq 1 ]
-hs=$(for s in $(seq 1 40); do get "$(tb_client4 $s)" "http://$VH/" -H "X-Session-Id: h$s"; done | sort -u | wc -l)
+hs=$(for s in $(seq 1 40); do get "$(tb_client4 $s)" "http://$VH/" -H "x-SESSION-id: h$s"; done | sort -u | wc -l)
 check "header token: 40 sessions reach all 3 backends ($hs)" [ "$hs" -eq 3 ]
+f2=$(evc token_found)
+check "header token: found in all 43 requests ($((f2 - f1)))" [ $((f2 - f1)) -eq 43 ]
 
 ev0=$(limpetctl -j stats)
 sd=$(for c in 3 53 103; do get "$(tb_client4 $c)" "http://$VS/?session_id=fast1"; done | sort -u)

@@ -15,7 +15,7 @@ done
 limpetctl vip add $VIP:8765/tcp policy token token query session_id
 for b in 1 2 3; do limpetctl backend add $VIP:8765/tcp "$(tb_backend4 $b)"; done
 sleep 1
-ws() { tb_in cli "$PY" "$E2E_ROOT/tools/ws_name.py" client "ws://$VIP:8765/ws?session_id=$1" "$2" "$3" 2>"$TB_DIR/ws.err"; }
+ws() { tb_try tb_in cli "$PY" "$E2E_ROOT/tools/ws_name.py" client "ws://$VIP:8765/ws?session_id=$1" "$2" "$3" 2>"$TB_DIR/ws.err"; }
 
 ws rider-42 "$(tb_client4 0)" 10 >"$TB_DIR/w1"
 n1=$(wc -l <"$TB_DIR/w1")
