@@ -231,6 +231,26 @@ static __noinline int bind_state(struct tc_pkt *t, const struct vip_meta *vip,
 	return 0;
 }
 
+/* 1 when the first segment is one the backend's kernel would accept as it came: its IPv4
+ * header checksum and its TCP checksum over the pseudo-header, header and payload (psum: the
+ * held payload's sum). Rebuilt into the backend SYN, a corrupt one would get a valid checksum.
+ */
+static __noinline int tc_seg_valid(struct __sk_buff *skb, const struct tc_pkt *t, __u32 psum)
+{
+	struct opt_walk w = {};
+	__u32 len = t->th_len;
+	__s64 sum;
+
+	if (len < 20 || len > 60 || bpf_skb_load_bytes(skb, t->l4off, w.hdr, len))
+		return 0;
+	if (t->v6)
+		return !tcp6_csum((__u32 *)&t->ip6.saddr, (__u32 *)&t->ip6.daddr, w.hdr, len,
+				  len + t->plen, psum);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&t->ip, sizeof(t->ip), 0);
+	return !csum_fold32((__u32)sum) &&
+	       !tcp4_csum(t->ip.saddr, t->ip.daddr, w.hdr, len, len + t->plen, psum);
+}
+
 static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct vip_meta *vip)
 {
 	int where;
@@ -286,6 +306,8 @@ static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct 
 	    bpf_skb_load_bytes(skb, t->l4off + t->th_len, sc->data, plen))
 		return LIMPET_TC_DROP_REWRITE;
 	sc->data[plen] = sc->data[plen + 1] = sc->data[plen + 2] = sc->data[plen + 3] = 0;
+	if (!tc_seg_valid(skb, t, data_csum(sc->data, plen)))
+		return LIMPET_TC_DROP_BAD_CSUM;
 
 	ts = token_spec_get(vip->vip_id);
 	a.has_tok = ts && !token_http(plen, ts, &a.tok);

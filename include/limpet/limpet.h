@@ -139,12 +139,14 @@ enum limpet_tc_reason {
 	LIMPET_TC_DROP_SPLICED,    /* a spliced flow's packet that XDP did not translate */
 	LIMPET_TC_DROP_NO_BACKEND, /* no backend to bind the client to */
 	LIMPET_TC_DROP_REWRITE,    /* the packet could not be resized or rewritten */
+	LIMPET_TC_DROP_BAD_CSUM,   /* a first segment with a bad IPv4 header or TCP checksum */
 	LIMPET_TC_MAX,
 };
 
 #define LIMPET_TC_REASON_NAMES                                                                    \
 	{ "none", "tc_pass", "tc_bind_syn", "tc_deliver", "tc_client_rst", "tc_drop_cookie",      \
-	  "tc_drop_no_state", "tc_drop_spliced", "tc_drop_no_backend", "tc_drop_rewrite" }
+	  "tc_drop_no_state", "tc_drop_spliced", "tc_drop_no_backend", "tc_drop_rewrite",      \
+	  "tc_drop_bad_csum" }
 
 /* Addresses are 16 bytes; IPv4 uses the first 4 and zeroes the rest. Ports in network order. */
 struct vip_key {

@@ -109,6 +109,7 @@ void test_udp_token(void **state);
 void test_token_synack(void **state);
 void test_token_synack_v6(void **state);
 void test_token_bad_cookie(void **state);
+void test_token_bad_segment(void **state);
 void test_token_binding(void **state);
 void test_token_backend_rst(void **state);
 void test_tail_call_missed(void **state);

@@ -244,6 +244,37 @@ void test_token_bad_cookie(void **state)
 	assert_int_equal(flow_count(), flows);
 }
 
+/* A first segment whose payload or IPv4 header was corrupted on the way: rebuilt into the
+ * backend SYN it would get a valid checksum, so it is dropped (the client resends it).
+ */
+void test_token_bad_segment(void **state)
+{
+	unsigned char pkt[512];
+	struct handshake h;
+	struct result r;
+	__u64 flows;
+	size_t len;
+
+	token_syn(7050, &h);
+	flows = flow_count();
+	len = first_segment(7050, &h, 0, "GET /?sid=corrupt HTTP/1.1\r\n\r\n", pkt);
+	pkt[len - 3] ^= 0x20; /* a payload byte: the TCP checksum no longer holds */
+	run_tc(pkt, len, &r);
+	assert_int_equal(r.action, 2 /* TC_ACT_SHOT */);
+	assert_int_equal(r.reason, LIMPET_TC_DROP_BAD_CSUM);
+	assert_int_equal(flow_count(), flows);
+	pkt[len - 3] ^= 0x20;
+	pkt[14 + 10] ^= 0x01; /* the IPv4 header checksum */
+	run_tc(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_TC_DROP_BAD_CSUM);
+	assert_int_equal(flow_count(), flows);
+	/* intact, the same segment binds */
+	pkt[14 + 10] ^= 0x01;
+	run_tc(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_TC_BIND_SYN);
+	(void)state;
+}
+
 /* first segment → backend SYN; backend SYN-ACK → the held segment; then both directions */
 void test_token_binding(void **state)
 {

@@ -420,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup(test_token_synack, fresh),
 		cmocka_unit_test_setup(test_token_synack_v6, fresh),
 		cmocka_unit_test_setup(test_token_bad_cookie, fresh),
+		cmocka_unit_test_setup(test_token_bad_segment, fresh),
 		cmocka_unit_test_setup(test_token_bad_syn, fresh),
 		cmocka_unit_test_setup(test_token_binding, fresh),
 		cmocka_unit_test_setup(test_token_backend_rst, fresh),
