@@ -12,7 +12,7 @@ void ctl_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: limpetctl [OPTIONS] OBJECT { COMMAND | help }\n"
-		"       OBJECT := { vip | backend | stats | flows | affinity }\n"
+		"       OBJECT := { vip | backend | stats | flows | affinity | apply | save }\n"
 		"       OPTIONS := { -i|--instance NAME | -j|--json | -p|--pretty }\n"
 		"\n"
 		"limpetctl vip add VIP [policy { ip-hash | five-tuple }] [prefix LEN] [prefix6 LEN]\n"
@@ -29,6 +29,8 @@ void ctl_usage(FILE *f)
 		"limpetctl flows [VIP]\n"
 		"limpetctl flows sweep [binding SECONDS] [idle SECONDS] [closed SECONDS]\n"
 		"limpetctl affinity { list | flush } [VIP]\n"
+		"limpetctl apply FILE\n"
+		"limpetctl save\n"
 		"\n"
 		"VIP     := ADDR:PORT/{ tcp | udp }, IPv6 as [ADDR]:PORT/PROTO; port 0 = every port\n"
 		"BACKEND := ADDR[:PORT], IPv6 as [ADDR][:PORT]; the port defaults to the VIP's\n"
@@ -37,7 +39,10 @@ void ctl_usage(FILE *f)
 		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
 		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n"
 		"flows sweep removes TCP flows closed (FIN both ways, or RST) 10 s ago, flows binding longer\n"
-		"than 5 s, and flows idle longer than 86400 s; run it periodically (e.g. every 10 s).\n",
+		"than 5 s, and flows idle longer than 86400 s; run it periodically (e.g. every 10 s).\n"
+		"apply makes the instance's VIPs and backends what FILE says (lines of 'vip add',\n"
+		"'backend add', 'backend drain', 'attach', 'metrics listen'; # comments), changing only\n"
+		"what differs, or nothing when a line is wrong; save prints the instance in that form.\n",
 		LIMPET_MAX_WEIGHT);
 }
 
@@ -309,14 +314,27 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 			FAIL("affinity: unknown command '%s' (list, flush)", verb);
 		return parse_opt_vip(argc - 2, argv + 2, "affinity", c, err, errlen);
 	}
-	FAIL("unknown object '%s' (vip, backend, stats, flows, affinity)", obj);
+	if (!strcmp(obj, "apply")) {
+		c->op = CTL_APPLY;
+		if (argc != 2)
+			FAIL("apply: expected exactly one FILE");
+		c->path = argv[1];
+		return 0;
+	}
+	if (!strcmp(obj, "save")) {
+		c->op = CTL_SAVE;
+		if (argc != 1)
+			FAIL("save: unexpected argument '%s'", argv[1]);
+		return 0;
+	}
+	FAIL("unknown object '%s' (vip, backend, stats, flows, affinity, apply, save)", obj);
 }
 
 bool ctl_writes(const struct ctl_cmd *c)
 {
 	return c->op == CTL_VIP_ADD || c->op == CTL_VIP_DEL || c->op == CTL_BE_ADD ||
 	       c->op == CTL_BE_DRAIN || c->op == CTL_BE_DEL || c->op == CTL_AFF_FLUSH ||
-	       c->op == CTL_FLOWS_SWEEP;
+	       c->op == CTL_FLOWS_SWEEP || c->op == CTL_APPLY;
 }
 
 /* Iterate the VIPs (optionally one); fn returns <0 to stop. */
@@ -659,6 +677,52 @@ static int run_affinity_list(struct inst *in, const struct ctl_cmd *c, char *err
 	return 0;
 }
 
+static void change_row(void *ctx, const char *change)
+{
+	(void)ctx;
+	out_row_begin();
+	out_cell_str(change);
+	out_row_end();
+}
+
+static void save_line(void *ctx, const char *line)
+{
+	(void)ctx;
+	if (out_is_json())
+		change_row(NULL, line);
+	else
+		printf("%s\n", line);
+}
+
+/* apply: the whole file is read and checked before the first change. */
+static int run_apply(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
+{
+	static const char *const ccols[] = { "change" };
+	struct cfg cfg;
+	int ret = cfg_load(c->path, &cfg, err, errlen);
+
+	if (ret)
+		return ret;
+	out_table_begin("changes", ccols, 1);
+	ret = cfg_apply(in, &cfg, change_row, NULL, err, errlen);
+	out_table_end();
+	cfg_free(&cfg);
+	return ret;
+}
+
+static int run_save(struct inst *in)
+{
+	static const char *const lcols[] = { "line" };
+	int ret;
+
+	if (out_is_json())
+		out_table_begin("config", lcols, 1);
+	ret = cfg_save(in, save_line, NULL);
+	if (out_is_json())
+		out_table_end();
+	return ret;
+}
+
 int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 {
 	static const char *const vcols[] = { "vip", "id", "policy", "mode", "prefix",
@@ -704,6 +768,10 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 		return 0;
 	case CTL_AFF_LIST:
 		return run_affinity_list(in, c, err, errlen);
+	case CTL_APPLY:
+		return run_apply(in, c, err, errlen);
+	case CTL_SAVE:
+		return run_save(in);
 	case CTL_AFF_FLUSH:
 		if (vip_filter(in, c, &m, err, errlen))
 			return -ENOENT;

@@ -7,7 +7,8 @@
 
 enum ctl_op {
 	CTL_HELP, CTL_VIP_ADD, CTL_VIP_DEL, CTL_VIP_LIST, CTL_BE_ADD, CTL_BE_DRAIN, CTL_BE_DEL,
-	CTL_BE_LIST, CTL_STATS, CTL_FLOWS, CTL_FLOWS_SWEEP, CTL_AFF_LIST, CTL_AFF_FLUSH,
+	CTL_BE_LIST, CTL_STATS, CTL_FLOWS, CTL_FLOWS_SWEEP, CTL_AFF_LIST, CTL_AFF_FLUSH, CTL_APPLY,
+	CTL_SAVE,
 };
 
 struct ctl_cmd {
@@ -18,6 +19,7 @@ struct ctl_cmd {
 	char be_spec[128];
 	__u32 weight;
 	__u32 binding_s, idle_s, closed_s; /* flows sweep */
+	const char *path;                  /* apply */
 };
 
 /* 0, or -EINVAL with a one-line message in err */

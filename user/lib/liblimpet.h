@@ -104,6 +104,51 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *be_spec
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
 			 __u8 state, char *err, size_t errlen);
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
+int op_backend_weight(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
+		      char *err, size_t errlen);
+/* The address and port a backend spec names for VIP k (its port by default). */
+int backend_endpoint(const struct vip_key *k, const char *spec, __u32 addr[4], __be16 *port,
+		     char *err, size_t errlen);
+
+/* A configuration file (config.c): the VIPs, backends, devices and metrics address it names. */
+struct cfg_vip {
+	struct vip_key k;
+	struct vip_opts o;
+	int line;
+};
+struct cfg_backend {
+	struct vip_key k;
+	char spec[128];
+	__u32 addr[4];
+	__be16 port;
+	__u32 weight;
+	bool drain;
+	int line;
+};
+struct cfg_dev {
+	char name[32];
+	int line;
+};
+struct cfg {
+	struct cfg_vip *vips;
+	struct cfg_backend *bes;
+	struct cfg_dev *devs;
+	int nvips, nbes, ndevs;
+	char metrics[64];
+	char path[256]; /* for errors: FILE:LINE */
+};
+typedef void (*cfg_log_fn)(void *ctx, const char *change);
+typedef void (*cfg_line_fn)(void *ctx, const char *line);
+/* Read and check the whole file; errors name FILE:LINE. 0 or -errno (nothing kept). */
+int cfg_load(const char *path, struct cfg *c, char *err, size_t errlen);
+void cfg_free(struct cfg *c);
+/* Make the instance's VIPs and backends what c says, changing only what differs; each change
+ * goes to log as one line. 0 or -errno.
+ */
+int cfg_apply(struct inst *in, const struct cfg *c, cfg_log_fn log, void *ctx, char *err,
+	      size_t errlen);
+/* The instance's devices, VIPs and backends as configuration lines. */
+int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx);
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta);
 int op_affinity_flush(struct inst *in, int vip_id, int backend_id);
 /* Make the reverse map (backend endpoint → VIPs) match the VIPs and backends; -E2BIG when an

@@ -461,6 +461,17 @@ static int backend_resolve(const struct vip_key *k, const char *spec, const char
 	return 0;
 }
 
+int backend_endpoint(const struct vip_key *k, const char *spec, __u32 addr[4], __be16 *port,
+		     char *err, size_t errlen)
+{
+	struct l_addr a;
+	int ret = backend_resolve(k, spec, "add", &a, port, err, errlen);
+
+	if (!ret)
+		memcpy(addr, a.a, 16);
+	return ret;
+}
+
 static int backend_find(struct inst *in, __u32 vip_id, const struct l_addr *a, __be16 port,
 			struct backend *out)
 {
@@ -556,31 +567,45 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, _
 	return ret;
 }
 
-int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *spec, __u8 state,
-			 char *err, size_t errlen)
+/* The backend spec names in VIP k: its id (>= 0, be and meta filled) or -errno with err. */
+static int backend_locate(struct inst *in, const struct vip_key *k, const char *spec,
+			  const char *what, struct vip_meta *meta, struct backend *be, char *err,
+			  size_t errlen)
 {
-	const char *what = state == LIMPET_BE_FREE ? "delete" : "drain";
-	struct backend be, old;
-	struct vip_meta meta;
 	struct l_addr a;
 	__be16 port;
 	char vs[80];
 	int id, ret;
-	__u32 uid;
 
 	vip_str(k, vs, sizeof(vs));
-	if (op_vip_find(in, k, &meta)) {
+	if (op_vip_find(in, k, meta)) {
 		snprintf(err, errlen, "%s backend %s of vip %s: vip not found", what, spec, vs);
 		return -ENOENT;
 	}
 	ret = backend_resolve(k, spec, what, &a, &port, err, errlen);
 	if (ret)
 		return ret;
-	id = backend_find(in, meta.vip_id, &a, port, &be);
-	if (id < 0) {
+	id = backend_find(in, meta->vip_id, &a, port, be);
+	if (id < 0)
 		snprintf(err, errlen, "%s backend %s of vip %s: backend not found", what, spec, vs);
-		return -ENOENT;
-	}
+	return id;
+}
+
+int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *spec, __u8 state,
+			 char *err, size_t errlen)
+{
+	const char *what = state == LIMPET_BE_FREE ? "delete" :
+			   state == LIMPET_BE_DRAINING ? "drain" : "undrain";
+	struct backend be, old;
+	struct vip_meta meta;
+	char vs[80];
+	int id, ret;
+	__u32 uid;
+
+	vip_str(k, vs, sizeof(vs));
+	id = backend_locate(in, k, spec, what, &meta, &be, err, errlen);
+	if (id < 0)
+		return id;
 	uid = id;
 	old = be;
 	if (state == LIMPET_BE_FREE)
@@ -603,6 +628,31 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *s
 		op_reverse_sync(in);
 	}
 	return 0;
+}
+
+int op_backend_weight(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
+		      char *err, size_t errlen)
+{
+	struct backend be, old;
+	struct vip_meta meta;
+	char vs[80];
+	int id, ret = 0;
+	__u32 uid;
+
+	vip_str(k, vs, sizeof(vs));
+	id = backend_locate(in, k, spec, "weight of", &meta, &be, err, errlen);
+	if (id < 0)
+		return id;
+	uid = id;
+	old = be;
+	be.weight = weight;
+	if (bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &be, BPF_ANY))
+		ret = -errno;
+	else if ((ret = op_table_rebuild(in, &meta)))
+		bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &old, BPF_ANY);
+	if (ret)
+		snprintf(err, errlen, "weight of backend %s of vip %s: %s", spec, vs, strerror(-ret));
+	return ret;
 }
 
 struct sweep {

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* An instance made to match a loaded configuration by changing only what differs, and an
+ * instance's state printed as configuration (docs/design.md §5.1).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "liblimpet.h"
+
+struct cur_vip {
+	struct vip_key k;
+	struct vip_meta m;
+};
+
+struct cur_set {
+	struct cur_vip v[LIMPET_MAX_VIPS];
+	int n;
+};
+
+static int collect_vip(const void *key, const void *val, void *ctx)
+{
+	struct cur_set *s = ctx;
+
+	if (s->n == LIMPET_MAX_VIPS)
+		return -E2BIG;
+	memcpy(&s->v[s->n].k, key, sizeof(struct vip_key));
+	memcpy(&s->v[s->n].m, val, sizeof(struct vip_meta));
+	s->n++;
+	return 0;
+}
+
+/* The options a VIP was added with, as its maps hold them. */
+static void vip_opts_of(struct inst *in, const struct vip_meta *m, struct vip_opts *o)
+{
+	__u32 id = m->vip_id;
+
+	memset(o, 0, sizeof(*o));
+	o->policy = m->policy;
+	o->prefix4 = m->prefix4;
+	o->prefix6 = m->prefix6;
+	o->prefix4_set = o->prefix6_set = true;
+	o->affinity_ttl = m->affinity_ttl;
+	o->table_size = m->maglev_m;
+	o->syn_data = m->flags & LIMPET_VIP_F_SYN_DATA;
+	if (bpf_map_lookup_elem(in->fd[IM_TOKENS], &id, &o->token))
+		memset(&o->token, 0, sizeof(o->token));
+}
+
+/* The same VIP options, defaults made explicit. */
+static bool vip_opts_equal(const struct vip_opts *a, const struct vip_opts *b)
+{
+	return a->policy == b->policy && (a->prefix4_set ? a->prefix4 : 32) ==
+		(b->prefix4_set ? b->prefix4 : 32) &&
+	       (a->prefix6_set ? a->prefix6 : 128) == (b->prefix6_set ? b->prefix6 : 128) &&
+	       a->affinity_ttl == b->affinity_ttl &&
+	       (a->table_size ? a->table_size : LIMPET_MAGLEV_M_DEFAULT) ==
+		       (b->table_size ? b->table_size : LIMPET_MAGLEV_M_DEFAULT) &&
+	       a->syn_data == b->syn_data &&
+	       (a->policy != LIMPET_POLICY_TOKEN || !memcmp(&a->token, &b->token, sizeof(a->token)));
+}
+
+static void say(cfg_log_fn log, void *ctx, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (log)
+		log(ctx, line);
+}
+
+/* What the file asks that the maps could refuse, checked before anything changes: backends
+ * per VIP (its table size), per instance, and VIPs per backend endpoint (the reverse map).
+ */
+static int cfg_check_limits(const struct cfg *c, char *err, size_t errlen)
+{
+	int i, j, same;
+
+	if (c->nbes > LIMPET_MAX_BACKENDS) {
+		snprintf(err, errlen, "%s: %d backends, more than an instance holds (%d)", c->path,
+			 c->nbes, LIMPET_MAX_BACKENDS);
+		return -ENOSPC;
+	}
+	for (i = 0; i < c->nvips; i++) {
+		__u32 m = c->vips[i].o.table_size ? c->vips[i].o.table_size : LIMPET_MAGLEV_M_DEFAULT;
+
+		for (j = 0, same = 0; j < c->nbes; j++)
+			same += !memcmp(&c->bes[j].k, &c->vips[i].k, sizeof(struct vip_key));
+		if ((__u32)same > m / 100) {
+			snprintf(err, errlen, "%s:%d: the vip has %d backends; its table-size %u "
+				 "allows %u", c->path, c->vips[i].line, same, m, m / 100);
+			return -ENOSPC;
+		}
+	}
+	for (i = 0; i < c->nbes; i++) {
+		for (j = 0, same = 0; j < c->nbes; j++)
+			same += !memcmp(c->bes[j].addr, c->bes[i].addr, 16) &&
+				c->bes[j].port == c->bes[i].port &&
+				c->bes[j].k.proto == c->bes[i].k.proto;
+		if (same > LIMPET_REV_VIPS) {
+			snprintf(err, errlen, "%s:%d: backend %s would serve %d VIPs of this protocol; "
+				 "an endpoint serves at most %d", c->path, c->bes[i].line, c->bes[i].spec,
+				 same, LIMPET_REV_VIPS);
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+/* The spec that names backend be of VIP k: ADDR, [ADDR]:PORT or ADDR:PORT. */
+static const char *be_spec(const struct vip_key *k, const struct backend *be, char *buf,
+			   size_t len)
+{
+	char a[64];
+
+	addr_str(be->addr, be->family, a, sizeof(a));
+	if (!k->port || be->port == k->port)
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, be->family == LIMPET_AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+			 ntohs(be->port));
+	return buf;
+}
+
+/* A backend both the file and the instance have: its weight and draining as the file says. */
+static int apply_backend_same(struct inst *in, const struct vip_key *k, const struct cfg_backend *b,
+			      const struct backend *be, cfg_log_fn log, void *ctx, char *err,
+			      size_t errlen)
+{
+	__u8 want = b->drain ? LIMPET_BE_DRAINING : LIMPET_BE_ACTIVE;
+	char vs[80];
+	int ret = 0;
+
+	vip_str(k, vs, sizeof(vs));
+	if (be->weight != b->weight) {
+		ret = op_backend_weight(in, k, b->spec, b->weight, err, errlen);
+		if (!ret)
+			say(log, ctx, "backend weight %s %s %u", vs, b->spec, b->weight);
+	}
+	if (!ret && be->state != want) {
+		ret = op_backend_set_state(in, k, b->spec, want, err, errlen);
+		if (!ret)
+			say(log, ctx, "backend %s %s %s", b->drain ? "drain" : "undrain", vs, b->spec);
+	}
+	return ret;
+}
+
+/* Backends of VIP k (vip_id) that the file does not name go; the file's come or change. */
+static int apply_backends(struct inst *in, const struct cfg *c, const struct vip_key *k,
+			  __u32 vip_id, cfg_log_fn log, void *ctx, char *err, size_t errlen)
+{
+	struct backend be;
+	bool seen[LIMPET_MAX_BACKENDS] = { false };
+	char vs[80], bs[80];
+	int ret = 0, i, j;
+	__u32 id;
+
+	vip_str(k, vs, sizeof(vs));
+	for (id = 0; id < LIMPET_MAX_BACKENDS && !ret; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
+		    be.state == LIMPET_BE_FREE || be.vip_id != vip_id)
+			continue;
+		for (j = 0; j < c->nbes; j++)
+			if (!memcmp(&c->bes[j].k, k, sizeof(*k)) && c->bes[j].port == be.port &&
+			    !memcmp(c->bes[j].addr, be.addr, 16))
+				break;
+		if (j < c->nbes) {
+			seen[j] = true;
+			ret = apply_backend_same(in, k, &c->bes[j], &be, log, ctx, err, errlen);
+			continue;
+		}
+		be_spec(k, &be, bs, sizeof(bs));
+		ret = op_backend_set_state(in, k, bs, LIMPET_BE_FREE, err, errlen);
+		if (!ret)
+			say(log, ctx, "backend del %s %s", vs, bs);
+	}
+	for (i = 0; i < c->nbes && !ret; i++) {
+		const struct cfg_backend *b = &c->bes[i];
+
+		if (seen[i] || memcmp(&b->k, k, sizeof(*k)))
+			continue;
+		ret = op_backend_add(in, k, b->spec, b->weight, err, errlen);
+		if (!ret)
+			say(log, ctx, "backend add %s %s weight %u", vs, b->spec, b->weight);
+		if (!ret && b->drain) {
+			ret = op_backend_set_state(in, k, b->spec, LIMPET_BE_DRAINING, err, errlen);
+			if (!ret)
+				say(log, ctx, "backend drain %s %s", vs, b->spec);
+		}
+	}
+	return ret;
+}
+
+/* One VIP of the file: kept (its backends, ids, affinities and flows with it), added, or
+ * replaced when its options changed.
+ */
+static int apply_vip(struct inst *in, const struct cfg_vip *v, const struct cur_set *cur,
+		     cfg_log_fn log, void *ctx, char *err, size_t errlen)
+{
+	struct vip_opts o;
+	struct vip_meta m;
+	char vs[80];
+	int i, ret;
+
+	vip_str(&v->k, vs, sizeof(vs));
+	for (i = 0; i < cur->n && memcmp(&cur->v[i].k, &v->k, sizeof(v->k)); i++)
+		;
+	if (i < cur->n) {
+		vip_opts_of(in, &cur->v[i].m, &o);
+		if (vip_opts_equal(&o, &v->o))
+			return 0;
+		ret = op_vip_del(in, &v->k, err, errlen);
+		if (ret)
+			return ret;
+		say(log, ctx, "vip del %s (its options changed)", vs);
+	}
+	ret = op_vip_add(in, &v->k, &v->o, err, errlen);
+	if (!ret)
+		say(log, ctx, "vip add %s", vs);
+	if (!ret && op_vip_find(in, &v->k, &m))
+		ret = -ENOENT;
+	return ret;
+}
+
+int cfg_apply(struct inst *in, const struct cfg *c, cfg_log_fn log, void *ctx, char *err,
+	      size_t errlen)
+{
+	struct cur_set *cur = calloc(1, sizeof(*cur));
+	struct vip_meta m;
+	char vs[80];
+	int i, j, ret;
+
+	if (!cur)
+		return -ENOMEM;
+	ret = cfg_check_limits(c, err, errlen);
+	if (!ret)
+		ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta),
+			       collect_vip, cur);
+	/* what the file no longer has goes first: its room is free for what comes */
+	for (i = 0; i < cur->n && !ret; i++) {
+		for (j = 0; j < c->nvips && memcmp(&c->vips[j].k, &cur->v[i].k, sizeof(struct vip_key)); j++)
+			;
+		if (j < c->nvips)
+			continue;
+		ret = op_vip_del(in, &cur->v[i].k, err, errlen);
+		if (!ret)
+			say(log, ctx, "vip del %s", vip_str(&cur->v[i].k, vs, sizeof(vs)));
+	}
+	for (i = 0; i < c->nvips && !ret; i++) {
+		ret = apply_vip(in, &c->vips[i], cur, log, ctx, err, errlen);
+		if (!ret && op_vip_find(in, &c->vips[i].k, &m))
+			ret = -ENOENT;
+		if (!ret)
+			ret = apply_backends(in, c, &c->vips[i].k, m.vip_id, log, ctx, err, errlen);
+	}
+	if (ret && !*err)
+		snprintf(err, errlen, "apply: %s", strerror(-ret));
+	free(cur);
+	return ret;
+}
+
+static void token_words(const struct token_spec *t, char *buf, size_t len)
+{
+	static const char *const src[] = { "", "query", "cookie", "header" };
+
+	if (t->source == LIMPET_TOK_UDP)
+		snprintf(buf, len, " token udp offset %u len %u", t->offset, t->len);
+	else if (t->source >= 1 && t->source <= 3)
+		snprintf(buf, len, " token %s %.*s", src[t->source], t->name_len, t->name);
+	else
+		buf[0] = '\0';
+}
+
+/* "vip add VIP [options]" with the options that differ from the defaults. */
+static void vip_line_str(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
+			 char *buf, size_t len)
+{
+	static const char *const pol[] = { "ip-hash", "five-tuple", "token" };
+	struct vip_opts o;
+	char vs[80], tok[96];
+	size_t n;
+
+	vip_opts_of(in, m, &o);
+	token_words(&o.token, tok, sizeof(tok));
+	n = snprintf(buf, len, "vip add %s", vip_str(k, vs, sizeof(vs)));
+	if (o.policy != LIMPET_POLICY_IP_HASH && o.policy < 3 && n < len)
+		n += snprintf(buf + n, len - n, " policy %s%s", pol[o.policy],
+			      o.policy == LIMPET_POLICY_TOKEN ? tok : "");
+	if (o.policy == LIMPET_POLICY_TOKEN && o.token.fallback == LIMPET_POLICY_FIVE_TUPLE && n < len)
+		n += snprintf(buf + n, len - n, " fallback five-tuple");
+	if (o.syn_data && n < len)
+		n += snprintf(buf + n, len - n, " syn-data on");
+	if (o.prefix4 != 32 && n < len)
+		n += snprintf(buf + n, len - n, " prefix %u", o.prefix4);
+	if (o.prefix6 != 128 && n < len)
+		n += snprintf(buf + n, len - n, " prefix6 %u", o.prefix6);
+	if (o.affinity_ttl != LIMPET_AFFINITY_TTL_DEFAULT && n < len)
+		n += snprintf(buf + n, len - n, " affinity-timeout %u", o.affinity_ttl);
+	if (o.table_size != LIMPET_MAGLEV_M_DEFAULT && n < len)
+		snprintf(buf + n, len - n, " table-size %u", o.table_size);
+}
+
+static int save_devs(struct inst *in, cfg_line_fn emit, void *ctx)
+{
+	struct dev_info d;
+	__u32 key, next, *prev = NULL;
+	char line[96];
+
+	while (!bpf_map_get_next_key(in->fd[IM_DEVS], prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(in->fd[IM_DEVS], &key, &d))
+			continue;
+		snprintf(line, sizeof(line), "attach dev %.16s mode %s", d.ifname,
+			 d.xdp_mode == LIMPET_XDP_SKB ? "skb" : "native");
+		emit(ctx, line);
+	}
+	return 0;
+}
+
+static int by_vip_id(const void *a, const void *b)
+{
+	const struct cur_vip *x = a, *y = b;
+
+	return x->m.vip_id < y->m.vip_id ? -1 : x->m.vip_id > y->m.vip_id;
+}
+
+int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx)
+{
+	struct cur_set *cur = calloc(1, sizeof(*cur));
+	struct backend be;
+	char line[320], vs[80], bs[80];
+	int i, ret;
+	__u32 id;
+
+	if (!cur)
+		return -ENOMEM;
+	save_devs(in, emit, ctx);
+	ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta),
+		       collect_vip, cur);
+	qsort(cur->v, cur->n, sizeof(cur->v[0]), by_vip_id); /* the order they were added in */
+	for (i = 0; i < cur->n && !ret; i++) {
+		vip_line_str(in, &cur->v[i].k, &cur->v[i].m, line, sizeof(line));
+		emit(ctx, line);
+		vip_str(&cur->v[i].k, vs, sizeof(vs));
+		for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+			if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
+			    be.state == LIMPET_BE_FREE || be.vip_id != cur->v[i].m.vip_id)
+				continue;
+			be_spec(&cur->v[i].k, &be, bs, sizeof(bs));
+			if (be.weight == 1)
+				snprintf(line, sizeof(line), "backend add %s %s", vs, bs);
+			else
+				snprintf(line, sizeof(line), "backend add %s %s weight %u", vs, bs,
+					 be.weight);
+			emit(ctx, line);
+			if (be.state == LIMPET_BE_DRAINING) {
+				snprintf(line, sizeof(line), "backend drain %s %s", vs, bs);
+				emit(ctx, line);
+			}
+		}
+	}
+	free(cur);
+	return ret;
+}
