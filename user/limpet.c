@@ -40,7 +40,8 @@ static void usage(FILE *f)
 		"                  | replay FILE.pcap [out OUT.pcap] [dev IFNAME]\n"
 		"                  | destroy\n"
 		"                  | help }\n"
-		"       OPTIONS := { -i|--instance NAME | -j|--json | -p|--pretty | -v|--verbose }\n"
+		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -j|--json | -p|--pretty |\n"
+		"                    -v|--verbose }\n"
 		"\n"
 		"attach   load limpet's XDP program and its TC ingress program (token binding steps;\n"
 		"         first time: create the instance) and attach both to IFNAME; every device of an\n"
@@ -785,16 +786,21 @@ int main(int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "instance", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },         { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },           {}
+		{ "help", no_argument, NULL, 'h' },           { "netns", required_argument, NULL, 'n' },
+		{}
 	};
 	bool json = false, pretty = false, verbose = false;
+	const char *netns = NULL;
 	const char *cmd;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "i:jpvh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:n:jpvh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			instance = optarg;
+			break;
+		case 'n':
+			netns = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -824,6 +830,10 @@ int main(int argc, char **argv)
 	if (argc < 1) {
 		usage(stderr);
 		return 2;
+	}
+	if (netns && netns_enter(netns, err, sizeof(err))) {
+		out_error("%s", err);
+		return 1;
 	}
 	cmd = argv[0];
 	if (!strcmp(cmd, "help")) {

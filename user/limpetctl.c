@@ -12,8 +12,9 @@ int main(int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "instance", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },         { "help", no_argument, NULL, 'h' },
-		{}
+		{ "netns", required_argument, NULL, 'n' },    {}
 	};
+	const char *netns = NULL;
 	const char *instance = "default";
 	bool json = false, pretty = false;
 	char err[LIMPET_ERR_LEN] = "";
@@ -21,10 +22,13 @@ int main(int argc, char **argv)
 	struct inst in;
 	int c, ret, lock = -1;
 
-	while ((c = getopt_long(argc, argv, "i:jph", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:n:jph", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			instance = optarg;
+			break;
+		case 'n':
+			netns = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -51,6 +55,10 @@ int main(int argc, char **argv)
 	}
 	if (geteuid() != 0) {
 		out_error("limpetctl needs root (CAP_BPF) to open the pinned maps of instance '%s'", instance);
+		return 1;
+	}
+	if (netns && netns_enter(netns, err, sizeof(err))) {
+		out_error("%s", err);
 		return 1;
 	}
 	if (ctl_writes(&cmd)) {

@@ -4,7 +4,7 @@
 # bpftool's view of the maps, and the loader's errors.
 . "$(dirname "$0")/lib.sh"
 TB=lpcli$$
-trap 'tb_cleanup; ip link del lpcli-x0 2>/dev/null' EXIT
+trap 'tb_cleanup; ip link del lpx$$a 2>/dev/null' EXIT
 V=10.0.0.10:80/tcp
 
 ip netns add "$TB-lb"
@@ -38,6 +38,17 @@ check "limpet attach dev d1 mode skb joins the instance" limpet attach dev d1 mo
 check "vip add" limpetctl vip add $V
 check "backend add x3" bash -c "$TB_BUILD/limpetctl -i $TB backend add $V 10.1.0.1 && $TB_BUILD/limpetctl -i $TB backend add $V 10.1.0.2:8080 weight 5 && $TB_BUILD/limpetctl -i $TB backend add $V 10.1.0.3"
 limpetctl vip add "[fc00::10]:443/udp" prefix6 64 >/dev/null
+# -n NETNS, as ip -n: the namespace's devices, the host's pinned state
+out=$("$TB_BUILD/limpet" -i "$TB" -n "$TB-lb" -j status)
+check "limpet -n NETNS status sees the namespace's devices" \
+	[ "$(jget "$out" "sorted(x['device'] for x in d['devices'])")" = "['d0', 'd1']" ]
+check "limpetctl -n NETNS works the same" "$TB_BUILD/limpetctl" -i "$TB" -n "$TB-lb" vip list
+expect_err "limpet -n with a namespace that does not exist: exit 1" 1 "network namespace 'nosuch$$' not found" \
+	"$TB_BUILD/limpet" -i "$TB" -n "nosuch$$" status
+expect_err "ip netns exec (/sys mounted anew): says to use -n, mounts nothing" 1 "not the host's.*-n NETNS" \
+	ip netns exec "$TB-lb" "$TB_BUILD/limpet" -i "$TB" attach dev d0
+expect_err "limpetctl under ip netns exec: says to use -n" 1 "not found: .*-n NETNS" \
+	ip netns exec "$TB-lb" "$TB_BUILD/limpetctl" -i "$TB" vip list
 
 expect_err "bad address: usage error" 2 "not an IPv4 or IPv6 address" limpetctl vip add 10.0.0.300:80/tcp
 expect_err "port 70000: usage error" 2 "port must be 0-65535" limpetctl vip add 10.0.0.10:70000/tcp
@@ -135,22 +146,22 @@ check "replay: both frames written, the error frame as it was" \
 out=$(limpet attach dev nosuchdev0 2>&1); rc=$?
 check "attach to a missing device: exit 1, 'no such device'" \
 	bash -c "[ $rc -eq 1 ] && [ \"$out\" = \"Error: no such device 'nosuchdev0'\" ]"
-ip link add lpcli-x0 type veth peer name lpcli-x1
-ip link set dev lpcli-x0 xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
-# run in the host namespace, where lpcli-x0 is
-out=$("$TB_BUILD/limpet" -i "$TB" attach dev lpcli-x0 2>&1); rc=$?
+ip link add lpx$$a type veth peer name lpx$$b
+ip link set dev lpx$$a xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
+# run in the host namespace, where lpx$$a is
+out=$("$TB_BUILD/limpet" -i "$TB" attach dev lpx$$a 2>&1); rc=$?
 check "attach over another XDP program: refused, names it" \
-	bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'another XDP program is attached to lpcli-x0 (id [0-9]*, name limpet_pass)'"
-out=$("$TB_BUILD/limpet" -i "${TB}new" attach dev lpcli-x0 2>&1); rc=$?
+	bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'another XDP program is attached to lpx$$a (id [0-9]*, name limpet_pass)'"
+out=$("$TB_BUILD/limpet" -i "${TB}new" attach dev lpx$$a 2>&1); rc=$?
 check "a new instance that fails to attach leaves no pins behind" \
 	bash -c "[ $rc -eq 1 ] && [ ! -e /sys/fs/bpf/limpet/${TB}new ]"
-out=$("$TB_BUILD/limpet" -i "${TB}new" attach dev lpcli-x1 flows 100 2>&1); rc=$?
+out=$("$TB_BUILD/limpet" -i "${TB}new" attach dev lpx$$b flows 100 2>&1); rc=$?
 check "a table size out of range: usage error, nothing created ($out)" \
 	bash -c "[ $rc -eq 2 ] && echo '$out' | grep -q 'flows: expected a number of entries' && [ ! -e /sys/fs/bpf/limpet/${TB}new ]"
 out=$(limpet attach dev d0 flows 8192 2>&1); rc=$?
 check "other table sizes for an existing instance: refused, says how ($out)" \
 	bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'sizes are set when an instance is created'"
-out=$("$TB_BUILD/limpet" -i "$TB" detach dev lpcli-x0 2>&1); rc=$?
+out=$("$TB_BUILD/limpet" -i "$TB" detach dev lpx$$a 2>&1); rc=$?
 check "detach a device the instance does not own: refused" bash -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'not attached to instance'"
 out=$("$TB_BUILD/limpet" -i bad.name status 2>&1); rc=$?
 check "invalid instance name: usage error" bash -c "[ $rc -eq 2 ] && echo '$out' | grep -q 'invalid instance name'"

@@ -13,7 +13,7 @@ void ctl_usage(FILE *f)
 	fprintf(f,
 		"Usage: limpetctl [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       OBJECT := { vip | backend | stats | flows | affinity | apply | save }\n"
-		"       OPTIONS := { -i|--instance NAME | -j|--json | -p|--pretty }\n"
+		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -j|--json | -p|--pretty }\n"
 		"\n"
 		"limpetctl vip add VIP [policy { ip-hash | five-tuple }] [prefix LEN] [prefix6 LEN]\n"
 		"                      [affinity-timeout SECONDS] [table-size M]\n"

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /* An instance is a directory of pinned maps; control commands reopen them and take a lock. */
+#define _GNU_SOURCE /* setns */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -56,12 +58,65 @@ void inst_dir(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", LIMPET_PIN_ROOT, name);
 }
 
+/* `ip netns exec` runs its command in a mount namespace of its own with /sys mounted again:
+ * the host's bpffs, and every instance pinned in it, is out of sight there.
+ */
+static bool bpffs_hidden(void)
+{
+	char a[64] = "", b[64] = "";
+	struct statfs st;
+
+	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return false;
+	/* init's mount namespace, unreadable from the one ip netns exec makes, or another one */
+	if (readlink("/proc/self/ns/mnt", a, sizeof(a) - 1) < 0)
+		return false;
+	return readlink("/proc/1/ns/mnt", b, sizeof(b) - 1) < 0 || strcmp(a, b) != 0;
+}
+
+#define HIDDEN_HINT                                                                               \
+	"/sys/fs/bpf here is not the host's (ip netns exec mounts /sys anew, hiding limpet's "     \
+	"pinned state): give the command -n NETNS instead (limpet -n NETNS …, limpetctl -n NETNS …)"
+
+int netns_enter(const char *name, char *err, size_t errlen)
+{
+	char path[300];
+	int fd;
+
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+		snprintf(err, errlen, "invalid network namespace name '%s'", name);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "network namespace '%s' not found (%s: %s); see ip netns list",
+			 name, path, strerror(e));
+		return -e;
+	}
+	if (setns(fd, CLONE_NEWNET)) {
+		int e = errno;
+
+		snprintf(err, errlen, "enter network namespace '%s': %s", name, strerror(e));
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
 int bpffs_ensure(char *err, size_t errlen)
 {
 	struct statfs st;
 
 	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
 		return 0;
+	if (bpffs_hidden()) {
+		snprintf(err, errlen, "%s", HIDDEN_HINT);
+		return -ENOENT;
+	}
 	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
 		snprintf(err, errlen, "mount bpffs at /sys/fs/bpf: %s", strerror(errno));
 		return -errno;
@@ -85,8 +140,11 @@ int inst_open(struct inst *in, const char *name, char *err, size_t errlen)
 	snprintf(in->name, sizeof(in->name), "%s", name);
 	inst_dir(name, in->dir, sizeof(in->dir));
 	if (access(in->dir, F_OK)) {
-		snprintf(err, errlen, "instance '%s' not found (%s); attach it first: limpet -i %s attach dev IFNAME",
-			 name, in->dir, name);
+		if (bpffs_hidden())
+			snprintf(err, errlen, "instance '%s' not found: %s", name, HIDDEN_HINT);
+		else
+			snprintf(err, errlen, "instance '%s' not found (%s); attach it first: limpet -i %s attach dev IFNAME",
+				 name, in->dir, name);
 		return -ENOENT;
 	}
 	for (i = 0; i < IM_MAX; i++) {

@@ -61,6 +61,8 @@ struct inst {
 int inst_name_valid(const char *name);
 void inst_dir(const char *name, char *buf, size_t len);
 int bpffs_ensure(char *err, size_t errlen);
+/* Enter the network namespace /run/netns/NAME (as ip -n does); the host's bpffs stays in view. */
+int netns_enter(const char *name, char *err, size_t errlen);
 int inst_open(struct inst *in, const char *name, char *err, size_t errlen);
 void inst_close(struct inst *in);
 int inst_lock(const char *name, char *err, size_t errlen);
