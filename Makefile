@@ -59,9 +59,9 @@ $(BUILD)/liblimpet.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/limpet: user/limpet.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
+$(BUILD)/limpet: user/limpet.c user/run.c user/loader.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) user/limpet.c user/run.c $(BUILD)/liblimpet.a $(LDLIBS) -o $@
 
 $(BUILD)/limpetctl: user/limpetctl.c $(BUILD)/liblimpet.a
 	$(call msg,BINARY,$@)

@@ -19,15 +19,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "lib/liblimpet.h"
+#include "loader.h"
 #include "limpet_xdp.skel.h"
 #include "limpet_tc.skel.h"
 
 #define LIMPET_TC_HANDLE 0x4c50 /* "LP" */
 #define LIMPET_TC_PRIO 1
 
-static const char *instance = "default";
-static char err[LIMPET_ERR_LEN];
+const char *instance = "default";
+char err[LIMPET_ERR_LEN];
+bool attach_quiet;
+__u32 attach_prog_id;
 
 static void usage(FILE *f)
 {
@@ -39,9 +41,10 @@ static void usage(FILE *f)
 		"                  | status\n"
 		"                  | replay FILE.pcap [out OUT.pcap] [dev IFNAME]\n"
 		"                  | destroy\n"
+		"                  | run -c FILE\n"
 		"                  | help }\n"
-		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -j|--json | -p|--pretty |\n"
-		"                    -v|--verbose }\n"
+		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -c|--config FILE (run) |\n"
+		"                    -j|--json | -p|--pretty | -v|--verbose }\n"
 		"\n"
 		"attach   load limpet's XDP program and its TC ingress program (token binding steps;\n"
 		"         first time: create the instance) and attach both to IFNAME; every device of an\n"
@@ -60,6 +63,11 @@ static void usage(FILE *f)
 		"         frame the kernel will not run (too short or too long) gets verdict 'error'\n"
 		"         and goes to OUT.pcap as it was; the run carries on.\n"
 		"destroy  detach from every device and remove the instance's pins.\n"
+		"run      the daemon (foreground, for systemd): attach the devices FILE names, make the\n"
+		"         instance's VIPs and backends what FILE says (as limpetctl apply), sweep flows\n"
+		"         every 5 s (FILE's 'flows sweep' settings), re-read FILE on SIGHUP (a file that\n"
+		"         does not load changes nothing), log each change as one line to stderr. On\n"
+		"         SIGTERM, or if it dies, the datapath keeps forwarding; one daemon per instance.\n"
 		"\n"
 		"State is pinned under " LIMPET_PIN_ROOT "/NAME/ (instance 'default' unless -i).\n");
 }
@@ -282,7 +290,7 @@ static bool is_bridge(const char *ifname)
 	return !ret && !strcmp(di.driver, "bridge");
 }
 
-static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
+int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
 	struct limpet_xdp *skel = NULL;
@@ -452,10 +460,13 @@ static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 	    pin_atomic(tc_fd, dir, LIMPET_PIN_TC_PROG))
 		fprintf(stderr, "Warning: pin programs in %s: %s\n", dir, strerror(errno));
 
-	out_kv_str("instance", instance);
-	out_kv_str("attached", ifname);
-	out_kv_str("mode", mode == LIMPET_XDP_SKB ? "skb" : "native");
-	out_kv_u64("prog_id", info.id);
+	attach_prog_id = info.id;
+	if (!attach_quiet) {
+		out_kv_str("instance", instance);
+		out_kv_str("attached", ifname);
+		out_kv_str("mode", mode == LIMPET_XDP_SKB ? "skb" : "native");
+		out_kv_u64("prog_id", info.id);
+	}
 	ret = 0;
 out:
 	limpet_tc__destroy(tc);
@@ -787,15 +798,18 @@ int main(int argc, char **argv)
 		{ "instance", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },         { "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },           { "netns", required_argument, NULL, 'n' },
-		{}
+		{ "config", required_argument, NULL, 'c' },   {}
 	};
 	bool json = false, pretty = false, verbose = false;
-	const char *netns = NULL;
+	const char *netns = NULL, *conf = NULL;
 	const char *cmd;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "i:n:jpvh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:n:c:jpvh", lopts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			conf = optarg;
+			break;
 		case 'i':
 			instance = optarg;
 			break;
@@ -869,6 +883,10 @@ int main(int argc, char **argv)
 			}
 		}
 		ret = cmd_attach(argv[2], mode, ask);
+	} else if (!strcmp(cmd, "run")) {
+		if (argc != 1 || !conf)
+			goto bad;
+		ret = need_root() ? 1 : cmd_run(conf);
 	} else if (!strcmp(cmd, "detach")) {
 		if (argc != 3 || strcmp(argv[1], "dev"))
 			goto bad;

@@ -51,25 +51,37 @@ static int cfg_grow(void **arr, int n, size_t size)
 	return 0;
 }
 
-/* attach dev NAME [mode native|skb] [flows N] [halfopen N] [affinity N]: the daemon's; checked
- * for its shape here.
- */
+/* attach dev NAME [mode native|skb] [flows N] [halfopen N] [affinity N]: the daemon's. */
 static int attach_line(int argc, char **argv, struct cfg *c, const char *path, int line,
 		       char *err, size_t errlen)
 {
-	if (argc < 3 || strcmp(argv[1], "dev"))
+	struct cfg_dev d = { .mode = LIMPET_XDP_NATIVE, .line = line };
+	int i, t;
+
+	if (argc < 3 || argc % 2 == 0 || strcmp(argv[1], "dev") || strlen(argv[2]) >= 16)
 		LFAIL("attach: expected 'attach dev IFNAME [mode native|skb] [flows N] [halfopen N] [affinity N]'");
-	for (int i = 3; i < argc; i += 2) {
-		if (strcmp(argv[i], "mode") && strcmp(argv[i], "flows") && strcmp(argv[i], "halfopen") &&
-		    strcmp(argv[i], "affinity"))
-			LFAIL("attach: unknown option '%s' (mode, flows, halfopen, affinity)", argv[i]);
-		if (i + 1 >= argc)
-			LFAIL("attach: '%s' needs a value", argv[i]);
+	snprintf(d.name, sizeof(d.name), "%s", argv[2]);
+	for (i = 3; i < argc; i += 2) {
+		for (t = 0; t < TBL_MAX && strcmp(argv[i], table_names[t]); t++)
+			;
+		if (t < TBL_MAX) {
+			if (parse_u32(argv[i + 1], LIMPET_TABLE_MIN, LIMPET_TABLE_MAX, &d.ask[t]))
+				LFAIL("attach: %s: expected a number of entries (%u-%u), got '%s'",
+				      argv[i], LIMPET_TABLE_MIN, LIMPET_TABLE_MAX, argv[i + 1]);
+		} else if (!strcmp(argv[i], "mode") && (!strcmp(argv[i + 1], "native") ||
+							!strcmp(argv[i + 1], "skb"))) {
+			d.mode = !strcmp(argv[i + 1], "skb") ? LIMPET_XDP_SKB : LIMPET_XDP_NATIVE;
+		} else {
+			LFAIL("attach: unknown option '%s %s' (mode native|skb, flows, halfopen, affinity)",
+			      argv[i], argv[i + 1]);
+		}
 	}
+	for (i = 0; i < c->ndevs; i++)
+		if (!strcmp(c->devs[i].name, d.name))
+			LFAIL("attach dev %s: already on line %d", d.name, c->devs[i].line);
 	if (cfg_grow((void **)&c->devs, c->ndevs, sizeof(*c->devs)))
 		return -ENOMEM;
-	snprintf(c->devs[c->ndevs].name, sizeof(c->devs[0].name), "%s", argv[2]);
-	c->devs[c->ndevs++].line = line;
+	c->devs[c->ndevs++] = d;
 	return 0;
 }
 
@@ -152,8 +164,15 @@ static int cfg_line(int argc, char **argv, struct cfg *c, const char *path, int 
 		return vip_line(&cmd, c, path, line, err, errlen);
 	if (cmd.op == CTL_BE_ADD || cmd.op == CTL_BE_DRAIN)
 		return backend_line(&cmd, c, path, line, err, errlen);
+	if (cmd.op == CTL_FLOWS_SWEEP) {
+		c->sweep_set = true;
+		c->binding_s = cmd.binding_s;
+		c->idle_s = cmd.idle_s;
+		c->closed_s = cmd.closed_s;
+		return 0;
+	}
 	LFAIL("'%s %s' is a command, not configuration (vip add, backend add|drain, attach, "
-	      "metrics listen)", argv[0], argc > 1 ? argv[1] : "");
+	      "flows sweep, metrics listen)", argv[0], argc > 1 ? argv[1] : "");
 }
 
 void cfg_free(struct cfg *c)

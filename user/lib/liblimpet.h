@@ -129,6 +129,8 @@ struct cfg_backend {
 };
 struct cfg_dev {
 	char name[32];
+	__u32 mode;           /* enum limpet_xdp_mode */
+	__u32 ask[TBL_MAX];   /* table sizes asked for (0: default), used when the instance is new */
 	int line;
 };
 struct cfg {
@@ -137,6 +139,8 @@ struct cfg {
 	struct cfg_dev *devs;
 	int nvips, nbes, ndevs;
 	char metrics[64];
+	bool sweep_set;                   /* a 'flows sweep' line: the daemon's sweeper settings */
+	__u32 binding_s, idle_s, closed_s;
 	char path[256]; /* for errors: FILE:LINE */
 };
 typedef void (*cfg_log_fn)(void *ctx, const char *change);

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* limpet run: the daemon — an instance kept as its configuration file says (docs/design.md §5.2).
+ * Attaches, applies the file, sweeps flows, re-reads the file on SIGHUP, and on SIGTERM exits
+ * leaving the datapath forwarding: the pinned state is the truth, the daemon only maintains it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loader.h"
+
+#define SWEEP_EVERY_S 5
+
+static volatile sig_atomic_t got_hup, got_term;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+/* One line per change or event, to stderr (journald keeps the time). */
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "limpet[%s]: ", instance);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void log_change(void *ctx, const char *change)
+{
+	(void)ctx;
+	logf_("%s", change);
+}
+
+/* One daemon per instance: a lock held for its life, naming the holder. */
+static int run_lock(void)
+{
+	char path[256], pid[32] = "";
+	int fd;
+
+	mkdir("/run/limpet", 0700);
+	snprintf(path, sizeof(path), "/run/limpet/%s.run", instance);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		out_error("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		out_error("instance '%s' is already run by another limpet run (pid %s); stop it first",
+			  instance, pid[0] ? pid : "?");
+		close(fd);
+		return -1;
+	}
+	if (ftruncate(fd, 0) == 0)
+		dprintf(fd, "%d\n", (int)getpid());
+	return fd;
+}
+
+/* Make the instance what c says, under the instance lock (limpetctl waits meanwhile). */
+static int run_apply(const struct cfg *c)
+{
+	struct inst in;
+	int lock = inst_lock(instance, err, sizeof(err));
+
+	if (lock < 0 || inst_open(&in, instance, err, sizeof(err))) {
+		logf_("apply: %s", err);
+		if (lock >= 0)
+			close(lock);
+		return -1;
+	}
+	in.lock_fd = lock;
+	err[0] = '\0';
+	if (cfg_apply(&in, c, log_change, NULL, err, sizeof(err)))
+		logf_("apply: %s", err);
+	inst_close(&in);
+	return err[0] ? -1 : 0;
+}
+
+static void run_sweep(const struct cfg *c)
+{
+	struct inst in;
+	int lock = inst_lock(instance, err, sizeof(err)), n;
+
+	if (lock < 0 || inst_open(&in, instance, err, sizeof(err))) {
+		logf_("flows sweep: %s", err);
+		if (lock >= 0)
+			close(lock);
+		return;
+	}
+	in.lock_fd = lock;
+	n = c->sweep_set ? op_flows_sweep(&in, c->binding_s, c->idle_s, c->closed_s) :
+			   op_flows_sweep(&in, 5, 86400, 10);
+	if (n > 0)
+		logf_("flows sweep: %d removed", n);
+	else if (n < 0)
+		logf_("flows sweep: %s", strerror(-n));
+	inst_close(&in);
+}
+
+/* SIGHUP: the file again; a file that does not load changes nothing. */
+static void run_reload(const char *path, struct cfg *c)
+{
+	struct cfg next;
+
+	if (cfg_load(path, &next, err, sizeof(err))) {
+		logf_("reload: %s; nothing changed", err);
+		return;
+	}
+	logf_("reload: %s", path);
+	cfg_free(c);
+	*c = next;
+	run_apply(c);
+}
+
+static int run_attach(const struct cfg *c)
+{
+	for (int i = 0; i < c->ndevs; i++) {
+		if (cmd_attach(c->devs[i].name, c->devs[i].mode, c->devs[i].ask))
+			return -1;
+		logf_("attached dev %s mode %s (program id %u)", c->devs[i].name,
+		      c->devs[i].mode == LIMPET_XDP_SKB ? "skb" : "native", attach_prog_id);
+	}
+	return 0;
+}
+
+int cmd_run(const char *path)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct cfg c;
+	time_t last_sweep = 0;
+	int lock;
+
+	if (cfg_load(path, &c, err, sizeof(err))) {
+		out_error("%s", err);
+		return 1;
+	}
+	if (!c.ndevs) {
+		out_error("%s: no 'attach dev IFNAME' line: the daemon needs a device", path);
+		cfg_free(&c);
+		return 1;
+	}
+	lock = run_lock();
+	attach_quiet = true;
+	if (lock < 0 || run_attach(&c)) {
+		cfg_free(&c);
+		return 1;
+	}
+	run_apply(&c);
+	if (c.metrics[0])
+		logf_("metrics listen %s: not served by this version", c.metrics);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	logf_("running from %s: %d VIPs, %d backends, %d devices", path, c.nvips, c.nbes, c.ndevs);
+	while (!got_term) {
+		if (got_hup) {
+			got_hup = 0;
+			run_reload(path, &c);
+		}
+		if (time(NULL) - last_sweep >= SWEEP_EVERY_S) {
+			run_sweep(&c);
+			last_sweep = time(NULL);
+		}
+		sleep(1); /* a signal cuts it short */
+	}
+	logf_("exiting on a signal; the datapath keeps forwarding on the pinned state");
+	cfg_free(&c);
+	close(lock);
+	return 0;
+}
