@@ -59,9 +59,11 @@ $(BUILD)/liblimpet.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/limpet: user/limpet.c user/run.c user/loader.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
+LOADER_SRCS := user/limpet.c user/run.c user/metrics_http.c
+
+$(BUILD)/limpet: $(LOADER_SRCS) user/loader.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) user/limpet.c user/run.c $(BUILD)/liblimpet.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LOADER_SRCS) $(BUILD)/liblimpet.a $(LDLIBS) -lmicrohttpd -o $@
 
 $(BUILD)/limpetctl: user/limpetctl.c $(BUILD)/liblimpet.a
 	$(call msg,BINARY,$@)

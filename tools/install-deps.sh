@@ -6,7 +6,8 @@ set -euo pipefail
 
 pkgs=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config
       libcmocka-dev libjson-c-dev bpftool iproute2 ethtool nginx-light curl
-      python3 python3-websockets procps psmisc wrk gnuplot-nox iputils-ping)
+      python3 python3-websockets procps psmisc wrk gnuplot-nox iputils-ping
+      libmicrohttpd-dev prometheus)
 # make bench's peers: HAProxy, NGINX's stream module (nginx-light has http only), nftables
 [ "${LIMPET_BENCH:-0}" = 1 ] && pkgs+=(haproxy libnginx-mod-stream nftables)
 
@@ -25,9 +26,10 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The nginx and haproxy packages start system services on :80; limpet's testbeds run their own
-# in namespaces. Stop only a service this run just installed, never one the machine already had.
-for svc in nginx haproxy; do
+# The nginx, haproxy and prometheus packages start system services (:80, :9090); limpet's
+# testbeds run their own in namespaces. Stop only a service this run just installed, never one
+# the machine already had.
+for svc in nginx haproxy prometheus; do
 	case " ${missing[*]} " in
 	*" $svc "* | *" $svc-light "*)
 		if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then

@@ -12,5 +12,8 @@ extern __u32 attach_prog_id;  /* the program id the last attach put on its devic
 
 int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX]);
 int cmd_run(const char *path);
+/* /metrics on ADDR:PORT in a thread of its own; NULL with err when it cannot listen. */
+void *metrics_start(const char *addr, char *err, size_t errlen);
+void metrics_stop(void *d);
 
 #endif

@@ -127,6 +127,8 @@ static void run_reload(const char *path, struct cfg *c)
 		return;
 	}
 	logf_("reload: %s", path);
+	if (strcmp(next.metrics, c->metrics))
+		logf_("metrics listen: the new address takes effect when the daemon restarts");
 	cfg_free(c);
 	*c = next;
 	run_apply(c);
@@ -148,6 +150,7 @@ int cmd_run(const char *path)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct cfg c;
 	time_t last_sweep = 0;
+	void *metrics = NULL;
 	int lock;
 
 	if (cfg_load(path, &c, err, sizeof(err))) {
@@ -166,8 +169,15 @@ int cmd_run(const char *path)
 		return 1;
 	}
 	run_apply(&c);
-	if (c.metrics[0])
-		logf_("metrics listen %s: not served by this version", c.metrics);
+	if (c.metrics[0]) {
+		metrics = metrics_start(c.metrics, err, sizeof(err));
+		if (!metrics) {
+			out_error("%s", err);
+			cfg_free(&c);
+			return 1;
+		}
+		logf_("metrics on http://%s/metrics", c.metrics);
+	}
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -184,6 +194,7 @@ int cmd_run(const char *path)
 		sleep(1); /* a signal cuts it short */
 	}
 	logf_("exiting on a signal; the datapath keeps forwarding on the pinned state");
+	metrics_stop(metrics);
 	cfg_free(&c);
 	close(lock);
 	return 0;

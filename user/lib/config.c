@@ -153,8 +153,13 @@ static int cfg_line(int argc, char **argv, struct cfg *c, const char *path, int 
 	if (!strcmp(argv[0], "attach"))
 		return attach_line(argc, argv, c, path, line, err, errlen);
 	if (!strcmp(argv[0], "metrics")) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
 		if (argc != 3 || strcmp(argv[1], "listen"))
 			LFAIL("metrics: expected 'metrics listen ADDR:PORT'");
+		if (metrics_addr_parse(argv[2], &ss, &sl))
+			LFAIL("metrics listen: expected ADDR:PORT or [ADDR6]:PORT, got '%s'", argv[2]);
 		snprintf(c->metrics, sizeof(c->metrics), "%s", argv[2]);
 		return 0;
 	}

@@ -4,6 +4,7 @@
 #define LIMPET_LIB_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <linux/types.h>
@@ -155,6 +156,11 @@ int cfg_apply(struct inst *in, const struct cfg *c, cfg_log_fn log, void *ctx, c
 	      size_t errlen);
 /* The instance's devices, VIPs and backends as configuration lines. */
 int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx);
+
+/* Prometheus text exposition of the instance's counters and tables (metrics.c). */
+int metrics_render(struct inst *in, FILE *f);
+/* ADDR:PORT or [ADDR6]:PORT; 0 or -EINVAL. */
+int metrics_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta);
 int op_affinity_flush(struct inst *in, int vip_id, int backend_id);
 /* Make the reverse map (backend endpoint → VIPs) match the VIPs and backends; -E2BIG when an

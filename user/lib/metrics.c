@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* An instance's counters in Prometheus' text exposition format (docs/design.md §5.3). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "liblimpet.h"
+
+int metrics_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	__u32 port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host) ||
+	    parse_u32(colon + 1, 1, 65535, &port))
+		return -EINVAL;
+	memcpy(host, s, colon - s);
+	host[colon - s] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		host[strlen(host) - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+			return -EINVAL;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		*len = sizeof(*a6);
+		return 0;
+	}
+	{
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return -EINVAL;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		*len = sizeof(*a4);
+	}
+	return 0;
+}
+
+struct vip_list {
+	struct vip_key k[LIMPET_MAX_VIPS];
+	struct vip_meta m[LIMPET_MAX_VIPS];
+	int n;
+};
+
+static int vip_collect(const void *key, const void *val, void *ctx)
+{
+	struct vip_list *l = ctx;
+
+	if (l->n == LIMPET_MAX_VIPS)
+		return -E2BIG;
+	memcpy(&l->k[l->n], key, sizeof(struct vip_key));
+	memcpy(&l->m[l->n], val, sizeof(struct vip_meta));
+	l->n++;
+	return 0;
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The per-VIP families, then the per-backend ones (each family's samples together). */
+static void vip_metrics(FILE *f, struct inst *in, const struct vip_list *l)
+{
+	static const struct { const char *name, *help; size_t off; } vf[] = {
+		{ "limpet_vip_packets_total", "Packets sent toward the VIP's backends.",
+		  offsetof(struct limpet_stats, packets) },
+		{ "limpet_vip_bytes_total", "Bytes sent toward the VIP's backends.",
+		  offsetof(struct limpet_stats, bytes) },
+		{ "limpet_vip_new_flows_total", "Connections (flows) the VIP began.",
+		  offsetof(struct limpet_stats, new_flows) },
+		{ "limpet_vip_reply_packets_total", "Backend replies sent back to clients.",
+		  offsetof(struct limpet_stats, reply_packets) },
+		{ "limpet_vip_affinity_hits_total", "New flows sent by a client's affinity.",
+		  offsetof(struct limpet_stats, aff_hits) },
+	};
+	struct limpet_stats s;
+	char vs[80];
+
+	for (size_t i = 0; i < sizeof(vf) / sizeof(vf[0]); i++) {
+		family(f, vf[i].name, "counter", vf[i].help);
+		for (int v = 0; v < l->n; v++) {
+			if (stats_sum(in->fd[IM_VIP_STATS], l->m[v].vip_id, &s))
+				continue;
+			fprintf(f, "%s{vip=\"%s\"} %llu\n", vf[i].name, vip_str(&l->k[v], vs, sizeof(vs)),
+				*(unsigned long long *)((char *)&s + vf[i].off));
+		}
+	}
+}
+
+static const struct vip_key *vip_of(const struct vip_list *l, __u32 vip_id)
+{
+	for (int v = 0; v < l->n; v++)
+		if (l->m[v].vip_id == vip_id)
+			return &l->k[v];
+	return NULL;
+}
+
+static void backend_metrics(FILE *f, struct inst *in, const struct vip_list *l)
+{
+	static const struct { const char *name, *type, *help; size_t off; } bf[] = {
+		{ "limpet_backend_packets_total", "counter", "Packets sent toward the backend.",
+		  offsetof(struct limpet_stats, packets) },
+		{ "limpet_backend_bytes_total", "counter", "Bytes sent toward the backend.",
+		  offsetof(struct limpet_stats, bytes) },
+		{ "limpet_backend_new_flows_total", "counter", "Connections (flows) sent to the backend.",
+		  offsetof(struct limpet_stats, new_flows) },
+		{ "limpet_backend_active", "gauge", "1 when the backend takes new clients (not draining).", 0 },
+	};
+	struct limpet_stats s;
+	struct backend be;
+	const struct vip_key *k;
+	char vs[80], as[64];
+	__u32 id;
+
+	for (size_t i = 0; i < sizeof(bf) / sizeof(bf[0]); i++) {
+		family(f, bf[i].name, bf[i].type, bf[i].help);
+		for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+			if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
+			    be.state == LIMPET_BE_FREE || !(k = vip_of(l, be.vip_id)))
+				continue;
+			addr_str(be.addr, be.family, as, sizeof(as));
+			fprintf(f, "%s{vip=\"%s\",backend=\"%s\"} ", bf[i].name,
+				vip_str(k, vs, sizeof(vs)), as);
+			if (!strcmp(bf[i].type, "gauge"))
+				fprintf(f, "%d\n", be.state == LIMPET_BE_ACTIVE);
+			else if (!stats_sum(in->fd[IM_BACKEND_STATS], id, &s))
+				fprintf(f, "%llu\n", *(unsigned long long *)((char *)&s + bf[i].off));
+			else
+				fprintf(f, "0\n");
+		}
+	}
+}
+
+/* One counter family from a per-CPU array of n counters, labelled by their names. */
+static void named_counters(FILE *f, int fd, __u32 n, const char *const *names, __u32 first,
+			   const char *name, const char *label, const char *help)
+{
+	__u64 *v = calloc(n, sizeof(*v));
+
+	if (!v || counters_sum(fd, n, v)) {
+		free(v);
+		return;
+	}
+	family(f, name, "counter", help);
+	for (__u32 i = first; i < n; i++)
+		fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, names[i], (unsigned long long)v[i]);
+	free(v);
+}
+
+static void table_metrics(FILE *f, struct inst *in)
+{
+	static const enum inst_map maps[TBL_MAX] = { IM_FLOWS, IM_HALFOPEN, IM_AFFINITY };
+	static const char *const gauges[TBL_MAX] = { "limpet_flows", "limpet_halfopen_flows",
+						      "limpet_affinities" };
+	static const char *const helps[TBL_MAX] = {
+		"Established connections (the flows table).",
+		"Connections not yet established, binding or closed (the halfopen table).",
+		"Clients with an affinity (the affinity table).",
+	};
+	struct table_usage u[TBL_MAX];
+	int ok[TBL_MAX];
+
+	for (int t = 0; t < TBL_MAX; t++) {
+		ok[t] = !table_usage(in->fd[maps[t]], &u[t]);
+		if (!ok[t])
+			continue;
+		family(f, gauges[t], "gauge", helps[t]);
+		fprintf(f, "%s %llu\n", gauges[t], (unsigned long long)u[t].used);
+	}
+	family(f, "limpet_table_capacity", "gauge", "Entries each table holds at most.");
+	for (int t = 0; t < TBL_MAX; t++)
+		if (ok[t])
+			fprintf(f, "limpet_table_capacity{table=\"%s\"} %llu\n", table_names[t],
+				(unsigned long long)u[t].size);
+}
+
+int metrics_render(struct inst *in, FILE *f)
+{
+	struct vip_list *l = calloc(1, sizeof(*l));
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta), vip_collect, l);
+	if (!ret) {
+		vip_metrics(f, in, l);
+		backend_metrics(f, in, l);
+		named_counters(f, in->fd[IM_REASONS], LIMPET_R_MAX, reason_names, 1,
+			       "limpet_reason_packets_total", "reason",
+			       "Packets the XDP program saw, by the one reason it counted for each.");
+		named_counters(f, in->fd[IM_TC_REASONS], LIMPET_TC_MAX, tc_reason_names, 1,
+			       "limpet_tc_reason_packets_total", "reason",
+			       "Packets the TC program saw, by the one reason it counted for each.");
+		named_counters(f, in->fd[IM_EVENTS], LIMPET_EV_MAX, event_names, 0, "limpet_event_total",
+			       "event", "Events beside the verdicts (tokens found, flows full, ...).");
+		table_metrics(f, in);
+	}
+	free(l);
+	return ret;
+}
