@@ -3,6 +3,9 @@
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+MANDIR   ?= $(PREFIX)/share/man
 CC       ?= gcc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
@@ -25,7 +28,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps install uninstall check test-unit test-bpf test-e2e demo bench clean
+.PHONY: all deps man install uninstall check test-unit test-bpf test-e2e demo bench clean
 
 LIB_SRCS := $(wildcard user/lib/*.c)
 LIB_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
@@ -111,12 +114,32 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH)
 	$(Q)tools/bench/run.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin
+MANS := $(BUILD)/man/limpet.8 $(BUILD)/man/limpetctl.8 $(BUILD)/man/limpet.conf.5
+
+$(BUILD)/man/%: docs/man/%.scd
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)scdoc <$< >$@
+
+man: $(MANS)
+
+# Binaries, the systemd unit (limpet@NAME runs /etc/limpet/NAME.conf), an example
+# configuration and the man pages; DESTDIR for staging.
+install: all $(MANS)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/limpet \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(BUILD)/limpet $(BUILD)/limpetctl $(DESTDIR)$(PREFIX)/sbin/
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' packaging/limpet@.service.in >$(DESTDIR)$(UNITDIR)/limpet@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/limpet@.service
+	install -m 0644 packaging/example.conf $(DESTDIR)$(SYSCONFDIR)/limpet/example.conf
+	install -m 0644 $(BUILD)/man/limpet.8 $(BUILD)/man/limpetctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BUILD)/man/limpet.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/limpet $(DESTDIR)$(PREFIX)/sbin/limpetctl
+	rm -f $(DESTDIR)$(PREFIX)/sbin/limpet $(DESTDIR)$(PREFIX)/sbin/limpetctl \
+		$(DESTDIR)$(UNITDIR)/limpet@.service $(DESTDIR)$(SYSCONFDIR)/limpet/example.conf \
+		$(DESTDIR)$(MANDIR)/man8/limpet.8 $(DESTDIR)$(MANDIR)/man8/limpetctl.8 \
+		$(DESTDIR)$(MANDIR)/man5/limpet.conf.5
 
 clean:
 	rm -rf $(BUILD)
