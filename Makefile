@@ -62,11 +62,11 @@ $(BUILD)/liblimpet.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-LOADER_SRCS := user/limpet.c user/run.c user/metrics_http.c
+LOADER_SRCS := user/limpet.c user/run.c user/metrics_http.c user/health.c
 
 $(BUILD)/limpet: $(LOADER_SRCS) user/loader.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $(LOADER_SRCS) $(BUILD)/liblimpet.a $(LDLIBS) -lmicrohttpd -o $@
+	$(Q)$(CC) $(CFLAGS) $(LOADER_SRCS) $(BUILD)/liblimpet.a $(LDLIBS) -lmicrohttpd -lcurl -o $@
 
 $(BUILD)/limpetctl: user/limpetctl.c $(BUILD)/liblimpet.a
 	$(call msg,BINARY,$@)

@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config
       libcmocka-dev libjson-c-dev bpftool iproute2 ethtool nginx-light curl
       python3 python3-websockets procps psmisc wrk gnuplot-nox iputils-ping
-      libmicrohttpd-dev prometheus scdoc man-db systemd)
+      libmicrohttpd-dev libcurl4-openssl-dev prometheus scdoc man-db systemd)
 # make bench's peers: HAProxy, NGINX's stream module (nginx-light has http only), nftables
 [ "${LIMPET_BENCH:-0}" = 1 ] && pkgs+=(haproxy libnginx-mod-stream nftables)
 

@@ -12,6 +12,17 @@ extern __u32 attach_prog_id;  /* the program id the last attach put on its devic
 
 int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX]);
 int cmd_run(const char *path);
+
+/* One line to the daemon's log. */
+typedef void (*log_fn)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The daemon's health checks (health.c). */
+struct health;
+struct health *health_start(log_fn log, char *err, size_t errlen);
+/* Start due probes, count finished ones, wait up to wait_ms; resync: VIPs or backends changed. */
+void health_tick(struct health *h, bool resync, int wait_ms);
+void health_stop(struct health *h);
 /* /metrics on ADDR:PORT in a thread of its own; NULL with err when it cannot listen. */
 void *metrics_start(const char *addr, char *err, size_t errlen);
 void metrics_stop(void *d);

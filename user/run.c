@@ -29,8 +29,7 @@ static void on_signal(int sig)
 }
 
 /* One line per change or event, to stderr (journald keeps the time). */
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
+void daemon_log(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -45,7 +44,7 @@ static void logf_(const char *fmt, ...)
 static void log_change(void *ctx, const char *change)
 {
 	(void)ctx;
-	logf_("%s", change);
+	daemon_log("%s", change);
 }
 
 /* One daemon per instance: a lock held for its life, naming the holder. */
@@ -83,7 +82,7 @@ static int run_apply(const struct cfg *c)
 	int lock = inst_lock(instance, err, sizeof(err));
 
 	if (lock < 0 || inst_open(&in, instance, err, sizeof(err))) {
-		logf_("apply: %s", err);
+		daemon_log("apply: %s", err);
 		if (lock >= 0)
 			close(lock);
 		return -1;
@@ -91,7 +90,7 @@ static int run_apply(const struct cfg *c)
 	in.lock_fd = lock;
 	err[0] = '\0';
 	if (cfg_apply(&in, c, log_change, NULL, err, sizeof(err)))
-		logf_("apply: %s", err);
+		daemon_log("apply: %s", err);
 	inst_close(&in);
 	return err[0] ? -1 : 0;
 }
@@ -102,7 +101,7 @@ static void run_sweep(const struct cfg *c)
 	int lock = inst_lock(instance, err, sizeof(err)), n;
 
 	if (lock < 0 || inst_open(&in, instance, err, sizeof(err))) {
-		logf_("flows sweep: %s", err);
+		daemon_log("flows sweep: %s", err);
 		if (lock >= 0)
 			close(lock);
 		return;
@@ -111,9 +110,9 @@ static void run_sweep(const struct cfg *c)
 	n = c->sweep_set ? op_flows_sweep(&in, c->binding_s, c->idle_s, c->closed_s) :
 			   op_flows_sweep(&in, 5, 86400, 10);
 	if (n > 0)
-		logf_("flows sweep: %d removed", n);
+		daemon_log("flows sweep: %d removed", n);
 	else if (n < 0)
-		logf_("flows sweep: %s", strerror(-n));
+		daemon_log("flows sweep: %s", strerror(-n));
 	inst_close(&in);
 }
 
@@ -123,12 +122,12 @@ static void run_reload(const char *path, struct cfg *c)
 	struct cfg next;
 
 	if (cfg_load(path, &next, err, sizeof(err))) {
-		logf_("reload: %s; nothing changed", err);
+		daemon_log("reload: %s; nothing changed", err);
 		return;
 	}
-	logf_("reload: %s", path);
+	daemon_log("reload: %s", path);
 	if (strcmp(next.metrics, c->metrics))
-		logf_("metrics listen: the new address takes effect when the daemon restarts");
+		daemon_log("metrics listen: the new address takes effect when the daemon restarts");
 	cfg_free(c);
 	*c = next;
 	run_apply(c);
@@ -139,7 +138,7 @@ static int run_attach(const struct cfg *c)
 	for (int i = 0; i < c->ndevs; i++) {
 		if (cmd_attach(c->devs[i].name, c->devs[i].mode, c->devs[i].ask))
 			return -1;
-		logf_("attached dev %s mode %s (program id %u)", c->devs[i].name,
+		daemon_log("attached dev %s mode %s (program id %u)", c->devs[i].name,
 		      c->devs[i].mode == LIMPET_XDP_SKB ? "skb" : "native", attach_prog_id);
 	}
 	return 0;
@@ -151,6 +150,7 @@ int cmd_run(const char *path)
 	struct cfg c;
 	time_t last_sweep = 0;
 	void *metrics = NULL;
+	struct health *health;
 	int lock;
 
 	if (cfg_load(path, &c, err, sizeof(err))) {
@@ -176,24 +176,35 @@ int cmd_run(const char *path)
 			cfg_free(&c);
 			return 1;
 		}
-		logf_("metrics on http://%s/metrics", c.metrics);
+		daemon_log("metrics on http://%s/metrics", c.metrics);
 	}
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	logf_("running from %s: %d VIPs, %d backends, %d devices", path, c.nvips, c.nbes, c.ndevs);
+	daemon_log("running from %s: %d VIPs, %d backends, %d devices", path, c.nvips, c.nbes, c.ndevs);
+	health = health_start(daemon_log, err, sizeof(err));
+	if (!health)
+		daemon_log("health checks off: %s", err);
 	while (!got_term) {
+		bool resync = false;
+
 		if (got_hup) {
 			got_hup = 0;
 			run_reload(path, &c);
+			resync = true;
 		}
 		if (time(NULL) - last_sweep >= SWEEP_EVERY_S) {
 			run_sweep(&c);
 			last_sweep = time(NULL);
+			resync = true; /* and pick up what limpetctl changed */
 		}
-		sleep(1); /* a signal cuts it short */
+		if (health)
+			health_tick(health, resync, 200);
+		else
+			usleep(200000);
 	}
-	logf_("exiting on a signal; the datapath keeps forwarding on the pinned state");
+	health_stop(health);
+	daemon_log("exiting on a signal; the datapath keeps forwarding on the pinned state");
 	metrics_stop(metrics);
 	cfg_free(&c);
 	close(lock);

@@ -145,8 +145,11 @@ __noinline int backend_pick(const struct flow_key *k, const struct vip_meta *vip
 	if (use_aff) {
 		struct affinity_val *hit = bpf_map_lookup_elem(&MAP_NAME_AFFINITY, &ak);
 
-		if (hit && now - hit->last_seen < vip->affinity_ttl * 1000000000ULL &&
-		    backend_get(hit->backend_id, vip->vip_id)) {
+		struct backend *hb = hit ? backend_get(hit->backend_id, vip->vip_id) : NULL;
+
+		/* a client of a backend found down goes by the table (which has it no more) */
+		if (hit && now - hit->last_seen < vip->affinity_ttl * 1000000000ULL && hb &&
+		    hb->health != LIMPET_HEALTH_DOWN) {
 			hit->last_seen = now;
 			if (vs)
 				vs->aff_hits++;

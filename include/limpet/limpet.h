@@ -55,6 +55,7 @@
 #define MAP_NAME_TX_DEVS tx_devs
 #define MAP_NAME_TOKENS tokens
 #define MAP_NAME_EVENTS events
+#define MAP_NAME_CHECKS checks
 #define MAP_NAME_PENDING pending
 #define MAP_NAME_SCRATCH scratch
 #define LIMPET_TC_PROG_NAME limpet_tc
@@ -89,6 +90,44 @@ enum limpet_backend_state {
 	LIMPET_BE_ACTIVE = 1,
 	LIMPET_BE_DRAINING = 2, /* keeps its flows and affinities, gets no new client */
 };
+
+/* A backend's health (docs/design.md §5.4): unchecked until its VIP has a check. */
+enum limpet_health {
+	LIMPET_HEALTH_UNCHECKED = 0,
+	LIMPET_HEALTH_UP = 1,
+	LIMPET_HEALTH_DOWN = 2,
+};
+
+enum limpet_health_mode {
+	LIMPET_HM_AUTO = 0, /* the daemon's checks decide */
+	LIMPET_HM_UP = 1,   /* set by hand: up whatever the checks say */
+	LIMPET_HM_DOWN = 2, /* set by hand: down */
+};
+
+enum limpet_check_type {
+	LIMPET_CHECK_NONE = 0,
+	LIMPET_CHECK_TCP = 1,  /* a TCP connect */
+	LIMPET_CHECK_HTTP = 2, /* GET PATH, a status in [expect_lo, expect_hi] */
+};
+
+#define LIMPET_CHECK_PATH_MAX 64
+#define LIMPET_CHECK_INTERVAL_DEFAULT 2
+#define LIMPET_CHECK_TIMEOUT_DEFAULT 1
+#define LIMPET_CHECK_RISE_DEFAULT 2
+#define LIMPET_CHECK_FALL_DEFAULT 3
+
+/* A VIP's health check (checks map, by vip_id): run by the daemon, read by nothing in BPF. */
+struct check_spec {
+	__u8 type; /* enum limpet_check_type */
+	__u8 rise, fall;
+	__u8 pad;
+	__u16 interval_s, timeout_s;
+	__u16 port; /* 0: each backend's own port */
+	__u16 expect_lo, expect_hi;
+	__u16 pad2;
+	char path[LIMPET_CHECK_PATH_MAX]; /* http: what to GET */
+};
+_Static_assert(sizeof(struct check_spec) == 80, "check_spec layout");
 
 /* Why the XDP program passed, dropped or forwarded a packet: exactly one per packet (reasons
  * map), so they add up to the packets it saw. 0 is no reason: functions return it for "go on".
@@ -177,7 +216,9 @@ struct backend {
 	__u8 state; /* enum limpet_backend_state */
 	__u32 weight;
 	__u32 vip_id;
-	__u32 pad;
+	__u8 health;      /* enum limpet_health: a down backend takes no new client */
+	__u8 health_mode; /* enum limpet_health_mode: the checks', or set by hand */
+	__u16 pad;
 };
 _Static_assert(sizeof(struct backend) == 32, "backend layout");
 

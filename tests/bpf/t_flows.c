@@ -153,6 +153,24 @@ void test_affinity_table(void **state)
 	backend_of("198.51.100.201", "10.200.0.1", 4, 80, b, sizeof(b));
 	backend_of("198.51.100.201", "10.200.0.1", 5, 80, maglev_choice, sizeof(maglev_choice));
 	assert_string_equal(b, maglev_choice);
+
+	/* a live entry to a backend found down is ignored too (the table no longer has it) */
+	{
+		struct backend be;
+		char a[64];
+
+		av.last_seen = mono_coarse_ns();
+		assert_int_equal(bpf_map_update_elem(in.fd[IM_AFFINITY], &ak, &av, BPF_ANY), 0);
+		bpf_map_lookup_elem(in.fd[IM_BACKENDS], &id, &be);
+		be.health = LIMPET_HEALTH_DOWN;
+		assert_int_equal(bpf_map_update_elem(in.fd[IM_BACKENDS], &id, &be, BPF_ANY), 0);
+		must(op_table_rebuild(&in, &m));
+		backend_of("198.51.100.201", "10.200.0.1", 6, 80, b, sizeof(b));
+		assert_string_not_equal(b, addr_str(be.addr, be.family, a, sizeof(a)));
+		be.health = LIMPET_HEALTH_UNCHECKED;
+		assert_int_equal(bpf_map_update_elem(in.fd[IM_BACKENDS], &id, &be, BPF_ANY), 0);
+		must(op_table_rebuild(&in, &m));
+	}
 }
 
 /* map_scan: count affinities whose backend is deleted. */

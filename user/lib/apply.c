@@ -49,6 +49,8 @@ static void vip_opts_of(struct inst *in, const struct vip_meta *m, struct vip_op
 	o->syn_data = m->flags & LIMPET_VIP_F_SYN_DATA;
 	if (bpf_map_lookup_elem(in->fd[IM_TOKENS], &id, &o->token))
 		memset(&o->token, 0, sizeof(o->token));
+	if (bpf_map_lookup_elem(in->fd[IM_CHECKS], &id, &o->check))
+		memset(&o->check, 0, sizeof(o->check));
 }
 
 /* The same VIP options, defaults made explicit. */
@@ -214,8 +216,16 @@ static int apply_vip(struct inst *in, const struct cfg_vip *v, const struct cur_
 		;
 	if (i < cur->n) {
 		vip_opts_of(in, &cur->v[i].m, &o);
-		if (vip_opts_equal(&o, &v->o))
-			return 0;
+		if (vip_opts_equal(&o, &v->o)) {
+			/* a check is changed in place: the VIP keeps its flows */
+			if (!memcmp(&o.check, &v->o.check, sizeof(o.check)))
+				return 0;
+			ret = op_vip_check_set(in, &v->k, &v->o.check, err, errlen);
+			if (!ret)
+				say(log, ctx, "vip check %s %s", vs,
+				    v->o.check.type == LIMPET_CHECK_NONE ? "removed" : "changed");
+			return ret;
+		}
 		ret = op_vip_del(in, &v->k, err, errlen);
 		if (ret)
 			return ret;
@@ -278,6 +288,26 @@ static void token_words(const struct token_spec *t, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+/* A VIP's check in the grammar, every setting spelled out. */
+static void check_words(const struct check_spec *c, char *buf, size_t len)
+{
+	int n = 0;
+
+	buf[0] = '\0';
+	if (c->type == LIMPET_CHECK_NONE)
+		return;
+	if (c->type == LIMPET_CHECK_TCP)
+		n = snprintf(buf, len, " check tcp");
+	else
+		n = snprintf(buf, len, " check http %.*s expect %u-%u", LIMPET_CHECK_PATH_MAX - 1,
+			     c->path, c->expect_lo, c->expect_hi);
+	if (n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, " check-interval %u check-timeout %u rise %u fall %u",
+			      c->interval_s, c->timeout_s, c->rise, c->fall);
+	if (c->port && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, " check-port %u", c->port);
+}
+
 /* "vip add VIP [options]" with the options that differ from the defaults. */
 static void vip_line_str(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
 			 char *buf, size_t len)
@@ -304,7 +334,9 @@ static void vip_line_str(struct inst *in, const struct vip_key *k, const struct 
 	if (o.affinity_ttl != LIMPET_AFFINITY_TTL_DEFAULT && n < len)
 		n += snprintf(buf + n, len - n, " affinity-timeout %u", o.affinity_ttl);
 	if (o.table_size != LIMPET_MAGLEV_M_DEFAULT && n < len)
-		snprintf(buf + n, len - n, " table-size %u", o.table_size);
+		n += snprintf(buf + n, len - n, " table-size %u", o.table_size);
+	if (n < len)
+		check_words(&o.check, buf + n, len - n);
 }
 
 static int save_devs(struct inst *in, cfg_line_fn emit, void *ctx)
@@ -336,7 +368,7 @@ int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx)
 {
 	struct cur_set *cur = calloc(1, sizeof(*cur));
 	struct backend be;
-	char line[320], vs[80], bs[80];
+	char line[512], vs[80], bs[80];
 	int i, ret;
 	__u32 id;
 

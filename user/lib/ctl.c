@@ -16,14 +16,16 @@ void ctl_usage(FILE *f)
 		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -j|--json | -p|--pretty }\n"
 		"\n"
 		"limpetctl vip add VIP [policy { ip-hash | five-tuple }] [prefix LEN] [prefix6 LEN]\n"
-		"                      [affinity-timeout SECONDS] [table-size M]\n"
+		"                      [affinity-timeout SECONDS] [table-size M] [CHECK]\n"
 		"limpetctl vip add VIP policy token TOKEN [fallback { ip-hash | five-tuple }]\n"
 		"                      [syn-data { on | off }] [affinity-timeout SECONDS] [table-size M]\n"
+		"                      [CHECK]\n"
 		"limpetctl vip del VIP\n"
 		"limpetctl vip list\n"
 		"limpetctl backend add VIP BACKEND [weight W]\n"
 		"limpetctl backend drain VIP BACKEND\n"
 		"limpetctl backend del VIP BACKEND\n"
+		"limpetctl backend health VIP BACKEND { up | down | auto }\n"
 		"limpetctl backend list [VIP]\n"
 		"limpetctl stats [VIP]\n"
 		"limpetctl flows [VIP]\n"
@@ -36,6 +38,8 @@ void ctl_usage(FILE *f)
 		"BACKEND := ADDR[:PORT], IPv6 as [ADDR][:PORT]; the port defaults to the VIP's\n"
 		"TOKEN   := token { query NAME | cookie NAME | header NAME }   (TCP VIPs)\n"
 		"         | token udp offset O len L                           (UDP VIPs)\n"
+		"CHECK   := check { tcp | http PATH [expect LO-HI] } [check-interval S] [check-timeout S]\n"
+		"           [rise N] [fall N] [check-port P] [on-down keep]   (run by limpet run)\n"
 		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
 		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n"
 		"flows sweep removes TCP flows closed (FIN both ways, or RST) 10 s ago, flows binding longer\n"
@@ -98,6 +102,93 @@ static int parse_token(int argc, char **argv, struct token_spec *ts, char *err, 
 	return 6;
 }
 
+/* check tcp | check http PATH, expect LO-HI, check-interval S, check-timeout S, rise N, fall N,
+ * check-port P, on-down keep: how many words it took (0: not a check option) or -EINVAL.
+ */
+static int parse_check_opt(int argc, char **argv, struct check_spec *cs, char *err, size_t errlen)
+{
+	static const struct { const char *name; __u32 min, max; } nums[] = {
+		{ "check-interval", 1, 3600 }, { "check-timeout", 1, 3600 }, { "rise", 1, 100 },
+		{ "fall", 1, 100 }, { "check-port", 1, 65535 },
+	};
+	const char *k = argv[0], *val = argv[1];
+	__u32 v, lo, hi;
+
+	if (!strcmp(k, "check")) {
+		if (!strcmp(val, "tcp")) {
+			cs->type = LIMPET_CHECK_TCP;
+			return 2;
+		}
+		if (strcmp(val, "http"))
+			FAIL("vip add: check takes tcp or http PATH, got '%s'", val);
+		if (argc < 3 || argv[2][0] != '/' || strlen(argv[2]) >= LIMPET_CHECK_PATH_MAX)
+			FAIL("vip add: check http needs a PATH starting with / (at most %d bytes)",
+			     LIMPET_CHECK_PATH_MAX - 1);
+		cs->type = LIMPET_CHECK_HTTP;
+		snprintf(cs->path, sizeof(cs->path), "%s", argv[2]);
+		return 3;
+	}
+	if (!strcmp(k, "expect")) {
+		if (sscanf(val, "%u-%u", &lo, &hi) != 2 || lo < 100 || hi > 599 || lo > hi)
+			FAIL("vip add: expect takes LO-HI, HTTP statuses 100-599, got '%s'", val);
+		cs->expect_lo = lo;
+		cs->expect_hi = hi;
+		return 2;
+	}
+	if (!strcmp(k, "on-down")) {
+		if (!strcmp(val, "keep"))
+			return 2;
+		FAIL("vip add: on-down takes keep (a down backend's open flows stay until they close); "
+		     "'%s' is not available", val);
+	}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (strcmp(k, nums[i].name))
+			continue;
+		if (parse_u32(val, nums[i].min, nums[i].max, &v))
+			FAIL("vip add: %s must be %u-%u, got '%s'", k, nums[i].min, nums[i].max, val);
+		if (i == 0)
+			cs->interval_s = v;
+		else if (i == 1)
+			cs->timeout_s = v;
+		else if (i == 2)
+			cs->rise = v;
+		else if (i == 3)
+			cs->fall = v;
+		else
+			cs->port = v;
+		return 2;
+	}
+	return 0;
+}
+
+/* Defaults for what a check did not say; options without a check are an error. */
+static int check_finish(struct check_spec *cs, __be16 vip_port, char *err, size_t errlen)
+{
+	if (cs->type == LIMPET_CHECK_NONE) {
+		if (cs->interval_s || cs->timeout_s || cs->rise || cs->fall || cs->port ||
+		    cs->expect_lo)
+			FAIL("vip add: check-interval, check-timeout, rise, fall, check-port and expect "
+			     "need a check (check tcp, or check http PATH)");
+		return 0;
+	}
+	if (cs->type == LIMPET_CHECK_TCP && cs->expect_lo)
+		FAIL("vip add: expect applies to check http");
+	if (!vip_port && !cs->port)
+		FAIL("vip add: a port-0 VIP's backends have no port to check: give check-port");
+	cs->interval_s = cs->interval_s ? cs->interval_s : LIMPET_CHECK_INTERVAL_DEFAULT;
+	cs->timeout_s = cs->timeout_s ? cs->timeout_s : LIMPET_CHECK_TIMEOUT_DEFAULT;
+	cs->rise = cs->rise ? cs->rise : LIMPET_CHECK_RISE_DEFAULT;
+	cs->fall = cs->fall ? cs->fall : LIMPET_CHECK_FALL_DEFAULT;
+	if (cs->type == LIMPET_CHECK_HTTP && !cs->expect_lo) {
+		cs->expect_lo = 200;
+		cs->expect_hi = 399;
+	}
+	if (cs->timeout_s > cs->interval_s)
+		FAIL("vip add: check-timeout (%u) must not exceed check-interval (%u)", cs->timeout_s,
+		     cs->interval_s);
+	return 0;
+}
+
 static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen)
 {
 	struct vip_opts *o = &c->vo;
@@ -121,6 +212,12 @@ static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, s
 		}
 		if (!val)
 			FAIL("vip add: '%s' needs a value", k);
+		n = parse_check_opt(argc - i, argv + i, &o->check, err, errlen);
+		if (n < 0)
+			return n;
+		if (n > 0)
+			continue;
+		n = 2;
 		if (!strcmp(k, "policy")) {
 			if (!strcmp(val, "ip-hash"))
 				o->policy = LIMPET_POLICY_IP_HASH;
@@ -166,6 +263,8 @@ static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, s
 			FAIL("vip add: unknown option '%s'", k);
 		}
 	}
+	if (check_finish(&o->check, c->vip.port, err, errlen))
+		return -EINVAL;
 	if (o->policy == LIMPET_POLICY_TOKEN && !o->token.source)
 		FAIL("vip add: policy token needs 'token query|cookie|header NAME' or 'token udp offset O len L'");
 	if (o->policy != LIMPET_POLICY_TOKEN && (o->token.source || fallback_set || syn_data_set))
@@ -204,6 +303,15 @@ static int parse_backend_cmd(int argc, char **argv, struct ctl_cmd *c, char *err
 		FAIL("backend: '%s' is too long", argv[1]);
 	strcpy(c->be_spec, argv[1]);
 	c->weight = 1;
+	if (c->op == CTL_BE_HEALTH) {
+		if (argc != 3 || (strcmp(argv[2], "up") && strcmp(argv[2], "down") &&
+				  strcmp(argv[2], "auto")))
+			FAIL("backend health: expected VIP BACKEND up|down|auto");
+		c->health_mode = !strcmp(argv[2], "up")	  ? LIMPET_HM_UP :
+				 !strcmp(argv[2], "down") ? LIMPET_HM_DOWN :
+							    LIMPET_HM_AUTO;
+		return 0;
+	}
 	for (i = 2; i < argc; i += 2) {
 		if (c->op == CTL_BE_ADD && !strcmp(argv[i], "weight")) {
 			if (i + 1 >= argc)
@@ -264,18 +372,20 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 	}
 	if (!strcmp(obj, "backend")) {
 		if (!verb)
-			FAIL("backend: missing command (add, drain, del, list)");
+			FAIL("backend: missing command (add, drain, del, health, list)");
 		if (!strcmp(verb, "add"))
 			c->op = CTL_BE_ADD;
 		else if (!strcmp(verb, "drain"))
 			c->op = CTL_BE_DRAIN;
 		else if (!strcmp(verb, "del"))
 			c->op = CTL_BE_DEL;
+		else if (!strcmp(verb, "health"))
+			c->op = CTL_BE_HEALTH;
 		else if (!strcmp(verb, "list")) {
 			c->op = CTL_BE_LIST;
 			return parse_opt_vip(argc - 2, argv + 2, "backend list", c, err, errlen);
 		} else
-			FAIL("backend: unknown command '%s' (add, drain, del, list)", verb);
+			FAIL("backend: unknown command '%s' (add, drain, del, health, list)", verb);
 		return parse_backend_cmd(argc - 2, argv + 2, c, err, errlen);
 	}
 	if (!strcmp(obj, "stats")) {
@@ -334,7 +444,7 @@ bool ctl_writes(const struct ctl_cmd *c)
 {
 	return c->op == CTL_VIP_ADD || c->op == CTL_VIP_DEL || c->op == CTL_BE_ADD ||
 	       c->op == CTL_BE_DRAIN || c->op == CTL_BE_DEL || c->op == CTL_AFF_FLUSH ||
-	       c->op == CTL_FLOWS_SWEEP || c->op == CTL_APPLY;
+	       c->op == CTL_FLOWS_SWEEP || c->op == CTL_APPLY || c->op == CTL_BE_HEALTH;
 }
 
 /* Iterate the VIPs (optionally one); fn returns <0 to stop. */
@@ -425,6 +535,16 @@ static int vip_row(struct inst *in, const struct vip_key *k, const struct vip_me
 	return 0;
 }
 
+/* up, down or - (unchecked); "(set)" when set by hand. */
+static const char *health_str(const struct backend *be, char *buf, size_t len)
+{
+	const char *h = be->health == LIMPET_HEALTH_UP ? "up" :
+			be->health == LIMPET_HEALTH_DOWN ? "down" : "-";
+
+	snprintf(buf, len, "%s%s", h, be->health_mode != LIMPET_HM_AUTO ? " (set)" : "");
+	return buf;
+}
+
 static int backend_rows(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
 			void *arg)
 {
@@ -444,6 +564,7 @@ static int backend_rows(struct inst *in, const struct vip_key *k, const struct v
 		out_cell_u64(id);
 		out_cell_str(be_state_str(be.state));
 		out_cell_u64(be.weight);
+		out_cell_str(health_str(&be, bs, sizeof(bs)));
 		out_row_end();
 	}
 	return 0;
@@ -728,7 +849,7 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 	static const char *const vcols[] = { "vip", "id", "policy", "mode", "prefix",
 					      "affinity_timeout", "table_size", "active",
 					      "draining", "token" };
-	static const char *const bcols[] = { "vip", "backend", "id", "state", "weight" };
+	static const char *const bcols[] = { "vip", "backend", "id", "state", "weight", "health" };
 	struct vip_meta m;
 	int ret;
 
@@ -751,8 +872,10 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 		return op_backend_set_state(in, &c->vip, c->be_spec, LIMPET_BE_DRAINING, err, errlen);
 	case CTL_BE_DEL:
 		return op_backend_set_state(in, &c->vip, c->be_spec, LIMPET_BE_FREE, err, errlen);
+	case CTL_BE_HEALTH:
+		return op_backend_health_mode(in, &c->vip, c->be_spec, c->health_mode, err, errlen);
 	case CTL_BE_LIST:
-		out_table_begin("backends", bcols, 5);
+		out_table_begin("backends", bcols, 6);
 		ret = for_each_vip(in, c, backend_rows, NULL, err, errlen);
 		out_table_end();
 		return ret;

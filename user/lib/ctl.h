@@ -7,7 +7,7 @@
 
 enum ctl_op {
 	CTL_HELP, CTL_VIP_ADD, CTL_VIP_DEL, CTL_VIP_LIST, CTL_BE_ADD, CTL_BE_DRAIN, CTL_BE_DEL,
-	CTL_BE_LIST, CTL_STATS, CTL_FLOWS, CTL_FLOWS_SWEEP, CTL_AFF_LIST, CTL_AFF_FLUSH, CTL_APPLY,
+	CTL_BE_LIST, CTL_BE_HEALTH, CTL_STATS, CTL_FLOWS, CTL_FLOWS_SWEEP, CTL_AFF_LIST, CTL_AFF_FLUSH, CTL_APPLY,
 	CTL_SAVE,
 };
 
@@ -18,6 +18,7 @@ struct ctl_cmd {
 	struct vip_opts vo;
 	char be_spec[128];
 	__u32 weight;
+	__u8 health_mode;                  /* backend health */
 	__u32 binding_s, idle_s, closed_s; /* flows sweep */
 	const char *path;                  /* apply */
 };

@@ -48,7 +48,7 @@ int maglev_build(const struct maglev_backend *bs, int n, __u32 m, __u32 seed, __
 /* ---- instance: pins, maps, lock (instance.c) ---- */
 enum inst_map {
 	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_HALFOPEN, IM_REVERSE, IM_AFFINITY, IM_FRAGS,
-	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS, IM_TX_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_MAX,
+	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS, IM_TX_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_CHECKS, IM_MAX,
 };
 extern const char *const inst_map_names[IM_MAX];
 
@@ -98,6 +98,7 @@ struct vip_opts {
 	__u32 table_size;
 	struct token_spec token; /* policy token */
 	bool syn_data;
+	struct check_spec check; /* type LIMPET_CHECK_NONE: unchecked */
 };
 int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
 	       size_t errlen);
@@ -107,6 +108,12 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *be_spec
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
 			 __u8 state, char *err, size_t errlen);
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
+int op_backend_health_set(struct inst *in, const struct vip_meta *meta, __u32 id, __u8 health);
+bool vip_all_down(struct inst *in, const struct vip_meta *meta);
+int op_backend_health_mode(struct inst *in, const struct vip_key *k, const char *spec, __u8 mode,
+			   char *err, size_t errlen);
+int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct check_spec *cs,
+		     char *err, size_t errlen);
 int op_backend_weight(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
 		      char *err, size_t errlen);
 /* The address and port a backend spec names for VIP k (its port by default). */

@@ -114,6 +114,7 @@ static void backend_metrics(FILE *f, struct inst *in, const struct vip_list *l)
 		{ "limpet_backend_new_flows_total", "counter", "Connections (flows) sent to the backend.",
 		  offsetof(struct limpet_stats, new_flows) },
 		{ "limpet_backend_active", "gauge", "1 when the backend takes new clients (not draining).", 0 },
+		{ "limpet_backend_health", "gauge", "1 unless the backend is down (checked or set by hand).", 1 },
 	};
 	struct limpet_stats s;
 	struct backend be;
@@ -131,7 +132,8 @@ static void backend_metrics(FILE *f, struct inst *in, const struct vip_list *l)
 			fprintf(f, "%s{vip=\"%s\",backend=\"%s\"} ", bf[i].name,
 				vip_str(k, vs, sizeof(vs)), as);
 			if (!strcmp(bf[i].type, "gauge"))
-				fprintf(f, "%d\n", be.state == LIMPET_BE_ACTIVE);
+				fprintf(f, "%d\n", bf[i].off ? be.health != LIMPET_HEALTH_DOWN :
+							       be.state == LIMPET_BE_ACTIVE);
 			else if (!stats_sum(in->fd[IM_BACKEND_STATS], id, &s))
 				fprintf(f, "%llu\n", *(unsigned long long *)((char *)&s + bf[i].off));
 			else

@@ -158,29 +158,44 @@ static __u32 config_seed(struct inst *in)
 }
 
 /* Build the VIP's table from its active backends off to the side, then swap the slot. */
+/* The backends a VIP's Maglev table holds: the active ones that are not down — or, when every
+ * active one is down, all of them (fail-open: better a backend that may answer than none).
+ * Fills bs; returns how many.
+ */
+static int table_members(struct inst *in, __u32 vip_id, struct maglev_backend *bs)
+{
+	struct backend be;
+	int n = 0, pass;
+	__u32 id;
+
+	for (pass = 0; pass < 2 && !n; pass++) {
+		for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+			if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
+			    be.state != LIMPET_BE_ACTIVE || be.vip_id != vip_id ||
+			    (pass == 0 && be.health == LIMPET_HEALTH_DOWN))
+				continue;
+			bs[n].id = id;
+			memcpy(bs[n].addr, be.addr, 16);
+			bs[n].port = ntohs(be.port);
+			bs[n].family = be.family;
+			bs[n].weight = be.weight;
+			n++;
+		}
+	}
+	return n;
+}
+
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
 	struct maglev_backend *bs = NULL;
 	__u32 id, m = meta->maglev_m, *keys = NULL, *table = NULL, count;
 	int n = 0, fd = -1, ret;
-	struct backend be;
 
 	bs = calloc(LIMPET_MAX_BACKENDS, sizeof(*bs));
 	if (!bs)
 		return -ENOMEM;
-	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be))
-			continue;
-		if (be.state != LIMPET_BE_ACTIVE || be.vip_id != meta->vip_id)
-			continue;
-		bs[n].id = id;
-		memcpy(bs[n].addr, be.addr, 16);
-		bs[n].port = ntohs(be.port);
-		bs[n].family = be.family;
-		bs[n].weight = be.weight;
-		n++;
-	}
+	n = table_members(in, meta->vip_id, bs);
 	if (!n) {
 		id = meta->vip_id;
 		ret = bpf_map_delete_elem(in->fd[IM_MAGLEV], &id) && errno != ENOENT ? -errno : 0;
@@ -395,11 +410,24 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 		op_affinity_flush(in, id, -1);
 	if (!ret && bpf_map_update_elem(in->fd[IM_TOKENS], &id, &o->token, BPF_ANY))
 		ret = -errno;
+	if (!ret && bpf_map_update_elem(in->fd[IM_CHECKS], &id, &o->check, BPF_ANY))
+		ret = -errno;
 	if (!ret && bpf_map_update_elem(in->fd[IM_VIPS], k, &meta, BPF_NOEXIST))
 		ret = -errno;
 	if (ret)
 		snprintf(err, errlen, "add vip %s: %s", vs, strerror(-ret));
 	return ret;
+}
+
+/* VIP k's meta, and its name in vs; -ENOENT with "WHAT vip K: vip not found" in err. */
+static int vip_locate(struct inst *in, const struct vip_key *k, const char *what,
+		      struct vip_meta *meta, char *vs, size_t vslen, char *err, size_t errlen)
+{
+	vip_str(k, vs, vslen);
+	if (!op_vip_find(in, k, meta))
+		return 0;
+	snprintf(err, errlen, "%s vip %s: vip not found", what, vs);
+	return -ENOENT;
 }
 
 int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errlen)
@@ -409,11 +437,8 @@ int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errle
 	char vs[80];
 	__u32 id;
 
-	vip_str(k, vs, sizeof(vs));
-	if (op_vip_find(in, k, &meta)) {
-		snprintf(err, errlen, "delete vip %s: vip not found", vs);
+	if (vip_locate(in, k, "delete", &meta, vs, sizeof(vs), err, errlen))
 		return -ENOENT;
-	}
 	/* stop matching first; then nothing can select the backends being freed */
 	if (bpf_map_delete_elem(in->fd[IM_VIPS], k)) {
 		snprintf(err, errlen, "delete vip %s: %s", vs, strerror(errno));
@@ -805,4 +830,105 @@ int op_reverse_sync(struct inst *in)
 	free(rb->vals);
 	free(rb);
 	return ret;
+}
+
+/* A backend's health as the daemon's checks found it (by id; a hand-set one stays): a backend
+ * found down leaves the table and its clients' affinities go, so their next connections land
+ * on healthy backends; its open flows stay. 1: it changed, 0: it did not, or -errno.
+ */
+int op_backend_health_set(struct inst *in, const struct vip_meta *meta, __u32 id, __u8 health)
+{
+	struct backend be;
+	int ret;
+
+	if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be))
+		return -errno;
+	if (be.state == LIMPET_BE_FREE || be.vip_id != meta->vip_id || be.health == health ||
+	    be.health_mode != LIMPET_HM_AUTO)
+		return 0;
+	be.health = health;
+	if (bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY))
+		return -errno;
+	ret = op_table_rebuild(in, meta);
+	if (!ret && health == LIMPET_HEALTH_DOWN)
+		op_affinity_flush(in, meta->vip_id, id);
+	return ret ? ret : 1;
+}
+
+/* limpetctl backend health VIP BACKEND up|down|auto: set by hand, or back to the checks. */
+int op_backend_health_mode(struct inst *in, const struct vip_key *k, const char *spec, __u8 mode,
+			   char *err, size_t errlen)
+{
+	struct check_spec cs = {};
+	struct backend be;
+	struct vip_meta meta;
+	char vs[80];
+	int id, ret;
+	__u32 uid;
+
+	id = backend_locate(in, k, spec, "health of", &meta, &be, err, errlen);
+	if (id < 0)
+		return id;
+	uid = id;
+	bpf_map_lookup_elem(in->fd[IM_CHECKS], &meta.vip_id, &cs);
+	be.health_mode = mode;
+	if (mode != LIMPET_HM_AUTO)
+		be.health = mode == LIMPET_HM_UP ? LIMPET_HEALTH_UP : LIMPET_HEALTH_DOWN;
+	else if (cs.type == LIMPET_CHECK_NONE)
+		be.health = LIMPET_HEALTH_UNCHECKED;
+	/* back to auto with a check: the last state stands until the next check */
+	ret = bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &be, BPF_ANY) ? -errno :
+									 op_table_rebuild(in, &meta);
+	if (!ret && be.health == LIMPET_HEALTH_DOWN)
+		op_affinity_flush(in, meta.vip_id, id);
+	if (ret)
+		snprintf(err, errlen, "health of backend %s of vip %s: %s", spec,
+			 vip_str(k, vs, sizeof(vs)), strerror(-ret));
+	return ret;
+}
+
+/* A VIP's check replaced in place (its backends, flows and affinities stay); without a check,
+ * backends left to the checks are unchecked again and the table takes them all.
+ */
+int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct check_spec *cs,
+		     char *err, size_t errlen)
+{
+	struct vip_meta meta;
+	struct backend be;
+	char vs[80];
+	__u32 id;
+
+	if (vip_locate(in, k, "check of", &meta, vs, sizeof(vs), err, errlen))
+		return -ENOENT;
+	id = meta.vip_id;
+	if (bpf_map_update_elem(in->fd[IM_CHECKS], &id, cs, BPF_ANY)) {
+		snprintf(err, errlen, "check of vip %s: %s", vs, strerror(errno));
+		return -errno;
+	}
+	if (cs->type != LIMPET_CHECK_NONE)
+		return 0;
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) || be.state == LIMPET_BE_FREE ||
+		    be.vip_id != meta.vip_id || be.health_mode != LIMPET_HM_AUTO)
+			continue;
+		be.health = LIMPET_HEALTH_UNCHECKED;
+		bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY);
+	}
+	return op_table_rebuild(in, &meta);
+}
+
+/* Whether every active backend of the VIP is down (its table then holds them all: fail-open). */
+bool vip_all_down(struct inst *in, const struct vip_meta *meta)
+{
+	struct backend be;
+	int active = 0, down = 0;
+
+	for (__u32 id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) || be.state != LIMPET_BE_ACTIVE ||
+		    be.vip_id != meta->vip_id)
+			continue;
+		active++;
+		down += be.health == LIMPET_HEALTH_DOWN;
+	}
+	return active > 0 && down == active;
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Health checks by the daemon, HTTP at a 1 s interval, real nginx backends and curl clients: a
+# backend whose server dies goes down, its clients are served elsewhere on their next
+# connection and no other client moves; back up, it takes new clients only; health set by hand;
+# every backend down: fail-open.
+. "$(dirname "$0")/lib.sh"
+TB=lphc$$
+DPID=
+trap '[ -n "$DPID" ] && kill $DPID 2>/dev/null; tb_cleanup' EXIT
+URL=http://$TB_VIP4/
+V=$TB_VIP4:80/tcp
+
+tb_setup 3 80 || { not_ok "testbed"; t_done; exit 1; }
+B1=$(tb_backend4 1) B2=$(tb_backend4 2) B3=$(tb_backend4 3)
+conf=$TB_DIR/limpet.conf
+cat >"$conf" <<EOF
+attach dev lbc
+attach dev lbb
+vip add $V check http / check-interval 1 check-timeout 1 rise 2 fall 2
+backend add $V $B1
+backend add $V $B2
+backend add $V $B3
+EOF
+nsenter --net="/run/netns/$TB-lb" "$TB_BUILD/limpet" -i "$TB" run -c "$conf" 2>"$TB_DIR/daemon.log" &
+DPID=$!
+health_of() { # BACKEND-ADDR: its health column
+	jget "$(limpetctl -j backend list "$V" 2>/dev/null)" \
+		"[b['health'] for b in d['backends'] if b['backend'].startswith('$1:')][0]" 2>/dev/null
+}
+wait_health() { # BACKEND-ADDR STATE SECONDS: the seconds it took, or fails
+	local t0 i
+	t0=$(date +%s%N)
+	for ((i = 0; i < $3 * 10; i++)); do
+		if [ "$(health_of "$1")" = "$2" ]; then
+			echo "$(((($(date +%s%N) - t0) / 1000000)))"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+ups=0
+for b in $B1 $B2 $B3; do wait_health "$b" up 8 >/dev/null && ups=$((ups + 1)); done
+check "the daemon's checks find all three backends up ($ups)" [ $ups -eq 3 ]
+declare -A be_of
+for ((c = 0; c < 60; c++)); do be_of[$c]=$(tb_get "$(tb_client4 $c)" "$URL"); done
+n2=0
+for ((c = 0; c < 60; c++)); do [ "${be_of[$c]}" = be2 ] && n2=$((n2 + 1)); done
+check "60 clients served, $n2 on be2" [ "$(printf '%s\n' "${be_of[@]}" | grep -c '^be')" -eq 60 -a $n2 -gt 0 ]
+
+# be2's server dies
+kill "$(cat "$TB_DIR/be2/nginx.pid")"
+ms=$(wait_health "$B2" down 10)
+check "be2 found down after its server died (${ms:-no} ms; fall 2 x interval 1 s)" [ -n "$ms" ]
+note "time to down: $ms ms (target: fall x interval + 1 s = 3000 ms)"
+check "the daemon logged it" grep -q "backend down $V $B2:80 failed" "$TB_DIR/daemon.log"
+moved=0 served=0
+for ((c = 0; c < 60; c++)); do
+	g=$(tb_get "$(tb_client4 $c)" "$URL")
+	if [ "${be_of[$c]}" = be2 ]; then
+		[ -n "$g" ] && [ "$g" != be2 ] && served=$((served + 1))
+		be_of[$c]=$g
+	else
+		[ "$g" = "${be_of[$c]}" ] || moved=$((moved + 1))
+	fi
+done
+check "be2 down: all $n2 of its clients served by others ($served)" [ $served -eq $n2 ]
+check "be2 down: no client of be1 or be3 moved ($moved)" [ $moved -eq 0 ]
+
+# it comes back: up after rise checks, new clients only
+ip netns exec "$TB-be2" nginx -e "$TB_DIR/be2/error.log" -c "$TB_DIR/be2/nginx.conf" -p "$TB_DIR/be2"
+ms=$(wait_health "$B2" up 10)
+check "be2 up again after its server came back (${ms:-no} ms; rise 2)" [ -n "$ms" ]
+moved=0
+for ((c = 0; c < 60; c++)); do [ "$(tb_get "$(tb_client4 $c)" "$URL")" = "${be_of[$c]}" ] || moved=$((moved + 1)); done
+check "be2 up: none of the 60 known clients moved ($moved)" [ $moved -eq 0 ]
+new2=0
+for ((c = 60; c < 80; c++)); do [ "$(tb_get "$(tb_client4 $c)" "$URL")" = be2 ] && new2=$((new2 + 1)); done
+check "be2 up: new clients reach it ($new2 of 20)" [ $new2 -gt 0 ]
+
+# by hand: down whatever the checks say, then back to them
+limpetctl backend health "$V" "$B1" down
+check "backend health ... down: shown as set by hand" [ "$(health_of "$B1")" = "down (set)" ]
+sleep 2.5
+check "the checks leave a hand-set health alone" [ "$(health_of "$B1")" = "down (set)" ]
+c=0
+while [ $c -lt 59 ] && [ "${be_of[$c]}" != be1 ]; do c=$((c + 1)); done
+g=$(tb_get "$(tb_client4 $c)" "$URL")
+check "client $c of be1, set down: served by another ($g)" [ -n "$g" -a "$g" != be1 ]
+limpetctl backend health "$V" "$B1" auto
+check "backend health ... auto: the checks decide again (up)" wait_health "$B1" up 6
+
+# every backend down: fail-open
+for b in 1 2 3; do kill "$(cat "$TB_DIR/be$b/nginx.pid")"; done
+for b in $B1 $B2 $B3; do wait_health "$b" down 10 >/dev/null; done
+check "every backend down: the daemon says it sends to all of them" \
+	grep -q "vip $V: every backend is down: sending to all of them (fail-open)" "$TB_DIR/daemon.log"
+nb0=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['reasons'] if x['reason']=='drop_no_backend'][0]")
+tb_in cli curl -s -m 2 --interface "$(tb_client4 5)" "$URL" >/dev/null
+nb1=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['reasons'] if x['reason']=='drop_no_backend'][0]")
+check "fail-open: a new connection is still sent to a backend, not dropped ($nb0 -> $nb1 drop_no_backend)" [ "$nb0" = "$nb1" ]
+
+# the check is part of the configuration: save shows it, applying the same again changes nothing
+limpetctl save >"$TB_DIR/saved.conf"
+check "save prints the check" grep -q "check http / expect 200-399 check-interval 1 check-timeout 1 rise 2 fall 2" "$TB_DIR/saved.conf"
+check "save then apply: nothing changes" [ "$(limpetctl -j apply "$TB_DIR/saved.conf")" = '{"changes":[]}' ]
+t_done

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* The daemon's health checks (docs/design.md §5.4): every backend of a VIP with a check is
+ * probed from this host (TCP connect or HTTP GET, libcurl's multi interface, all at once),
+ * rise successes make it up, fall failures down, jittered so probes do not align.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <curl/curl.h>
+
+#include "loader.h"
+
+struct hc_target {
+	__u32 vip_id, be_id;
+	struct vip_key vk;
+	struct check_spec cs;
+	__u32 addr[4];
+	__u8 family;
+	__u16 port;
+	int ok_run, fail_run;
+	double next_due;
+	CURL *easy; /* a probe in flight */
+};
+
+struct health {
+	CURLM *multi;
+	struct hc_target t[LIMPET_MAX_BACKENDS];
+	int n;
+	struct inst in; /* reads; changes take the instance lock */
+	log_fn log;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* interval × [0.8, 1.2): checks of many backends spread out instead of firing together */
+static double jitter(__u16 interval_s)
+{
+	return interval_s * (0.8 + 0.4 * (rand() / (RAND_MAX + 1.0)));
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ctx)
+{
+	(void)p;
+	(void)ctx;
+	return size * n;
+}
+
+static void target_name(const struct hc_target *t, char *buf, size_t len)
+{
+	char vs[80], be[80];
+
+	vip_str(&t->vk, vs, sizeof(vs));
+	endpoint_str(t->addr, t->family, t->port, be, sizeof(be));
+	snprintf(buf, len, "%s %s", vs, be);
+}
+
+static int probe_start(struct health *h, struct hc_target *t)
+{
+	char url[160], a[64];
+
+	addr_str(t->addr, t->family, a, sizeof(a));
+	snprintf(url, sizeof(url), t->family == LIMPET_AF_INET6 ? "http://[%s]:%u%s" : "http://%s:%u%s",
+		 a, t->port, t->cs.type == LIMPET_CHECK_HTTP ? t->cs.path : "/");
+	t->easy = curl_easy_init();
+	if (!t->easy)
+		return -ENOMEM;
+	curl_easy_setopt(t->easy, CURLOPT_URL, url);
+	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)t->cs.timeout_s * 1000);
+	curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "limpet-check");
+	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, discard);
+	if (t->cs.type == LIMPET_CHECK_TCP)
+		curl_easy_setopt(t->easy, CURLOPT_CONNECT_ONLY, 1L);
+	curl_multi_add_handle(h->multi, t->easy);
+	return 0;
+}
+
+/* Every backend of a VIP with a check, keeping the counts of those already known. */
+static void health_sync(struct health *h)
+{
+	static struct hc_target old[LIMPET_MAX_BACKENDS];
+	struct check_spec cs;
+	struct vip_key k, nk, *prev = NULL;
+	struct vip_meta m;
+	struct backend be;
+	int nold = h->n, i;
+
+	memcpy(old, h->t, sizeof(h->t[0]) * nold);
+	h->n = 0;
+	while (!bpf_map_get_next_key(h->in.fd[IM_VIPS], prev, &nk)) {
+		k = nk;
+		prev = &k;
+		if (bpf_map_lookup_elem(h->in.fd[IM_VIPS], &k, &m) ||
+		    bpf_map_lookup_elem(h->in.fd[IM_CHECKS], &m.vip_id, &cs) || cs.type == LIMPET_CHECK_NONE)
+			continue;
+		for (__u32 id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+			struct hc_target t = { .vip_id = m.vip_id, .be_id = id, .vk = k, .cs = cs };
+
+			if (bpf_map_lookup_elem(h->in.fd[IM_BACKENDS], &id, &be) ||
+			    be.state == LIMPET_BE_FREE || be.vip_id != m.vip_id)
+				continue;
+			memcpy(t.addr, be.addr, 16);
+			t.family = be.family;
+			t.port = cs.port ? cs.port : ntohs(be.port);
+			t.next_due = now_s() + jitter(1);
+			for (i = 0; i < nold; i++)
+				if (old[i].vip_id == t.vip_id && old[i].be_id == id &&
+				    !memcmp(old[i].addr, t.addr, 16) && old[i].port == t.port &&
+				    !memcmp(&old[i].cs, &cs, sizeof(cs)))
+					break;
+			if (i < nold) {
+				t = old[i];
+				old[i].easy = NULL; /* carried over, in flight or not */
+			}
+			h->t[h->n++] = t;
+		}
+	}
+	for (i = 0; i < nold; i++)
+		if (old[i].easy) {
+			curl_multi_remove_handle(h->multi, old[i].easy);
+			curl_easy_cleanup(old[i].easy);
+		}
+}
+
+/* A backend that reached rise or fall: its health in the maps, under the instance lock. */
+static void health_set(struct health *h, const struct hc_target *t, __u8 health)
+{
+	struct inst in;
+	struct vip_meta m;
+	char name[200], e[LIMPET_ERR_LEN];
+	int lock = inst_lock(instance, e, sizeof(e)), r;
+
+	target_name(t, name, sizeof(name));
+	if (lock < 0 || inst_open(&in, instance, e, sizeof(e))) {
+		h->log("health %s: %s", name, e);
+		if (lock >= 0)
+			close(lock);
+		return;
+	}
+	in.lock_fd = lock;
+	r = op_vip_find(&in, &t->vk, &m) ? -ENOENT : op_backend_health_set(&in, &m, t->be_id, health);
+	if (r > 0)
+		h->log("backend %s %s %s (%d checks in a row)", health == LIMPET_HEALTH_UP ? "up" : "down",
+		       name, health == LIMPET_HEALTH_DOWN ? "failed" : "passed",
+		       health == LIMPET_HEALTH_UP ? t->ok_run : t->fail_run);
+	else if (r < 0)
+		h->log("health %s: %s", name, strerror(-r));
+	if (r > 0 && health == LIMPET_HEALTH_DOWN && vip_all_down(&in, &m))
+		h->log("vip %s: every backend is down: sending to all of them (fail-open)",
+		       vip_str(&t->vk, name, sizeof(name)));
+	inst_close(&in);
+}
+
+static void probe_done(struct health *h, CURLMsg *msg)
+{
+	struct hc_target *t = NULL;
+	long code = 0;
+	bool ok;
+	__u8 cur = LIMPET_HEALTH_UNCHECKED;
+	struct backend be;
+
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+	ok = msg->data.result == CURLE_OK &&
+	     (t->cs.type == LIMPET_CHECK_TCP || (code >= t->cs.expect_lo && code <= t->cs.expect_hi));
+	curl_multi_remove_handle(h->multi, t->easy);
+	curl_easy_cleanup(t->easy);
+	t->easy = NULL;
+	t->next_due = now_s() + jitter(t->cs.interval_s);
+	t->ok_run = ok ? t->ok_run + 1 : 0;
+	t->fail_run = ok ? 0 : t->fail_run + 1;
+	if (!bpf_map_lookup_elem(h->in.fd[IM_BACKENDS], &t->be_id, &be))
+		cur = be.health;
+	if (ok && cur != LIMPET_HEALTH_UP && t->ok_run >= t->cs.rise)
+		health_set(h, t, LIMPET_HEALTH_UP);
+	else if (!ok && cur != LIMPET_HEALTH_DOWN && t->fail_run >= t->cs.fall)
+		health_set(h, t, LIMPET_HEALTH_DOWN);
+}
+
+struct health *health_start(log_fn log, char *err, size_t errlen)
+{
+	struct health *h = calloc(1, sizeof(*h));
+
+	if (!h || curl_global_init(CURL_GLOBAL_DEFAULT) || !(h->multi = curl_multi_init())) {
+		snprintf(err, errlen, "health checks: cannot start libcurl");
+		free(h);
+		return NULL;
+	}
+	if (inst_open(&h->in, instance, err, errlen)) {
+		curl_multi_cleanup(h->multi);
+		free(h);
+		return NULL;
+	}
+	h->log = log;
+	srand(time(NULL) ^ getpid());
+	health_sync(h);
+	return h;
+}
+
+/* Probes due start, finished ones count; waits up to wait_ms for network activity. */
+void health_tick(struct health *h, bool resync, int wait_ms)
+{
+	double now = now_s();
+	CURLMsg *msg;
+	int running, left;
+
+	if (resync)
+		health_sync(h);
+	for (int i = 0; i < h->n; i++)
+		if (!h->t[i].easy && h->t[i].next_due <= now)
+			probe_start(h, &h->t[i]);
+	curl_multi_perform(h->multi, &running);
+	while ((msg = curl_multi_info_read(h->multi, &left)))
+		if (msg->msg == CURLMSG_DONE)
+			probe_done(h, msg);
+	curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL);
+}
+
+void health_stop(struct health *h)
+{
+	if (!h)
+		return;
+	for (int i = 0; i < h->n; i++)
+		if (h->t[i].easy) {
+			curl_multi_remove_handle(h->multi, h->t[i].easy);
+			curl_easy_cleanup(h->t[i].easy);
+		}
+	curl_multi_cleanup(h->multi);
+	inst_close(&h->in);
+	free(h);
+	curl_global_cleanup();
+}
