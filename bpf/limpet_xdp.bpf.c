@@ -16,22 +16,32 @@
 #include "lib/splice.h"
 #include "lib/flow.h"
 #include "lib/icmp.h"
+#include "lib/reset.h"
 
 /* Programs the main one hands packets to: filled by libbpf at load, never pinned, so an upgrade
  * brings its own.
  */
-enum { LIMPET_JUMP_SYNPROXY4 = 0, LIMPET_JUMP_SYNPROXY6 = 1 };
+enum {
+	LIMPET_JUMP_SYNPROXY4 = 0,
+	LIMPET_JUMP_SYNPROXY6 = 1,
+	LIMPET_JUMP_RESET4 = 2,
+	LIMPET_JUMP_RESET6 = 3,
+};
 int limpet_synproxy4(struct xdp_md *ctx);
 int limpet_synproxy6(struct xdp_md *ctx);
+int limpet_reset4(struct xdp_md *ctx);
+int limpet_reset6(struct xdp_md *ctx);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__array(values, int(void *));
 } limpet_jump SEC(".maps") = {
 	.values = { [LIMPET_JUMP_SYNPROXY4] = (void *)&limpet_synproxy4,
-		    [LIMPET_JUMP_SYNPROXY6] = (void *)&limpet_synproxy6 },
+		    [LIMPET_JUMP_SYNPROXY6] = (void *)&limpet_synproxy6,
+		    [LIMPET_JUMP_RESET4] = (void *)&limpet_reset4,
+		    [LIMPET_JUMP_RESET6] = (void *)&limpet_reset6 },
 };
 
 /* Later fragments follow the first one; record where the datagram went. */
@@ -398,6 +408,11 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 	if (fv && fv->vip_id == vip->vip_id) {
 		be = backend_get(fv->backend_id, vip->vip_id);
 		id = fv->backend_id;
+		if (be && be->health == LIMPET_HEALTH_DOWN && (vip->flags & LIMPET_VIP_F_ON_DOWN_RESET) &&
+		    p->key.proto == IPPROTO_TCP) {
+			bpf_tail_call(ctx, &limpet_jump, p->ip4 ? LIMPET_JUMP_RESET4 : LIMPET_JUMP_RESET6);
+			return LIMPET_R_DROP_TAIL_CALL;
+		}
 		known = 1;
 		spliced = fv->sp.state != LIMPET_SP_NONE;
 		step = flow_client_step(p, vip, fv, where, be != NULL);
@@ -485,6 +500,29 @@ static __always_inline int synproxy_prog(struct xdp_md *ctx, const int v6)
 		event_count(LIMPET_EV_SYNACK_SENT); /* counted when sent, not when asked for */
 	reason_count(r);
 	return reason_action(r);
+}
+
+/* A client's packet of a flow whose backend is down, on an on-down reset VIP (tail calls). */
+static __always_inline int reset_prog(struct xdp_md *ctx, const int v6)
+{
+	struct pkt p = {};
+	int r = parse_packet(ctx, &p);
+
+	r = r < 0 ? -r : reset_reply(ctx, &p, v6);
+	reason_count(r);
+	return reason_action(r);
+}
+
+SEC("xdp")
+int limpet_reset4(struct xdp_md *ctx)
+{
+	return reset_prog(ctx, 0);
+}
+
+SEC("xdp")
+int limpet_reset6(struct xdp_md *ctx)
+{
+	return reset_prog(ctx, 1);
 }
 
 SEC("xdp")

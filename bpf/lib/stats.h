@@ -64,6 +64,7 @@ static __always_inline int reason_action(__u32 reason)
 		return XDP_REDIRECT;
 	case LIMPET_R_FWD_TX:
 	case LIMPET_R_SYNACK:
+	case LIMPET_R_TX_RESET:
 		return XDP_TX;
 	case LIMPET_R_DROP_NO_BACKEND:
 	case LIMPET_R_DROP_BAD_BACKEND:

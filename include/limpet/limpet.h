@@ -120,7 +120,7 @@ enum limpet_check_type {
 struct check_spec {
 	__u8 type; /* enum limpet_check_type */
 	__u8 rise, fall;
-	__u8 pad;
+	__u8 on_down_reset; /* mirrored in the VIP's flags (LIMPET_VIP_F_ON_DOWN_RESET) */
 	__u16 interval_s, timeout_s;
 	__u16 port; /* 0: each backend's own port */
 	__u16 expect_lo, expect_hi;
@@ -155,6 +155,7 @@ enum limpet_reason {
 	LIMPET_R_DROP_TAIL_CALL,   /* the SYN-cookie responder could not be called (jump table empty) */
 	LIMPET_R_DROP_BAD_SYN,     /* token VIP: a SYN with a bad checksum or lengths: no cookie spent */
 	LIMPET_R_PASS_IPV6_RH,     /* IPv6 Routing header with segments left: not for limpet yet */
+	LIMPET_R_TX_RESET,         /* a flow's backend is down (on-down reset): the client gets a RST */
 	LIMPET_R_MAX,
 };
 
@@ -164,7 +165,7 @@ enum limpet_reason {
 	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",                 \
 	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "synack",        \
 	  "to_tc", "drop_absorbed", "pass_stale", "drop_tail_call", "drop_bad_syn",       \
-	  "pass_ipv6_rh" }
+	  "pass_ipv6_rh", "tx_reset" }
 
 /* Why the TC program let a packet go, changed it or dropped it: one per packet (tc_reasons). */
 enum limpet_tc_reason {
@@ -387,6 +388,7 @@ _Static_assert(sizeof(struct token_spec) == 40, "token_spec layout");
 
 #define LIMPET_VIP_F_SYN_DATA 0x1    /* token VIP: the first request rides in the backend SYN */
 #define LIMPET_VIP_F_FALLBACK_5T 0x2 /* token VIP: no token → five-tuple (else ip-hash) */
+#define LIMPET_VIP_F_ON_DOWN_RESET 0x4 /* a down backend's flows: a RST on the client's next packet */
 
 /* Events: counters beside the verdicts, never instead of one (events map). */
 enum limpet_event {

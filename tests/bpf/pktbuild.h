@@ -25,6 +25,7 @@ struct pspec {
 	const char *payload;
 	unsigned int seq, ack;     /* TCP */
 	unsigned short window;     /* TCP; 0 → 65535 */
+	int window_zero;           /* TCP: a window of 0 (a RST) */
 	const unsigned char *topts; /* TCP options, a multiple of 4 bytes */
 	int topts_len;
 };
@@ -156,7 +157,7 @@ static size_t pkt_build(const struct pspec *s, unsigned char *out)
 		l4[11] = s->ack;
 		l4[12] = ((20 + s->topts_len) / 4) << 4;
 		l4[13] = s->tcp_flags ? s->tcp_flags : 0x18;
-		pb_put16(l4 + 14, s->window ? s->window : 65535);
+		pb_put16(l4 + 14, s->window_zero ? 0 : s->window ? s->window : 65535);
 		if (s->topts_len)
 			memcpy(l4 + 20, s->topts, s->topts_len);
 		memcpy(l4 + 20 + s->topts_len, s->payload ? s->payload : "", plen);

@@ -299,3 +299,56 @@ void test_udp_established(void **state)
 	run(pkt, pkt_build(&c, pkt), &r);
 	assert_int_equal(table_count(in.fd[IM_FLOWS]), est + 1);
 }
+
+/* on-down reset: a client's next packet of a flow whose backend is down gets a RST from the
+ * VIP (seq = what the client acknowledged), built from scratch here and compared byte for byte;
+ * the flow is forgotten. Without the option the flow is kept (forwarded as before).
+ */
+static void on_down_reset_case(int family, const char *client, const char *vipaddr,
+			       const char *vspec)
+{
+	struct check_spec cs = { .on_down_reset = 1 };
+	struct pspec c = { .family = family, .proto = IPPROTO_TCP, .src = client, .dst = vipaddr,
+			   .sport = 6100, .dport = 80, .tcp_flags = 0x18, .seq = 101, .ack = 5001,
+			   .payload = "more" };
+	struct pspec want = { .family = family, .proto = IPPROTO_TCP, .src = vipaddr, .dst = client,
+			      .sport = 80, .dport = 6100, .tcp_flags = 0x04, .seq = 5001,
+			      .window_zero = 1 };
+	unsigned char pkt[512], exp[512];
+	struct vip_key k;
+	struct result r;
+	char be[64];
+	unsigned short bport;
+	size_t len, n;
+	__u64 flows;
+
+	must(vip_parse(vspec, &k, err, sizeof(err)));
+	establish(client, vipaddr, 6100, 80, be, sizeof(be), &bport);
+	must(op_backend_health_mode(&in, &k, be, LIMPET_HM_DOWN, err, sizeof(err)));
+	/* on-down keep (the default): still forwarded to its backend */
+	len = pkt_build(&c, pkt);
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	must(op_vip_check_set(&in, &k, &cs, err, sizeof(err)));
+	flows = flow_count();
+	run(pkt, len, &r);
+	assert_int_equal(r.action, XDP_TX);
+	assert_int_equal(r.reason, LIMPET_R_TX_RESET);
+	n = pkt_build(&want, exp);
+	assert_int_equal(r.len, n);
+	assert_memory_equal(r.out, exp + 6, 6); /* MACs swapped */
+	assert_memory_equal(r.out + 6, exp, 6);
+	assert_memory_equal(r.out + 12, exp + 12, n - 12);
+	expect_valid(&r);
+	assert_int_equal(flow_count(), flows - 1);
+	cs.on_down_reset = 0;
+	must(op_vip_check_set(&in, &k, &cs, err, sizeof(err)));
+	must(op_backend_health_mode(&in, &k, be, LIMPET_HM_AUTO, err, sizeof(err)));
+}
+
+void test_on_down_reset(void **state)
+{
+	on_down_reset_case(4, "192.0.2.210", "10.200.0.1", VIP4T);
+	on_down_reset_case(6, "2001:db8::210", "fc00:200::1", VIP6T);
+	(void)state;
+}

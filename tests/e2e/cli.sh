@@ -55,7 +55,7 @@ expect_err "port 70000: usage error" 2 "port must be 0-65535" limpetctl vip add 
 expect_err "unknown policy: usage error" 2 "unknown policy 'round-robin'" limpetctl vip add 10.0.0.11:80/tcp policy round-robin
 expect_err "check http without a path: usage error" 2 "check http needs a PATH" limpetctl vip add 10.0.0.11:80/tcp check http
 expect_err "rise without a check: usage error" 2 "need a check" limpetctl vip add 10.0.0.11:80/tcp rise 3
-expect_err "on-down reset: not available, says so" 2 "on-down takes keep" limpetctl vip add 10.0.0.11:80/tcp check tcp on-down reset
+expect_err "on-down with an unknown choice: usage error" 2 "on-down takes keep or reset" limpetctl vip add 10.0.0.11:80/tcp check tcp on-down drop
 expect_err "a check on a port-0 VIP without check-port: usage error" 2 "give check-port" limpetctl vip add 10.0.0.11:0/tcp check tcp
 expect_err "check-timeout longer than the interval: usage error" 2 "must not exceed" limpetctl vip add 10.0.0.11:80/tcp check tcp check-interval 1 check-timeout 5
 expect_err "backend health with a bad state: usage error" 2 "up|down|auto" limpetctl backend health 10.0.0.10:80/tcp 10.1.0.1 sideways

@@ -3,7 +3,8 @@
 # Health checks by the daemon, HTTP at a 1 s interval, real nginx backends and curl clients: a
 # backend whose server dies goes down, its clients are served elsewhere on their next
 # connection and no other client moves; back up, it takes new clients only; health set by hand;
-# every backend down: fail-open.
+# on-down reset answers an idle client of a vanished backend with a RST; every backend down:
+# fail-open.
 . "$(dirname "$0")/lib.sh"
 TB=lphc$$
 DPID=
@@ -91,6 +92,44 @@ check "client $c of be1, set down: served by another ($g)" [ -n "$g" -a "$g" != 
 limpetctl backend health "$V" "$B1" auto
 check "backend health ... auto: the checks decide again (up)" wait_health "$B1" up 6
 
+# on-down reset: a client idle on a backend that vanished (no FIN: its link goes down) gets a RST
+# on its next request instead of waiting out TCP's retransmissions
+sed -i "s|^vip add $V .*|& on-down reset|" "$conf"
+kill -HUP $DPID
+for ((c = 0; c < 60; c++)); do [ "${be_of[$c]}" = be3 ] && break; done
+cat >"$TB_DIR/idle.py" <<'PY'
+import os, socket, sys, time
+src, vip, flag = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.create_connection((vip, 80), timeout=8, source_address=(src, 0))
+s.sendall(b'GET / HTTP/1.1\r\nHost: v\r\n\r\n')
+print('first', s.recv(4096).split(b'\r\n\r\n')[-1].decode().strip(), flush=True)
+while not os.path.exists(flag):
+    time.sleep(0.05)
+t0 = time.time()
+try:
+    s.sendall(b'GET / HTTP/1.1\r\nHost: v\r\n\r\n')
+    d = s.recv(4096)
+    print('answer' if d else 'closed', int((time.time() - t0) * 1000), flush=True)
+except ConnectionResetError:
+    print('reset', int((time.time() - t0) * 1000), flush=True)
+except socket.timeout:
+    print('timeout', int((time.time() - t0) * 1000), flush=True)
+PY
+tb_in cli timeout 20 "$PY" "$TB_DIR/idle.py" "$(tb_client4 $c)" "$TB_VIP4" "$TB_DIR/go" >"$TB_DIR/idle.out" 2>&1 &
+ipid=$!
+for i in $(seq 50); do grep -q '^first' "$TB_DIR/idle.out" && break; sleep 0.1; done
+check "on-down reset: client $c holds an idle connection to be3 ($(head -1 "$TB_DIR/idle.out"))" \
+	grep -q '^first be3' "$TB_DIR/idle.out"
+ip -n "$TB-be3" link set eth0 down
+wait_health "$B3" down 10 >/dev/null
+touch "$TB_DIR/go"
+wait $ipid
+res=$(tail -1 "$TB_DIR/idle.out")
+check "on-down reset: its next request is answered with a RST at once ($res ms)" \
+	[ "${res%% *}" = reset -a "${res##* }" -lt 1000 ]
+ip -n "$TB-be3" link set eth0 up
+wait_health "$B3" up 10 >/dev/null
+
 # every backend down: fail-open
 for b in 1 2 3; do kill "$(cat "$TB_DIR/be$b/nginx.pid")"; done
 for b in $B1 $B2 $B3; do wait_health "$b" down 10 >/dev/null; done
@@ -103,6 +142,6 @@ check "fail-open: a new connection is still sent to a backend, not dropped ($nb0
 
 # the check is part of the configuration: save shows it, applying the same again changes nothing
 limpetctl save >"$TB_DIR/saved.conf"
-check "save prints the check" grep -q "check http / expect 200-399 check-interval 1 check-timeout 1 rise 2 fall 2" "$TB_DIR/saved.conf"
+check "save prints the check" grep -q "check http / expect 200-399 check-interval 1 check-timeout 1 rise 2 fall 2 on-down reset" "$TB_DIR/saved.conf"
 check "save then apply: nothing changes" [ "$(limpetctl -j apply "$TB_DIR/saved.conf")" = '{"changes":[]}' ]
 t_done

@@ -294,8 +294,11 @@ static void check_words(const struct check_spec *c, char *buf, size_t len)
 	int n = 0;
 
 	buf[0] = '\0';
-	if (c->type == LIMPET_CHECK_NONE)
+	if (c->type == LIMPET_CHECK_NONE) {
+		if (c->on_down_reset)
+			snprintf(buf, len, " on-down reset");
 		return;
+	}
 	if (c->type == LIMPET_CHECK_TCP)
 		n = snprintf(buf, len, " check tcp");
 	else
@@ -305,7 +308,9 @@ static void check_words(const struct check_spec *c, char *buf, size_t len)
 		n += snprintf(buf + n, len - n, " check-interval %u check-timeout %u rise %u fall %u",
 			      c->interval_s, c->timeout_s, c->rise, c->fall);
 	if (c->port && n > 0 && (size_t)n < len)
-		snprintf(buf + n, len - n, " check-port %u", c->port);
+		n += snprintf(buf + n, len - n, " check-port %u", c->port);
+	if (c->on_down_reset && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, " on-down reset");
 }
 
 /* "vip add VIP [options]" with the options that differ from the defaults. */

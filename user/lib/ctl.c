@@ -39,7 +39,7 @@ void ctl_usage(FILE *f)
 		"TOKEN   := token { query NAME | cookie NAME | header NAME }   (TCP VIPs)\n"
 		"         | token udp offset O len L                           (UDP VIPs)\n"
 		"CHECK   := check { tcp | http PATH [expect LO-HI] } [check-interval S] [check-timeout S]\n"
-		"           [rise N] [fall N] [check-port P] [on-down keep]   (run by limpet run)\n"
+		"           [rise N] [fall N] [check-port P] [on-down { keep | reset }]  (limpet run)\n"
 		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
 		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n"
 		"flows sweep removes TCP flows closed (FIN both ways, or RST) 10 s ago, flows binding longer\n"
@@ -136,10 +136,10 @@ static int parse_check_opt(int argc, char **argv, struct check_spec *cs, char *e
 		return 2;
 	}
 	if (!strcmp(k, "on-down")) {
-		if (!strcmp(val, "keep"))
-			return 2;
-		FAIL("vip add: on-down takes keep (a down backend's open flows stay until they close); "
-		     "'%s' is not available", val);
+		if (strcmp(val, "keep") && strcmp(val, "reset"))
+			FAIL("vip add: on-down takes keep or reset, got '%s'", val);
+		cs->on_down_reset = !strcmp(val, "reset");
+		return 2;
 	}
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		if (strcmp(k, nums[i].name))

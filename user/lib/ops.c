@@ -401,6 +401,8 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 		meta.flags |= LIMPET_VIP_F_SYN_DATA;
 	if (o->policy == LIMPET_POLICY_TOKEN && o->token.fallback == LIMPET_POLICY_FIVE_TUPLE)
 		meta.flags |= LIMPET_VIP_F_FALLBACK_5T;
+	if (o->check.on_down_reset)
+		meta.flags |= LIMPET_VIP_F_ON_DOWN_RESET;
 
 	/* a recycled id must not inherit counters, a table or affinities */
 	ret = percpu_zero(in->fd[IM_VIP_STATS], id, sizeof(struct limpet_stats));
@@ -902,6 +904,12 @@ int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct chec
 		return -ENOENT;
 	id = meta.vip_id;
 	if (bpf_map_update_elem(in->fd[IM_CHECKS], &id, cs, BPF_ANY)) {
+		snprintf(err, errlen, "check of vip %s: %s", vs, strerror(errno));
+		return -errno;
+	}
+	meta.flags = cs->on_down_reset ? meta.flags | LIMPET_VIP_F_ON_DOWN_RESET :
+					 meta.flags & ~LIMPET_VIP_F_ON_DOWN_RESET;
+	if (bpf_map_update_elem(in->fd[IM_VIPS], k, &meta, BPF_EXIST)) {
 		snprintf(err, errlen, "check of vip %s: %s", vs, strerror(errno));
 		return -errno;
 	}
