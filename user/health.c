@@ -24,6 +24,8 @@ struct hc_target {
 	__u16 port;
 	int ok_run, fail_run;
 	double next_due;
+	double ramp_start; /* slowstart under way since (0: none) */
+	__u16 ramp_pct;
 	CURL *easy; /* a probe in flight */
 };
 
@@ -125,6 +127,10 @@ static void health_sync(struct health *h)
 			if (i < nold) {
 				t = old[i];
 				old[i].easy = NULL; /* carried over, in flight or not */
+			} else if (be.ramp_pct) {
+				/* a ramp a previous daemon began: carry on from where it is */
+				t.ramp_pct = be.ramp_pct;
+				t.ramp_start = now_s() - be.ramp_pct * cs.slowstart_s / 100.0;
 			}
 			h->t[h->n++] = t;
 		}
@@ -136,32 +142,79 @@ static void health_sync(struct health *h)
 		}
 }
 
-/* A backend that reached rise or fall: its health in the maps, under the instance lock. */
-static void health_set(struct health *h, const struct hc_target *t, __u8 health)
+/* The instance locked and opened for a change to target t's backend: 0, or -1 (logged). */
+static int target_open(struct health *h, const struct hc_target *t, struct inst *in,
+		       struct vip_meta *m)
+{
+	char name[200], e[LIMPET_ERR_LEN];
+	int lock = inst_lock(instance, e, sizeof(e));
+
+	if (lock < 0 || inst_open(in, instance, e, sizeof(e)) || op_vip_find(in, &t->vk, m)) {
+		target_name(t, name, sizeof(name));
+		h->log("health %s: %s", name, lock < 0 ? e : "vip or instance gone");
+		if (lock >= 0)
+			close(lock);
+		return -1;
+	}
+	in->lock_fd = lock;
+	return 0;
+}
+
+/* A backend that reached rise or fall: its health in the maps. Back up after being down with
+ * a slowstart, it starts at 1 % of its table share (health_tick ramps it).
+ */
+static void health_set(struct health *h, struct hc_target *t, __u8 health, __u8 was)
 {
 	struct inst in;
 	struct vip_meta m;
-	char name[200], e[LIMPET_ERR_LEN];
-	int lock = inst_lock(instance, e, sizeof(e)), r;
+	char name[200];
+	int r;
 
-	target_name(t, name, sizeof(name));
-	if (lock < 0 || inst_open(&in, instance, e, sizeof(e))) {
-		h->log("health %s: %s", name, e);
-		if (lock >= 0)
-			close(lock);
+	if (target_open(h, t, &in, &m))
 		return;
+	target_name(t, name, sizeof(name));
+	if (health == LIMPET_HEALTH_UP && was == LIMPET_HEALTH_DOWN && t->cs.slowstart_s) {
+		t->ramp_start = now_s();
+		t->ramp_pct = 1;
+		op_backend_ramp(&in, &m, t->be_id, 1);
 	}
-	in.lock_fd = lock;
-	r = op_vip_find(&in, &t->vk, &m) ? -ENOENT : op_backend_health_set(&in, &m, t->be_id, health);
+	r = op_backend_health_set(&in, &m, t->be_id, health);
 	if (r > 0)
-		h->log("backend %s %s %s (%d checks in a row)", health == LIMPET_HEALTH_UP ? "up" : "down",
+		h->log("backend %s %s %s (%d checks in a row)%s", health == LIMPET_HEALTH_UP ? "up" : "down",
 		       name, health == LIMPET_HEALTH_DOWN ? "failed" : "passed",
-		       health == LIMPET_HEALTH_UP ? t->ok_run : t->fail_run);
+		       health == LIMPET_HEALTH_UP ? t->ok_run : t->fail_run,
+		       t->ramp_start ? "; slowstart" : "");
 	else if (r < 0)
 		h->log("health %s: %s", name, strerror(-r));
-	if (r > 0 && health == LIMPET_HEALTH_DOWN && vip_all_down(&in, &m))
-		h->log("vip %s: every backend is down: sending to all of them (fail-open)",
-		       vip_str(&t->vk, name, sizeof(name)));
+	if (r > 0 && health == LIMPET_HEALTH_DOWN) {
+		t->ramp_start = 0; /* a ramp cut short: whole again when it next comes up */
+		op_backend_ramp(&in, &m, t->be_id, 0);
+		if (vip_all_down(&in, &m))
+			h->log("vip %s: every backend is down: sending to all of them (fail-open)",
+			       vip_str(&t->vk, name, sizeof(name)));
+	}
+	inst_close(&in);
+}
+
+/* Slowstart: the share grows with time, in steps of at least 5 %, to all of it. */
+static void ramp_step(struct health *h, struct hc_target *t, double now)
+{
+	__u16 pct = t->cs.slowstart_s ? (now - t->ramp_start) * 100 / t->cs.slowstart_s : 100;
+	struct inst in;
+	struct vip_meta m;
+	char name[200];
+
+	if (pct < 100 && pct < t->ramp_pct + 5)
+		return;
+	if (target_open(h, t, &in, &m))
+		return;
+	t->ramp_pct = pct >= 100 ? 0 : pct;
+	op_backend_ramp(&in, &m, t->be_id, t->ramp_pct);
+	if (!t->ramp_pct) {
+		t->ramp_start = 0;
+		target_name(t, name, sizeof(name));
+		h->log("backend %s: slowstart done, its whole share", name);
+	}
 	inst_close(&in);
 }
 
@@ -186,9 +239,9 @@ static void probe_done(struct health *h, CURLMsg *msg)
 	if (!bpf_map_lookup_elem(h->in.fd[IM_BACKENDS], &t->be_id, &be))
 		cur = be.health;
 	if (ok && cur != LIMPET_HEALTH_UP && t->ok_run >= t->cs.rise)
-		health_set(h, t, LIMPET_HEALTH_UP);
+		health_set(h, t, LIMPET_HEALTH_UP, cur);
 	else if (!ok && cur != LIMPET_HEALTH_DOWN && t->fail_run >= t->cs.fall)
-		health_set(h, t, LIMPET_HEALTH_DOWN);
+		health_set(h, t, LIMPET_HEALTH_DOWN, cur);
 }
 
 struct health *health_start(log_fn log, char *err, size_t errlen)
@@ -220,9 +273,12 @@ void health_tick(struct health *h, bool resync, int wait_ms)
 
 	if (resync)
 		health_sync(h);
-	for (int i = 0; i < h->n; i++)
+	for (int i = 0; i < h->n; i++) {
 		if (!h->t[i].easy && h->t[i].next_due <= now)
 			probe_start(h, &h->t[i]);
+		if (h->t[i].ramp_start)
+			ramp_step(h, &h->t[i], now);
+	}
 	curl_multi_perform(h->multi, &running);
 	while ((msg = curl_multi_info_read(h->multi, &left)))
 		if (msg->msg == CURLMSG_DONE)

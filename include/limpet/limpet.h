@@ -124,7 +124,7 @@ struct check_spec {
 	__u16 interval_s, timeout_s;
 	__u16 port; /* 0: each backend's own port */
 	__u16 expect_lo, expect_hi;
-	__u16 pad2;
+	__u16 slowstart_s; /* a backend back up gets its share of new clients over this long */
 	char path[LIMPET_CHECK_PATH_MAX]; /* http: what to GET */
 };
 _Static_assert(sizeof(struct check_spec) == 80, "check_spec layout");
@@ -219,7 +219,7 @@ struct backend {
 	__u32 vip_id;
 	__u8 health;      /* enum limpet_health: a down backend takes no new client */
 	__u8 health_mode; /* enum limpet_health_mode: the checks', or set by hand */
-	__u16 pad;
+	__u16 ramp_pct;   /* slowstart: 1-99 % of its table slots so far; 0 = all */
 };
 _Static_assert(sizeof(struct backend) == 32, "backend layout");
 

@@ -121,5 +121,6 @@ void test_lengths_v6(void **state);
 void test_ethernet_padding(void **state);
 void test_ipv6_routing_header(void **state);
 void test_on_down_reset(void **state);
+void test_slowstart_table(void **state);
 
 #endif

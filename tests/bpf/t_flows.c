@@ -352,3 +352,60 @@ void test_on_down_reset(void **state)
 	on_down_reset_case(6, "2001:db8::210", "fc00:200::1", VIP6T);
 	(void)state;
 }
+
+/* The VIP's Maglev table, read back: slots[m] of backend ids; returns m. */
+static __u32 table_read(__u32 vip_id, __u32 *slots, __u32 max)
+{
+	__u32 inner_id = 0, m = 0;
+	int fd;
+
+	assert_int_equal(bpf_map_lookup_elem(in.fd[IM_MAGLEV], &vip_id, &inner_id), 0);
+	fd = bpf_map_get_fd_by_id(inner_id);
+	assert_true(fd >= 0);
+	for (__u32 s = 0; s < max && !bpf_map_lookup_elem(fd, &s, &slots[s]); s++)
+		m++;
+	close(fd);
+	return m;
+}
+
+/* Slowstart: a backend at 30 % of its ramp owns about 30 % of the slots it will own, and every
+ * other slot is its owner in the table built without it: the ramp moves nothing else.
+ */
+void test_slowstart_table(void **state)
+{
+	static __u32 full[65537], without[65537], ramp[65537];
+	struct vip_key k;
+	struct vip_meta m;
+	struct backend be;
+	__u32 id, n, own_full = 0, own_ramp = 0, other_moved = 0;
+
+	must(vip_parse(VIP4T, &k, err, sizeof(err)));
+	assert_int_equal(op_vip_find(&in, &k, &m), 0);
+	n = table_read(m.vip_id, full, 65537);
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
+		if (!bpf_map_lookup_elem(in.fd[IM_BACKENDS], &id, &be) && be.vip_id == m.vip_id &&
+		    be.state == LIMPET_BE_ACTIVE)
+			break;
+	be.health = LIMPET_HEALTH_DOWN; /* the table without it */
+	assert_int_equal(bpf_map_update_elem(in.fd[IM_BACKENDS], &id, &be, BPF_ANY), 0);
+	must(op_table_rebuild(&in, &m));
+	assert_int_equal(table_read(m.vip_id, without, 65537), n);
+	be.health = LIMPET_HEALTH_UP;
+	assert_int_equal(bpf_map_update_elem(in.fd[IM_BACKENDS], &id, &be, BPF_ANY), 0);
+	must(op_backend_ramp(&in, &m, id, 30));
+	assert_int_equal(table_read(m.vip_id, ramp, 65537), n);
+	for (__u32 s = 0; s < n; s++) {
+		own_full += full[s] == id;
+		own_ramp += ramp[s] == id;
+		if (ramp[s] != id && ramp[s] != without[s])
+			other_moved++;
+		if (ramp[s] == id)
+			assert_int_equal(full[s], id);
+	}
+	assert_int_equal(other_moved, 0);
+	assert_true(own_ramp * 100 > own_full * 25 && own_ramp * 100 < own_full * 35);
+	must(op_backend_ramp(&in, &m, id, 0));
+	assert_int_equal(table_read(m.vip_id, ramp, 65537), n);
+	assert_memory_equal(ramp, full, n * sizeof(__u32));
+	(void)state;
+}

@@ -18,7 +18,7 @@ conf=$TB_DIR/limpet.conf
 cat >"$conf" <<EOF
 attach dev lbc
 attach dev lbb
-vip add $V check http / check-interval 1 check-timeout 1 rise 2 fall 2
+vip add $V check http / check-interval 1 check-timeout 1 rise 2 fall 2 slowstart 3
 backend add $V $B1
 backend add $V $B2
 backend add $V $B3
@@ -69,10 +69,24 @@ done
 check "be2 down: all $n2 of its clients served by others ($served)" [ $served -eq $n2 ]
 check "be2 down: no client of be1 or be3 moved ($moved)" [ $moved -eq 0 ]
 
-# it comes back: up after rise checks, new clients only
+# it comes back: up after rise checks, ramped over slowstart 3 s, new clients only
+slots_of() { # BACKEND-ADDR: how many of the VIP's Maglev slots it owns now
+	local id inner
+	id=$(jget "$(limpetctl -j backend list "$V")" "[b['id'] for b in d['backends'] if b['backend'].startswith('$1:')][0]")
+	inner=$(bpftool map dump pinned "/sys/fs/bpf/limpet/$TB/maglev" -j |
+		$PY -c "import json,sys; print(int(''.join(reversed([x[2:] for x in json.load(sys.stdin)[0]['value']])), 16))")
+	bpftool map dump id "$inner" -j | $PY -c "
+import json, sys
+print(sum(int(''.join(reversed([x[2:] for x in e['value']])), 16) == $id for e in json.load(sys.stdin)))"
+}
 ip netns exec "$TB-be2" nginx -e "$TB_DIR/be2/error.log" -c "$TB_DIR/be2/nginx.conf" -p "$TB_DIR/be2"
 ms=$(wait_health "$B2" up 10)
 check "be2 up again after its server came back (${ms:-no} ms; rise 2)" [ -n "$ms" ]
+early=$(slots_of "$B2")
+for i in $(seq 60); do grep -q "backend $V $B2:80: slowstart done" "$TB_DIR/daemon.log" && break; sleep 0.1; done
+late=$(slots_of "$B2")
+check "slowstart: be2's share of the table grew from $early to $late slots over 3 s" \
+	[ "$early" -lt $((late / 2)) -a "$late" -gt 0 ]
 moved=0
 for ((c = 0; c < 60; c++)); do [ "$(tb_get "$(tb_client4 $c)" "$URL")" = "${be_of[$c]}" ] || moved=$((moved + 1)); done
 check "be2 up: none of the 60 known clients moved ($moved)" [ $moved -eq 0 ]
@@ -142,6 +156,6 @@ check "fail-open: a new connection is still sent to a backend, not dropped ($nb0
 
 # the check is part of the configuration: save shows it, applying the same again changes nothing
 limpetctl save >"$TB_DIR/saved.conf"
-check "save prints the check" grep -q "check http / expect 200-399 check-interval 1 check-timeout 1 rise 2 fall 2 on-down reset" "$TB_DIR/saved.conf"
+check "save prints the check" grep -q "check http / expect 200-399 check-interval 1 check-timeout 1 rise 2 fall 2 slowstart 3 on-down reset" "$TB_DIR/saved.conf"
 check "save then apply: nothing changes" [ "$(limpetctl -j apply "$TB_DIR/saved.conf")" = '{"changes":[]}' ]
 t_done

@@ -309,6 +309,8 @@ static void check_words(const struct check_spec *c, char *buf, size_t len)
 			      c->interval_s, c->timeout_s, c->rise, c->fall);
 	if (c->port && n > 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - n, " check-port %u", c->port);
+	if (c->slowstart_s && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, " slowstart %u", c->slowstart_s);
 	if (c->on_down_reset && n > 0 && (size_t)n < len)
 		snprintf(buf + n, len - n, " on-down reset");
 }

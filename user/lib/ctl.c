@@ -39,7 +39,8 @@ void ctl_usage(FILE *f)
 		"TOKEN   := token { query NAME | cookie NAME | header NAME }   (TCP VIPs)\n"
 		"         | token udp offset O len L                           (UDP VIPs)\n"
 		"CHECK   := check { tcp | http PATH [expect LO-HI] } [check-interval S] [check-timeout S]\n"
-		"           [rise N] [fall N] [check-port P] [on-down { keep | reset }]  (limpet run)\n"
+		"           [rise N] [fall N] [check-port P] [on-down { keep | reset }] [slowstart S]\n"
+		"           (run by limpet run)\n"
 		"Defaults: policy ip-hash, prefix 32, prefix6 128, affinity-timeout 1800 (0 = off),\n"
 		"          table-size 65537 (a prime, at least 100 x backends), weight 1 (1-%d).\n"
 		"flows sweep removes TCP flows closed (FIN both ways, or RST) 10 s ago, flows binding longer\n"
@@ -109,7 +110,7 @@ static int parse_check_opt(int argc, char **argv, struct check_spec *cs, char *e
 {
 	static const struct { const char *name; __u32 min, max; } nums[] = {
 		{ "check-interval", 1, 3600 }, { "check-timeout", 1, 3600 }, { "rise", 1, 100 },
-		{ "fall", 1, 100 }, { "check-port", 1, 65535 },
+		{ "fall", 1, 100 }, { "check-port", 1, 65535 }, { "slowstart", 1, 3600 },
 	};
 	const char *k = argv[0], *val = argv[1];
 	__u32 v, lo, hi;
@@ -154,8 +155,10 @@ static int parse_check_opt(int argc, char **argv, struct check_spec *cs, char *e
 			cs->rise = v;
 		else if (i == 3)
 			cs->fall = v;
-		else
+		else if (i == 4)
 			cs->port = v;
+		else
+			cs->slowstart_s = v;
 		return 2;
 	}
 	return 0;
@@ -166,9 +169,9 @@ static int check_finish(struct check_spec *cs, __be16 vip_port, char *err, size_
 {
 	if (cs->type == LIMPET_CHECK_NONE) {
 		if (cs->interval_s || cs->timeout_s || cs->rise || cs->fall || cs->port ||
-		    cs->expect_lo)
-			FAIL("vip add: check-interval, check-timeout, rise, fall, check-port and expect "
-			     "need a check (check tcp, or check http PATH)");
+		    cs->expect_lo || cs->slowstart_s)
+			FAIL("vip add: check-interval, check-timeout, rise, fall, check-port, expect and "
+			     "slowstart need a check (check tcp, or check http PATH)");
 		return 0;
 	}
 	if (cs->type == LIMPET_CHECK_TCP && cs->expect_lo)

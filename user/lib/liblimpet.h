@@ -110,6 +110,7 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *b
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
 int op_backend_health_set(struct inst *in, const struct vip_meta *meta, __u32 id, __u8 health);
 bool vip_all_down(struct inst *in, const struct vip_meta *meta);
+int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u16 pct);
 int op_backend_health_mode(struct inst *in, const struct vip_key *k, const char *spec, __u8 mode,
 			   char *err, size_t errlen);
 int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct check_spec *cs,

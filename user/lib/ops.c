@@ -185,6 +185,39 @@ static int table_members(struct inst *in, __u32 vip_id, struct maglev_backend *b
 	return n;
 }
 
+/* Slowstart: a backend ramping up (ramp_pct 1-99) gets only that share of the slots it would
+ * own; every other slot keeps its owner in the table built without it, so the ramp moves
+ * nothing but the slots it hands over (the few other slots a Maglev rebuild shifts move once,
+ * when the ramp ends). Which slots go first is fixed per slot: a growing share only adds.
+ */
+static int table_ramp(struct inst *in, const struct maglev_backend *bs, int n, __u32 m,
+		      __u32 *table)
+{
+	struct maglev_backend *rest;
+	__u32 *without, pct[LIMPET_MAX_BACKENDS] = { 0 };
+	struct backend be;
+	int i, k = 0, ret;
+
+	for (i = 0; i < n; i++)
+		if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &bs[i].id, &be) && be.ramp_pct &&
+		    be.ramp_pct < 100)
+			pct[bs[i].id] = be.ramp_pct;
+	rest = calloc(n, sizeof(*rest));
+	without = malloc(m * sizeof(*without));
+	for (i = 0; rest && i < n; i++)
+		if (!pct[bs[i].id])
+			rest[k++] = bs[i];
+	ret = !rest || !without ? -ENOMEM : 0;
+	if (!ret && k && k < n)
+		ret = maglev_build(rest, k, m, config_seed(in), without);
+	for (__u32 s = 0; !ret && k && k < n && s < m; s++)
+		if (!pct[table[s]] || (s * 2654435761u >> 16) % 100 >= pct[table[s]])
+			table[s] = without[s];
+	free(rest);
+	free(without);
+	return ret;
+}
+
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
@@ -208,6 +241,8 @@ int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 		goto out;
 	}
 	ret = maglev_build(bs, n, m, config_seed(in), table);
+	if (!ret)
+		ret = table_ramp(in, bs, n, m, table);
 	if (ret)
 		goto out;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "limpet_maglev", 4, 4, m, &copts);
@@ -920,6 +955,7 @@ int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct chec
 		    be.vip_id != meta.vip_id || be.health_mode != LIMPET_HM_AUTO)
 			continue;
 		be.health = LIMPET_HEALTH_UNCHECKED;
+		be.ramp_pct = 0;
 		bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY);
 	}
 	return op_table_rebuild(in, &meta);
@@ -939,4 +975,19 @@ bool vip_all_down(struct inst *in, const struct vip_meta *meta)
 		down += be.health == LIMPET_HEALTH_DOWN;
 	}
 	return active > 0 && down == active;
+}
+
+/* Slowstart: the share (1-99 %, 0 = all) of its table slots a backend back up has so far. */
+int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u16 pct)
+{
+	struct backend be;
+
+	if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be))
+		return -errno;
+	if (be.state == LIMPET_BE_FREE || be.vip_id != meta->vip_id || be.ramp_pct == pct)
+		return 0;
+	be.ramp_pct = pct;
+	if (bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY))
+		return -errno;
+	return op_table_rebuild(in, meta);
 }
