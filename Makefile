@@ -58,6 +58,8 @@ $(BUILD)/lib/%.o: user/lib/%.c user/lib/*.h include/limpet/*.h | $(BUILD)/lib
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/lib/attach.o: $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h
+
 $(BUILD)/liblimpet.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^

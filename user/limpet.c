@@ -12,9 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/if_link.h>
-#include <linux/ethtool.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -23,13 +20,8 @@
 #include "limpet_xdp.skel.h"
 #include "limpet_tc.skel.h"
 
-#define LIMPET_TC_HANDLE 0x4c50 /* "LP" */
-#define LIMPET_TC_PRIO 1
-
 const char *instance = "default";
 char err[LIMPET_ERR_LEN];
-bool attach_quiet;
-__u32 attach_prog_id;
 
 static void usage(FILE *f)
 {
@@ -92,393 +84,27 @@ static int dev_index(const char *ifname, unsigned int *ifindex)
 	return 0;
 }
 
-static __u32 xdp_flags_of(__u32 mode)
+static void attach_warn(const char *msg)
 {
-	return mode == LIMPET_XDP_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	fprintf(stderr, "Warning: %s\n", msg);
 }
 
-static int prog_name_of(__u32 id, char *name, size_t len)
+/* attach: the library does it; this prints what happened. */
+static int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
 {
-	struct bpf_prog_info info = {};
-	__u32 ilen = sizeof(info);
-	int fd = bpf_prog_get_fd_by_id(id), ret;
+	__u32 id = 0;
 
-	snprintf(name, len, "?");
-	if (fd < 0)
-		return -errno;
-	ret = bpf_obj_get_info_by_fd(fd, &info, &ilen);
-	close(fd);
-	if (!ret)
-		snprintf(name, len, "%s", info.name);
-	return ret;
-}
-
-/* The XDP program attached to ifindex, in any mode (0 if none). */
-static __u32 xdp_attached_id(unsigned int ifindex, __u32 *mode)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-
-	if (bpf_xdp_query(ifindex, 0, &q))
-		return 0;
-	*mode = q.attach_mode == XDP_ATTACHED_SKB ? LIMPET_XDP_SKB : LIMPET_XDP_NATIVE;
-	return q.attach_mode == XDP_ATTACHED_SKB ? q.skb_prog_id : q.drv_prog_id;
-}
-
-/* Replace (or install) our program on a device; refuses to replace anyone else's. */
-static int xdp_install(unsigned int ifindex, int prog_fd, __u32 mode, __u32 old_id)
-{
-	LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
-	__u32 flags = xdp_flags_of(mode);
-	int old_fd = -1, ret;
-
-	if (old_id) {
-		old_fd = bpf_prog_get_fd_by_id(old_id);
-		if (old_fd < 0)
-			return -errno;
-		opts.old_prog_fd = old_fd;
-		flags |= XDP_FLAGS_REPLACE;
-	} else {
-		flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
+	if (need_root())
+		return 1;
+	if (attach_dev(instance, ifname, mode, ask, &id, attach_warn, err, sizeof(err))) {
+		out_error("%s", err);
+		return 1;
 	}
-	ret = bpf_xdp_attach(ifindex, prog_fd, flags, &opts);
-	if (old_fd >= 0)
-		close(old_fd);
-	return ret;
-}
-
-/* The TC ingress program (token binding steps) on a device: created or replaced. */
-static int tc_install(unsigned int ifindex, int prog_fd)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LIMPET_TC_HANDLE, .priority = LIMPET_TC_PRIO,
-		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-	int ret = bpf_tc_hook_create(&hook);
-
-	if (ret && ret != -EEXIST)
-		return ret;
-	return bpf_tc_attach(&hook, &opts);
-}
-
-static void tc_remove(unsigned int ifindex)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LIMPET_TC_HANDLE, .priority = LIMPET_TC_PRIO);
-
-	bpf_tc_detach(&hook, &opts);
-}
-
-/* Unpin everything in an instance's directory. */
-static void pins_remove(const char *dir)
-{
-	char path[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-}
-
-/* Pin an object under a name, replacing an older pin in one rename. */
-static int pin_atomic(int fd, const char *dir, const char *name)
-{
-	char tmp[256], path[256];
-
-	snprintf(tmp, sizeof(tmp), "%s/%s_new", dir, name);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(tmp);
-	if (bpf_obj_pin(fd, tmp))
-		return -errno;
-	if (rename(tmp, path)) {
-		unlink(tmp);
-		return -errno;
-	}
+	out_kv_str("instance", instance);
+	out_kv_str("attached", ifname);
+	out_kv_str("mode", mode == LIMPET_XDP_SKB ? "skb" : "native");
+	out_kv_u64("prog_id", id);
 	return 0;
-}
-
-/* The kernel creates a devmap read-only for programs (and refuses that flag from userspace):
- * reusing a pinned one, the objects must expect it, or libbpf sees a mismatch.
- */
-static int devmap_flags(const char *dir, struct bpf_map *m)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[256];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, LIMPET_STR(MAP_NAME_TX_DEVS));
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0; /* a new instance: the XDP object creates it; TC is set after */
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || bpf_map__set_map_flags(m, info.map_flags)) {
-		out_error("read pinned map %s: %s", path, strerror(errno));
-		ret = 1;
-	}
-	close(fd);
-	return ret;
-}
-
-/* Table sizes: a new instance takes the asked or default ones; an existing one keeps its own
- * (the pinned maps cannot be resized), and asking for others is an error. Set on both objects
- * before load, or libbpf will not reuse the pins. 0, or 1 with the error printed.
- */
-static int attach_sizes(const char *dir, const __u32 ask[TBL_MAX], struct limpet_xdp *skel,
-			struct limpet_tc *tc)
-{
-	struct bpf_map *xm[TBL_MAX] = { skel->maps.MAP_NAME_FLOWS, skel->maps.MAP_NAME_HALFOPEN,
-					skel->maps.MAP_NAME_AFFINITY };
-	struct bpf_map *tm[TBL_MAX] = { tc->maps.MAP_NAME_FLOWS, tc->maps.MAP_NAME_HALFOPEN,
-					tc->maps.MAP_NAME_AFFINITY };
-	__u32 sizes[TBL_MAX];
-	int t;
-
-	if (!tables_pinned(dir, sizes)) {
-		for (t = 0; t < TBL_MAX; t++) {
-			if (ask[t] && ask[t] != sizes[t]) {
-				out_error("instance '%s' holds %u %s entries; sizes are set when an instance is created: limpet destroy, then attach with %s %u",
-					  instance, sizes[t], table_names[t], table_names[t], ask[t]);
-				return 1;
-			}
-		}
-	} else {
-		tables_default(sizes);
-		for (t = 0; t < TBL_MAX; t++)
-			if (ask[t])
-				sizes[t] = ask[t];
-	}
-	for (t = 0; t < TBL_MAX; t++)
-		if (bpf_map__set_max_entries(xm[t], sizes[t]) || bpf_map__set_max_entries(tm[t], sizes[t])) {
-			out_error("size %s: %s", table_names[t], strerror(errno));
-			return 1;
-		}
-	return devmap_flags(dir, skel->maps.MAP_NAME_TX_DEVS);
-}
-
-/* XDP may redirect into a device only when its driver takes XDP frames: those attached in
- * native mode. Packets for the others (skb mode: bridges, drivers without XDP) go through the
- * kernel.
- */
-static void tx_dev_set(int tx_fd, const struct dev_info *di)
-{
-	__u32 ifindex = di->ifindex;
-
-	if (di->xdp_mode == LIMPET_XDP_NATIVE)
-		bpf_map_update_elem(tx_fd, &ifindex, &ifindex, BPF_ANY);
-	else
-		bpf_map_delete_elem(tx_fd, &ifindex);
-}
-
-/* Whether a device is a Linux bridge (it has no native XDP; its ports do). Asked of the driver
- * in this network namespace: /sys may show another one's (nsenter --net).
- */
-static bool is_bridge(const char *ifname)
-{
-	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
-	struct ifreq ifr = {};
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), ret;
-
-	if (fd < 0)
-		return false;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_data = (void *)&di;
-	ret = ioctl(fd, SIOCETHTOOL, &ifr);
-	close(fd);
-	return !ret && !strcmp(di.driver, "bridge");
-}
-
-int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX])
-{
-	LIBBPF_OPTS(bpf_object_open_opts, oopts);
-	struct limpet_xdp *skel = NULL;
-	struct limpet_tc *tc = NULL;
-	int tc_fd, tc_new;
-	struct limpet_config cfg;
-	struct dev_info di = {}, cur;
-	unsigned int ifindex;
-	__u32 zero = 0, att_mode = 0, att_id, key, next, *prev = NULL;
-	struct bpf_prog_info info = {};
-	__u32 ilen = sizeof(info);
-	char dir[128], pname[32];
-	int lock, ret = 1, prog_fd, cfg_fd, devs_fd, created;
-
-	if (need_root() || dev_index(ifname, &ifindex))
-		return 1;
-	if (mode == LIMPET_XDP_NATIVE && is_bridge(ifname)) {
-		out_error("%s is a bridge, which has no native XDP: attach limpet to its ports, or to %s in skb mode (mode skb)",
-			  ifname, ifname);
-		return 1;
-	}
-	if (bpffs_ensure(err, sizeof(err))) {
-		out_error("%s", err);
-		return 1;
-	}
-	inst_dir(instance, dir, sizeof(dir));
-	mkdir(LIMPET_PIN_ROOT, 0700);
-	created = mkdir(dir, 0700) == 0;
-	if (!created && errno != EEXIST) {
-		out_error("create %s: %s", dir, strerror(errno));
-		return 1;
-	}
-	lock = inst_lock(instance, err, sizeof(err));
-	if (lock < 0) {
-		out_error("%s", err);
-		return 1;
-	}
-
-	oopts.pin_root_path = dir;
-	skel = limpet_xdp__open_opts(&oopts);
-	tc = limpet_tc__open_opts(&oopts); /* the same pins: the XDP object creates them */
-	if (!skel || !tc) {
-		out_error("open BPF object: %s", strerror(errno));
-		goto out;
-	}
-	if (attach_sizes(dir, ask, skel, tc))
-		goto out;
-	ret = limpet_xdp__load(skel);
-	if (ret) {
-		out_error("load BPF program into instance '%s': %s%s", instance, strerror(-ret),
-			  ret == -EINVAL ? " (pinned maps from an incompatible limpet? limpet destroy)" :
-			  ret == -EPERM ? " (no permission for BPF: need CAP_BPF)" : "");
-		ret = 1;
-		goto out;
-	}
-	ret = devmap_flags(dir, tc->maps.MAP_NAME_TX_DEVS) ? -EINVAL : limpet_tc__load(tc);
-	if (ret) {
-		out_error("load TC program into instance '%s': %s", instance, strerror(-ret));
-		ret = 1;
-		goto out;
-	}
-	ret = 1;
-	tc_fd = bpf_program__fd(tc->progs.LIMPET_TC_PROG_NAME);
-	prog_fd = bpf_program__fd(skel->progs.LIMPET_PROG_NAME);
-	cfg_fd = bpf_map__fd(skel->maps.MAP_NAME_CONFIG);
-	devs_fd = bpf_map__fd(skel->maps.MAP_NAME_DEVS);
-	if (!bpf_map_lookup_elem(cfg_fd, &zero, &cfg) && !cfg.maglev_m) {
-		/* a new instance */
-		cfg.hash_seed = LIMPET_HASH_SEED_DEFAULT;
-		cfg.maglev_m = LIMPET_MAGLEV_M_DEFAULT;
-		bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY);
-	}
-
-	att_id = xdp_attached_id(ifindex, &att_mode);
-	if (bpf_map_lookup_elem(devs_fd, &ifindex, &cur) == 0) {
-		if (att_id && att_id != cur.prog_id) {
-			prog_name_of(att_id, pname, sizeof(pname));
-			out_error("%s: its limpet program was replaced by another XDP program (id %u, name %s); detach that first",
-				  ifname, att_id, pname);
-			goto out;
-		}
-		if (att_id && att_mode != mode) {
-			out_error("%s is attached in %s mode; detach it first to change the mode", ifname,
-				  att_mode == LIMPET_XDP_SKB ? "skb" : "native");
-			goto out;
-		}
-	} else if (att_id) {
-		prog_name_of(att_id, pname, sizeof(pname));
-		out_error("another XDP program is attached to %s (id %u, name %s)%s; detach it first: ip link set dev %s xdp off",
-			  ifname, att_id, pname,
-			  strcmp(pname, LIMPET_STR(LIMPET_PROG_NAME)) ? "" : " of another limpet instance",
-			  ifname);
-		goto out;
-	}
-	if (bpf_obj_get_info_by_fd(prog_fd, &info, &ilen)) {
-		out_error("read program info: %s", strerror(errno));
-		goto out;
-	}
-
-	/* TC first: if XDP then fails, removing our filter leaves the device as it was */
-	tc_new = bpf_map_lookup_elem(devs_fd, &ifindex, &cur) != 0;
-	ret = tc_install(ifindex, tc_fd);
-	if (ret) {
-		out_error("attach TC ingress program to %s: %s", ifname, strerror(-ret));
-		ret = 1;
-		goto out;
-	}
-	ret = xdp_install(ifindex, prog_fd, mode, att_id);
-	if (ret) {
-		out_error("attach XDP to %s in %s mode: %s%s", ifname,
-			  mode == LIMPET_XDP_SKB ? "skb" : "native", strerror(-ret),
-			  ret == -EOPNOTSUPP ? " (driver has no native XDP: try mode skb)" : "");
-		if (tc_new)
-			tc_remove(ifindex);
-		ret = 1;
-		goto out;
-	}
-	di.ifindex = ifindex;
-	di.xdp_mode = mode;
-	di.prog_id = info.id;
-	snprintf(di.ifname, sizeof(di.ifname), "%s", ifname);
-	bpf_map_update_elem(devs_fd, &ifindex, &di, BPF_ANY);
-	tx_dev_set(bpf_map__fd(skel->maps.MAP_NAME_TX_DEVS), &di);
-
-	/* upgrade: the instance's other devices run the new program too */
-	while (!bpf_map_get_next_key(devs_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key == ifindex || bpf_map_lookup_elem(devs_fd, &key, &cur))
-			continue;
-		att_id = xdp_attached_id(key, &att_mode);
-		if (!att_id || att_id != cur.prog_id) {
-			fprintf(stderr, "Warning: %s no longer runs this instance's program; not touched\n",
-				cur.ifname);
-			continue;
-		}
-		if (xdp_install(key, prog_fd, cur.xdp_mode, att_id) || tc_install(key, tc_fd)) {
-			fprintf(stderr, "Warning: upgrade program on %s: %s\n", cur.ifname, strerror(errno));
-			continue;
-		}
-		cur.prog_id = info.id;
-		bpf_map_update_elem(devs_fd, &key, &cur, BPF_ANY);
-		tx_dev_set(bpf_map__fd(skel->maps.MAP_NAME_TX_DEVS), &cur);
-	}
-	{
-		/* an instance from before the reverse map (or a crash mid-change): replies find
-		 * their VIP again
-		 */
-		struct inst in;
-
-		if (!inst_open(&in, instance, err, sizeof(err))) {
-			int r = op_reverse_sync(&in);
-
-			if (r)
-				fprintf(stderr, "Warning: rebuild the reverse map: %s\n", strerror(-r));
-			inst_close(&in);
-		}
-	}
-	/* the tail-call table must keep a user reference, or the kernel empties it when this
-	 * process exits; replacing the pin releases the previous program's table
-	 */
-	if (pin_atomic(bpf_map__fd(skel->maps.limpet_jump), dir, LIMPET_PIN_JUMP)) {
-		out_error("pin the tail-call table in %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	if (pin_atomic(bpf_program__fd(skel->progs.LIMPET_PROG_NAME), dir, LIMPET_PIN_PROG) ||
-	    pin_atomic(tc_fd, dir, LIMPET_PIN_TC_PROG))
-		fprintf(stderr, "Warning: pin programs in %s: %s\n", dir, strerror(errno));
-
-	attach_prog_id = info.id;
-	if (!attach_quiet) {
-		out_kv_str("instance", instance);
-		out_kv_str("attached", ifname);
-		out_kv_str("mode", mode == LIMPET_XDP_SKB ? "skb" : "native");
-		out_kv_u64("prog_id", info.id);
-	}
-	ret = 0;
-out:
-	limpet_tc__destroy(tc);
-	limpet_xdp__destroy(skel);
-	if (ret && created) {
-		/* a new instance that did not come up leaves nothing behind */
-		pins_remove(dir);
-		rmdir(dir);
-	}
-	close(lock);
-	return ret;
 }
 
 /* Lock the instance, then open it; on failure the error is printed and -1 returned. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
-/* What the loader's files share: the instance in hand, attach, and the daemon's entry. */
+/* What the loader's files share: the instance in hand and the daemon's entry. */
 #ifndef LIMPET_LOADER_H
 #define LIMPET_LOADER_H
 
@@ -7,10 +7,6 @@
 
 extern const char *instance;
 extern char err[LIMPET_ERR_LEN];
-extern bool attach_quiet;     /* attach logs nothing of its own (the daemon logs instead) */
-extern __u32 attach_prog_id;  /* the program id the last attach put on its device */
-
-int cmd_attach(const char *ifname, __u32 mode, const __u32 ask[TBL_MAX]);
 int cmd_run(const char *path);
 
 /* One line to the daemon's log. */

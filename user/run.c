@@ -133,13 +133,23 @@ static void run_reload(const char *path, struct cfg *c)
 	run_apply(c);
 }
 
+static void attach_warning(const char *msg)
+{
+	daemon_log("attach: %s", msg);
+}
+
 static int run_attach(const struct cfg *c)
 {
+	__u32 id;
+
 	for (int i = 0; i < c->ndevs; i++) {
-		if (cmd_attach(c->devs[i].name, c->devs[i].mode, c->devs[i].ask))
+		if (attach_dev(instance, c->devs[i].name, c->devs[i].mode, c->devs[i].ask, &id,
+			       attach_warning, err, sizeof(err))) {
+			out_error("%s", err);
 			return -1;
+		}
 		daemon_log("attached dev %s mode %s (program id %u)", c->devs[i].name,
-		      c->devs[i].mode == LIMPET_XDP_SKB ? "skb" : "native", attach_prog_id);
+			   c->devs[i].mode == LIMPET_XDP_SKB ? "skb" : "native", id);
 	}
 	return 0;
 }
@@ -163,7 +173,6 @@ int cmd_run(const char *path)
 		return 1;
 	}
 	lock = run_lock();
-	attach_quiet = true;
 	if (lock < 0 || run_attach(&c)) {
 		cfg_free(&c);
 		return 1;

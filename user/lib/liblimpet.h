@@ -121,6 +121,21 @@ int op_backend_weight(struct inst *in, const struct vip_key *k, const char *spec
 int backend_endpoint(const struct vip_key *k, const char *spec, __u32 addr[4], __be16 *port,
 		     char *err, size_t errlen);
 
+/* Attaching (attach.c): the instance's programs on a device — the first time creating the
+ * instance with table sizes ask (0: default), else upgrading every device it runs on, its state
+ * kept. 0 with *prog_id, or -errno with err; warn (may be NULL) hears what it could not do on
+ * other devices.
+ */
+typedef void (*attach_warn_fn)(const char *msg);
+int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32 ask[TBL_MAX],
+	       __u32 *prog_id, attach_warn_fn warn, char *err, size_t errlen);
+__u32 xdp_flags_of(__u32 mode);
+/* The XDP program attached to ifindex, in any mode (0 if none). */
+__u32 xdp_attached_id(unsigned int ifindex, __u32 *mode);
+void tc_remove(unsigned int ifindex);
+/* Unpin everything in an instance's directory. */
+void pins_remove(const char *dir);
+
 /* A configuration file (config.c): the VIPs, backends, devices and metrics address it names. */
 struct cfg_vip {
 	struct vip_key k;
