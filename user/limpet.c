@@ -250,28 +250,44 @@ static int cmd_status(void)
 	return 0;
 }
 
+/* Works on any instance, an older limpet's too: only its devices map is needed (if even that
+ * is gone, there is nothing attached to undo).
+ */
 static int cmd_destroy(void)
 {
 	struct dev_info cur;
-	struct inst in;
 	__u32 key, next, *prev = NULL, att_mode;
-	char dir[128];
+	char dir[128], path[256];
+	int lock, devs;
 
-	if (need_root() || inst_open_locked(&in))
+	if (need_root())
 		return 1;
-	while (!bpf_map_get_next_key(in.fd[IM_DEVS], prev, &next)) {
+	inst_dir(instance, dir, sizeof(dir));
+	if (access(dir, F_OK)) {
+		out_error("instance '%s' not found (%s)", instance, dir);
+		return 1;
+	}
+	lock = inst_lock(instance, err, sizeof(err));
+	if (lock < 0) {
+		out_error("%s", err);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, inst_map_names[IM_DEVS]);
+	devs = bpf_obj_get(path);
+	while (devs >= 0 && !bpf_map_get_next_key(devs, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(in.fd[IM_DEVS], &key, &cur))
+		if (bpf_map_lookup_elem(devs, &key, &cur))
 			continue;
 		if (xdp_attached_id(key, &att_mode) == cur.prog_id) {
 			bpf_xdp_detach(key, xdp_flags_of(cur.xdp_mode), NULL);
 			tc_remove(key);
 		}
 	}
-	snprintf(dir, sizeof(dir), "%s", in.dir);
+	if (devs >= 0)
+		close(devs);
 	pins_remove(dir);
-	inst_close(&in); /* also drops the lock */
+	close(lock);
 	if (rmdir(dir)) {
 		out_error("remove %s: %s", dir, strerror(errno));
 		return 1;

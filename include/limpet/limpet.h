@@ -159,6 +159,14 @@ enum limpet_reason {
 	LIMPET_R_MAX,
 };
 
+/* The counter maps are larger than their enums, so a limpet with new reasons or events can
+ * still take over an instance's pinned maps (libbpf reuses a pin only of the same size).
+ */
+#define LIMPET_REASONS_CAP 64
+#define LIMPET_TC_REASONS_CAP 32
+#define LIMPET_EVENTS_CAP 64
+_Static_assert(LIMPET_R_MAX <= LIMPET_REASONS_CAP, "reasons map too small");
+
 /* Keep in the order of enum limpet_reason: names for stats output and tests. */
 #define LIMPET_REASON_NAMES                                                                       \
 	{ "none", "fwd_redirect", "fwd_tx", "fwd_stack", "pass_not_ip", "pass_not_vip",           \
@@ -182,6 +190,8 @@ enum limpet_tc_reason {
 	LIMPET_TC_DROP_BAD_CSUM,   /* a first segment with a bad IPv4 header or TCP checksum */
 	LIMPET_TC_MAX,
 };
+
+_Static_assert(LIMPET_TC_MAX <= LIMPET_TC_REASONS_CAP, "tc_reasons map too small");
 
 #define LIMPET_TC_REASON_NAMES                                                                    \
 	{ "none", "tc_pass", "tc_bind_syn", "tc_deliver", "tc_client_rst", "tc_drop_cookie",      \
@@ -408,6 +418,7 @@ enum limpet_event {
 	LIMPET_EV_ICMP_FWD,       /* an ICMP error about a VIP flow sent on by its inner header */
 	LIMPET_EV_MAX,
 };
+_Static_assert(LIMPET_EV_MAX <= LIMPET_EVENTS_CAP, "events map too small");
 
 #define LIMPET_EVENT_NAMES                                                                        \
 	{ "token_found", "token_missing", "synack_sent", "cookie_ok", "cookie_bad",               \

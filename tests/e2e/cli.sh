@@ -174,5 +174,13 @@ check "invalid instance name: usage error" bash -c "[ $rc -eq 2 ] && echo '$out'
 out=$("$TB_BUILD/limpet" attach dev 2>&1); rc=$?
 check "attach without a device: usage error" [ $rc -eq 2 ]
 check "detach d1, then status lists only d0" bash -c "$(declare -f limpet); TB=$TB TB_BUILD=$TB_BUILD; limpet detach dev d1 >/dev/null && [ \"\$(limpet -j status | grep -o '\"device\"' | wc -l)\" = 1 ]"
+# an instance missing a map (pinned by an older limpet): limpetctl says what to do; attach adds it
+rm -f "/sys/fs/bpf/limpet/$TB/checks"
+out=$(limpetctl vip list 2>&1); rc=$?
+check "a missing pinned map: exit 1, says attach adds it ($out)" \
+	[ $rc -eq 1 -a -n "$(echo "$out" | grep 'limpet attach adds it')" ]
+check "limpet attach adds the missing map, the state stays" \
+	bash -c "$(declare -f limpet); TB=$TB TB_BUILD=$TB_BUILD; limpet attach dev d0 >/dev/null && $TB_BUILD/limpetctl -i $TB vip list | grep -q '^10.0.0.10:80/tcp'"
+rm -f "/sys/fs/bpf/limpet/$TB/checks" "/sys/fs/bpf/limpet/$TB/vips"
 check "limpet destroy removes the pins" bash -c "nsenter --net=/run/netns/$TB-lb $TB_BUILD/limpet -i $TB destroy >/dev/null && [ ! -e /sys/fs/bpf/limpet/$TB ]"
 t_done

@@ -155,7 +155,9 @@ int inst_open(struct inst *in, const char *name, char *err, size_t errlen)
 			int e = errno;
 
 			snprintf(err, errlen, "open pinned map %s: %s%s", path, strerror(e),
-				 e == EPERM || e == EACCES ? " (limpet needs root or CAP_BPF)" : "");
+				 e == EPERM || e == EACCES ? " (limpet needs root or CAP_BPF)" :
+				 e == ENOENT ? " (an instance pinned by an older limpet: limpet attach "
+					       "adds it, or limpet destroy and attach again)" : "");
 			inst_close(in);
 			return -e;
 		}
