@@ -127,6 +127,8 @@ static void health_sync(struct health *h)
 			if (i < nold) {
 				t = old[i];
 				old[i].easy = NULL; /* carried over, in flight or not */
+				if (t.easy) /* its result must find it where it is now */
+					curl_easy_setopt(t.easy, CURLOPT_PRIVATE, &h->t[h->n]);
 			} else if (be.ramp_pct) {
 				/* a ramp a previous daemon began: carry on from where it is */
 				t.ramp_pct = be.ramp_pct;
