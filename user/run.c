@@ -116,6 +116,17 @@ static void run_sweep(const struct cfg *c)
 	inst_close(&in);
 }
 
+static bool devs_equal(const struct cfg *a, const struct cfg *b)
+{
+	if (a->ndevs != b->ndevs)
+		return false;
+	for (int i = 0; i < a->ndevs; i++)
+		if (strcmp(a->devs[i].name, b->devs[i].name) || a->devs[i].mode != b->devs[i].mode ||
+		    memcmp(a->devs[i].ask, b->devs[i].ask, sizeof(a->devs[i].ask)))
+			return false;
+	return true;
+}
+
 /* SIGHUP: the file again; a file that does not load changes nothing. */
 static void run_reload(const char *path, struct cfg *c)
 {
@@ -128,6 +139,9 @@ static void run_reload(const char *path, struct cfg *c)
 	daemon_log("reload: %s", path);
 	if (strcmp(next.metrics, c->metrics))
 		daemon_log("metrics listen: the new address takes effect when the daemon restarts");
+	if (!devs_equal(&next, c))
+		daemon_log("attach lines changed: devices are attached when the daemon starts; "
+			   "restart it (or limpet attach/detach by hand)");
 	cfg_free(c);
 	*c = next;
 	run_apply(c);
