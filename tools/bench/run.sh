@@ -45,10 +45,10 @@ tools/bench/report.py "$out"
 	echo
 	echo "## Malformed packets"
 	echo
-	echo "Command: \`LIMPET_FUZZ_FRAMES=$fuzz tests/e2e/fuzz.sh\` (well-formed frames for the test's VIPs and the Katran corpus, mutated with seed 9, run through \`limpet replay\`, every frame judged by \`tools/fuzz_frames.py\`'s own parser; per class: frames, rewritten, the commonest reasons (`error`: a frame the kernel will not run, shorter than an Ethernet header))."
+	echo "Command: \`LIMPET_FUZZ_FRAMES=$fuzz tests/e2e/fuzz.sh\` (well-formed frames for the test's VIPs and the Katran corpus, mutated with seed 9, run through \`limpet replay\`, every frame judged by \`tools/fuzz_frames.py\`'s own parser; per class: frames, rewritten, the commonest reasons (\`error\`: a frame the kernel will not run, shorter than an Ethernet header))."
 	echo
 	echo '```'
-	LIMPET_FUZZ_FRAMES=$fuzz tests/e2e/fuzz.sh 2>&1 | grep -E '^(ok|not ok|#)' || true
+	LIMPET_FUZZ_FRAMES=$fuzz bash tests/e2e/fuzz.sh 2>&1 | grep -E '^(ok|not ok|#)' || true
 	echo '```'
 	echo
 	echo "## Time to first byte"
