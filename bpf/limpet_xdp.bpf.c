@@ -350,7 +350,6 @@ static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struc
 					struct flow_val *fv)
 {
 	struct tcphdr *th = p->l4;
-	__u32 hlen;
 
 	if (!th || (void *)(th + 1) > p->data_end)
 		return LIMPET_R_PASS_BAD_L4;
@@ -372,15 +371,8 @@ static __always_inline int lb_token_tcp(struct xdp_md *ctx, struct pkt *p, struc
 		if (fv->sp.state == LIMPET_SP_BINDING)
 			return LIMPET_R_TO_TC; /* e.g. the first segment again: resend the SYN */
 	}
-	if (p->ip4) {
-		hlen = (p->ip4->ihl & 0xf) * 4 + th->doff * 4;
-		if (bpf_ntohs(p->ip4->tot_len) > hlen && !th->rst && !th->syn)
-			return LIMPET_R_TO_TC; /* the first data segment */
-	} else if (p->ip6) {
-		hlen = (__u32)((void *)th - (void *)(p->ip6 + 1)) + th->doff * 4;
-		if (bpf_ntohs(p->ip6->payload_len) > hlen && !th->rst && !th->syn)
-			return LIMPET_R_TO_TC;
-	}
+	if (p->l4_len > th->doff * 4 && !th->rst && !th->syn)
+		return LIMPET_R_TO_TC; /* the first data segment */
 	event_count(LIMPET_EV_ACK_ABSORBED);
 	return LIMPET_R_DROP_ABSORBED;
 }
@@ -489,52 +481,49 @@ int LIMPET_PROG_NAME(struct xdp_md *ctx)
 	return reason_action(r);
 }
 
-/* SYNs to a TCP token VIP (tail calls from limpet_xdp): answered with a SYN cookie. */
-static __always_inline int synproxy_prog(struct xdp_md *ctx, const int v6)
+/* The responders limpet_xdp tail-calls, one program per family and job, so the verifier never
+ * walks one's branches with another's state: a SYN to a TCP token VIP answered with a SYN
+ * cookie; a client's packet of a flow whose backend is down (on-down reset) answered with a RST.
+ */
+enum responder { RESPOND_SYNACK, RESPOND_RESET };
+
+static __always_inline int responder_prog(struct xdp_md *ctx, const int v6, const int job)
 {
 	struct pkt p = {};
 	int r = parse_packet(ctx, &p);
 
-	r = r < 0 ? -r : synproxy_synack(ctx, &p, v6);
+	if (r < 0)
+		r = -r;
+	else
+		r = job == RESPOND_SYNACK ? synproxy_synack(ctx, &p, v6) : reset_reply(ctx, &p, v6);
 	if (r == LIMPET_R_SYNACK)
 		event_count(LIMPET_EV_SYNACK_SENT); /* counted when sent, not when asked for */
 	reason_count(r);
 	return reason_action(r);
 }
 
-/* A client's packet of a flow whose backend is down, on an on-down reset VIP (tail calls). */
-static __always_inline int reset_prog(struct xdp_md *ctx, const int v6)
-{
-	struct pkt p = {};
-	int r = parse_packet(ctx, &p);
-
-	r = r < 0 ? -r : reset_reply(ctx, &p, v6);
-	reason_count(r);
-	return reason_action(r);
-}
-
-SEC("xdp")
-int limpet_reset4(struct xdp_md *ctx)
-{
-	return reset_prog(ctx, 0);
-}
-
-SEC("xdp")
-int limpet_reset6(struct xdp_md *ctx)
-{
-	return reset_prog(ctx, 1);
-}
-
 SEC("xdp")
 int limpet_synproxy4(struct xdp_md *ctx)
 {
-	return synproxy_prog(ctx, 0);
+	return responder_prog(ctx, 0, RESPOND_SYNACK);
 }
 
 SEC("xdp")
 int limpet_synproxy6(struct xdp_md *ctx)
 {
-	return synproxy_prog(ctx, 1);
+	return responder_prog(ctx, 1, RESPOND_SYNACK);
+}
+
+SEC("xdp")
+int limpet_reset4(struct xdp_md *ctx)
+{
+	return responder_prog(ctx, 0, RESPOND_RESET);
+}
+
+SEC("xdp")
+int limpet_reset6(struct xdp_md *ctx)
+{
+	return responder_prog(ctx, 1, RESPOND_RESET);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

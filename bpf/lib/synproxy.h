@@ -8,6 +8,7 @@
 
 #include "parse.h"
 #include "tcp.h"
+#include "reply.h"
 
 /* MSS classes a SYN-ACK's TSval can carry (as the kernel's SYN cookies use) */
 static __always_inline __u16 synproxy_mss(__u32 idx)
@@ -46,41 +47,22 @@ static __always_inline void synproxy_ts_decode(__u32 tsecr, struct tcp_opts *o)
 	o->ws = (tsecr & 0xf) == 0xf ? 0xff : tsecr & 0xf;
 }
 
-/* A SYN worth a cookie is one the kernel would accept: the IP header's checksum (IPv4), lengths
- * that hold the TCP header inside the datagram and the datagram inside the frame, and the TCP
- * checksum over the pseudo-header and the whole segment. hdr: the TCP header (th_len bytes) at
- * off. 0, or the reason to drop it.
+/* A SYN worth a cookie is one the kernel would accept. The parse has held its lengths to the
+ * datagram (docs/design.md §4.2); what is left: the IPv4 header checksum and the TCP checksum
+ * over the pseudo-header and the whole segment. hdr: the TCP header (th_len bytes) at off. 0,
+ * or the reason to drop it.
  */
 static __always_inline int synproxy_syn_valid(struct xdp_md *ctx, const struct pkt *p, const int v6,
 					      const __u8 *hdr, __u32 th_len, __u32 off)
 {
-	void *data = (void *)(long)ctx->data;
-	__u32 frame = (__u32)((long)p->data_end - (long)data), l4len, plen, zero = 0, psum = 0;
+	__u32 l4len = p->l4_len, plen = l4len - th_len, zero = 0, psum = 0;
 	struct pending *sc;
-	__s64 sum;
 
-	if (!v6) {
-		struct iphdr *iph = p->ip4;
-
-		if (!iph || (void *)(iph + 1) > p->data_end)
-			return LIMPET_R_DROP_BAD_SYN;
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)iph, sizeof(*iph), 0);
-		l4len = bpf_ntohs(iph->tot_len) - sizeof(*iph);
-		if (csum_fold32((__u32)sum) || bpf_ntohs(iph->tot_len) < sizeof(*iph) ||
-		    (void *)iph - data + bpf_ntohs(iph->tot_len) > frame)
-			return LIMPET_R_DROP_BAD_SYN;
-	} else {
-		struct ipv6hdr *ip6h = p->ip6;
-
-		if (!ip6h || (void *)(ip6h + 1) > p->data_end)
-			return LIMPET_R_DROP_BAD_SYN;
-		l4len = bpf_ntohs(ip6h->payload_len);
-		if ((void *)(ip6h + 1) - data + l4len > frame)
-			return LIMPET_R_DROP_BAD_SYN;
-	}
-	if (l4len < th_len)
-		return LIMPET_R_DROP_BAD_SYN; /* the TCP header runs past the datagram */
-	plen = l4len - th_len;
+	if (!v6 && (!p->ip4 || (void *)(p->ip4 + 1) > p->data_end ||
+		    csum_fold32((__u32)bpf_csum_diff(NULL, 0, (__be32 *)p->ip4, sizeof(*p->ip4), 0))))
+		return LIMPET_R_DROP_BAD_SYN;
+	if (v6 && !p->ip6)
+		return LIMPET_R_DROP_BAD_SYN;
 	if (plen) {
 		/* data in the SYN (Fast Open): summed from a per-CPU copy, zero-padded */
 		sc = bpf_map_lookup_elem(&MAP_NAME_SCRATCH, &zero);
@@ -108,43 +90,39 @@ static __always_inline int synproxy_syn_valid(struct xdp_md *ctx, const struct p
 static __always_inline int synproxy_synack(struct xdp_md *ctx, struct pkt *p, const int v6)
 {
 	void *data = (void *)(long)ctx->data;
-	struct iphdr *iph = v6 ? NULL : p->ip4;
-	struct ipv6hdr *ip6h = v6 ? p->ip6 : NULL;
 	struct tcphdr *th = p->l4;
 	struct opt_walk w = {};
 	__u8 *out = w.hdr; /* parsed first, then rebuilt as the SYN-ACK's header */
 	struct tcphdr *oh = (struct tcphdr *)out;
 	struct tcp_opts a = {};
-	__u32 th_len, off, extra, mss = v6 ? LIMPET_MSS_LB - 20 : LIMPET_MSS_LB;
+	__u32 th_len, off, mss = v6 ? LIMPET_MSS_LB - 20 : LIMPET_MSS_LB;
 	__s64 cookie;
 
 	if (!th || (void *)(th + 1) > p->data_end)
 		return LIMPET_R_PASS_BAD_L4;
-	th_len = th->doff * 4;
-	if (th_len < 20 || th_len > 60 || (void *)th + th_len > p->data_end)
-		return LIMPET_R_PASS_BAD_L4;
+	th_len = th->doff * 4; /* 20-60 inside the datagram: the parse saw to it */
 	off = (void *)th - data;
-	if (bpf_xdp_load_bytes(ctx, off, w.hdr, th_len))
+	if (th_len < 20 || bpf_xdp_load_bytes(ctx, off, w.hdr, th_len))
 		return LIMPET_R_PASS_BAD_L4;
-	if (!v6 && (!iph || (iph->ihl & 0xf) != 5))
+	if (!v6 && (!p->ip4 || (p->ip4->ihl & 0xf) != 5))
 		return LIMPET_R_PASS_BAD_L3; /* IP options on a SYN: the kernel's to answer */
-	if (v6 && (!ip6h || ip6h->nexthdr != IPPROTO_TCP))
+	if (v6 && (!p->ip6 || p->ip6->nexthdr != IPPROTO_TCP))
 		return LIMPET_R_PASS_IPV6_EXT; /* extension headers on a SYN: the kernel's */
 	if (synproxy_syn_valid(ctx, p, v6, w.hdr, th_len, off))
 		return LIMPET_R_DROP_BAD_SYN;
 	if (!v6) {
 		struct iphdr ipc;
 
-		if (!iph || (iph->ihl & 0xf) != 5)
-			return LIMPET_R_PASS_BAD_L3; /* IP options on a SYN: the kernel's to answer */
-		__builtin_memcpy(&ipc, iph, sizeof(ipc));
+		if (!p->ip4)
+			return LIMPET_R_PASS_BAD_L3;
+		__builtin_memcpy(&ipc, p->ip4, sizeof(ipc));
 		cookie = bpf_tcp_raw_gen_syncookie_ipv4(&ipc, (struct tcphdr *)w.hdr, th_len);
 	} else {
 		struct ipv6hdr ipc;
 
-		if (!ip6h || ip6h->nexthdr != IPPROTO_TCP)
-			return LIMPET_R_PASS_IPV6_EXT; /* extension headers on a SYN: the kernel's */
-		__builtin_memcpy(&ipc, ip6h, sizeof(ipc));
+		if (!p->ip6)
+			return LIMPET_R_PASS_IPV6_EXT;
+		__builtin_memcpy(&ipc, p->ip6, sizeof(ipc));
 		cookie = bpf_tcp_raw_gen_syncookie_ipv6(&ipc, (struct tcphdr *)w.hdr, th_len);
 	}
 	if (cookie < 0)
@@ -169,42 +147,9 @@ static __always_inline int synproxy_synack(struct xdp_md *ctx, struct pkt *p, co
 	a.tsval = synproxy_ts_encode(&w.o, bpf_ktime_get_ns());
 	a.tsecr = w.o.tsval;
 	tcp_opts_write(out, &a, 0, th_len);
-	extra = (__u32)((long)p->data_end - (long)data) - (off + th_len);
-
-	if (!v6 && iph) {
-		__be32 saddr = iph->saddr;
-
-		oh->check = tcp4_csum(iph->daddr, iph->saddr, out, th_len, th_len, 0);
-		iph->saddr = iph->daddr;
-		iph->daddr = saddr;
-		iph->ttl = 64;
-		iph->tos = 0;
-		iph->id = 0;
-		iph->frag_off = bpf_htons(0x4000);
-		iph->tot_len = bpf_htons(sizeof(*iph) + th_len);
-		ip4_csum_set(iph);
-	} else if (v6 && ip6h) {
-		__u32 a6[4];
-
-		oh->check = tcp6_csum((__u32 *)&ip6h->daddr, (__u32 *)&ip6h->saddr, out, th_len,
-				      th_len, 0);
-		__builtin_memcpy(a6, &ip6h->saddr, 16);
-		__builtin_memcpy(&ip6h->saddr, &ip6h->daddr, 16);
-		__builtin_memcpy(&ip6h->daddr, a6, 16);
-		ip6h->hop_limit = 64;
-		ip6h->payload_len = bpf_htons(th_len);
-	}
-	{
-		__u8 mac[ETH_ALEN];
-
-		__builtin_memcpy(mac, p->eth->h_source, ETH_ALEN);
-		__builtin_memcpy(p->eth->h_source, p->eth->h_dest, ETH_ALEN);
-		__builtin_memcpy(p->eth->h_dest, mac, ETH_ALEN);
-	}
-	if (bpf_xdp_store_bytes(ctx, off, out, th_len))
+	/* a SYN carrying data (Fast Open) is answered without it */
+	if (reply_in_place(ctx, p, v6, out, th_len, off))
 		return LIMPET_R_DROP_ABSORBED;
-	if (extra && extra < 0x10000 && bpf_xdp_adjust_tail(ctx, -(int)extra))
-		return LIMPET_R_DROP_ABSORBED; /* a SYN carrying data: answered without it */
 	return LIMPET_R_SYNACK;
 }
 

@@ -34,12 +34,10 @@ static __always_inline int token_udp(struct xdp_md *ctx, const struct pkt *p,
 
 	if (!p->l4 || p->key.proto != IPPROTO_UDP || len == 0 || len > LIMPET_TOKEN_MAX)
 		return -1;
-	/* inside the UDP payload (its length checked by the parse), not the frame's padding */
-	if (ts->offset > 0xffff || sizeof(struct udphdr) + ts->offset + len > p->l4_len)
+	/* inside the UDP payload (the parse held it to the datagram), not the frame's padding */
+	if (sizeof(struct udphdr) + ts->offset + len > p->l4_len)
 		return -1;
 	off = (__u32)(p->l4 - data) + sizeof(struct udphdr) + ts->offset;
-	if (off > 0xffff || off + len > (__u32)(p->data_end - data))
-		return -1;
 	if (bpf_xdp_load_bytes(ctx, off, w, len))
 		return -1;
 	token_hash_words(w, len, th);

@@ -26,6 +26,7 @@ struct pspec {
 	unsigned int seq, ack;     /* TCP */
 	unsigned short window;     /* TCP; 0 → 65535 */
 	int window_zero;           /* TCP: a window of 0 (a RST) */
+	int df;                    /* IPv4: don't fragment (limpet's own replies set it) */
 	const unsigned char *topts; /* TCP options, a multiple of 4 bytes */
 	int topts_len;
 };
@@ -86,7 +87,7 @@ static size_t pkt_build(const struct pspec *s, unsigned char *out)
 		l3[0] = 0x40 | (hl / 4);
 		pb_put16(l3 + 2, hl + l4len);
 		pb_put16(l3 + 4, s->ipid & 0xffff);
-		pb_put16(l3 + 6, s->frag == 1 ? 0x2000 : s->frag == 2 ? 0x0008 : 0);
+		pb_put16(l3 + 6, s->frag == 1 ? 0x2000 : s->frag == 2 ? 0x0008 : s->df ? 0x4000 : 0);
 		l3[8] = s->ttl ? s->ttl : 64;
 		l3[9] = s->proto;
 		memcpy(l3 + 12, sa, 4);

@@ -313,7 +313,7 @@ static void on_down_reset_case(int family, const char *client, const char *vipad
 			   .payload = "more" };
 	struct pspec want = { .family = family, .proto = IPPROTO_TCP, .src = vipaddr, .dst = client,
 			      .sport = 80, .dport = 6100, .tcp_flags = 0x04, .seq = 5001,
-			      .window_zero = 1 };
+			      .window_zero = 1, .df = 1 };
 	unsigned char pkt[512], exp[512];
 	struct vip_key k;
 	struct result r;
