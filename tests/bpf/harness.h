@@ -77,6 +77,7 @@ __u64 table_count(int fd);
 __u64 flow_count(void);
 void establish(const char *src, const char *dst, unsigned short sport, unsigned short dport,
 	       char *be, size_t blen, unsigned short *bport);
+void backend_of_pkt(const struct pspec *s, char *out, size_t olen);
 void backend_of(const char *src, const char *dst, unsigned short sport, unsigned short dport,
 		char *out, size_t olen);
 __u8 flow_fin(const struct pspec *c);

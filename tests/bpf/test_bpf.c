@@ -285,18 +285,25 @@ void establish(const char *src, const char *dst, unsigned short sport, unsigned 
 		    r.reason == LIMPET_R_FWD_TX);
 }
 
+/* Where the frame s is forwarded to (address text): it must be forwarded. */
+void backend_of_pkt(const struct pspec *s, char *out, size_t olen)
+{
+	unsigned char pkt[2048];
+	struct result r;
+	unsigned short p;
+
+	run(pkt, pkt_build(s, pkt), &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+	out_dst(&r, out, olen, &p);
+}
+
 void backend_of(const char *src, const char *dst, unsigned short sport, unsigned short dport,
 		char *out, size_t olen)
 {
 	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = src, .dst = dst,
 			   .sport = sport, .dport = dport, .tcp_flags = 0x02 };
-	unsigned char pkt[2048];
-	struct result r;
-	unsigned short p;
 
-	run(pkt, pkt_build(&s, pkt), &r);
-	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
-	out_dst(&r, out, olen, &p);
+	backend_of_pkt(&s, out, olen);
 }
 
 /* TCP close tracking: FIN both ways or RST closes a flow; a backend SYN-ACK on a closed flow's

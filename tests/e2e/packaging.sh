@@ -10,22 +10,24 @@ trap 'tb_cleanup; rm -rf "$T"' EXIT
 
 make -s -C "$E2E_ROOT" install PREFIX="$T/usr" SYSCONFDIR="$T/etc" >"$T/install.log" 2>&1
 check "make install (PREFIX, SYSCONFDIR)" [ $? -eq 0 ]
+missing=
 for f in usr/sbin/limpet usr/sbin/limpetctl usr/lib/systemd/system/limpet@.service etc/limpet/example.conf \
 	usr/share/man/man8/limpet.8 usr/share/man/man8/limpetctl.8 usr/share/man/man5/limpet.conf.5; do
-	[ -s "$T/$f" ] || not_ok "installed: $f"
+	[ -s "$T/$f" ] || missing="$missing $f"
 done
-ok "installed: binaries, unit, example configuration, three man pages"
+check "installed: binaries, unit, example configuration, three man pages (missing:${missing:- none})" [ -z "$missing" ]
 cp "$T/usr/lib/systemd/system/limpet@.service" "$T/limpet@edge.service"
 out=$(MANPATH="$T/usr/share/man" systemd-analyze verify "$T/limpet@edge.service" 2>&1)
 check "systemd-analyze verify limpet@edge.service: clean (${out:-no findings})" [ $? -eq 0 -a -z "$out" ]
 check "the unit runs /etc/limpet/%i.conf with the installed limpet" \
 	grep -qx "ExecStart=$T/usr/sbin/limpet -i %i run -c /etc/limpet/%i.conf" "$T/limpet@edge.service"
+bad=
 for m in man8/limpet.8 man8/limpetctl.8 man5/limpet.conf.5; do
 	MANWIDTH=100 man -l "$T/usr/share/man/$m" 2>/dev/null | col -b >"$T/$(basename "$m").txt"
 	grep -q '^NAME' "$T/$(basename "$m").txt" && grep -q '^SEE ALSO' "$T/$(basename "$m").txt" ||
-		not_ok "man -l $m renders"
+		bad="$bad $m"
 done
-ok "man -l renders limpet(8), limpetctl(8), limpet.conf(5)"
+check "man -l renders limpet(8), limpetctl(8), limpet.conf(5) (failed:${bad:- none})" [ -z "$bad" ]
 
 # the man pages' commands and options are --help's, both ways
 "$T/usr/sbin/limpet" help >"$T/limpet.help"
