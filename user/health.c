@@ -35,6 +35,7 @@ struct health {
 	int n;
 	struct inst in; /* reads; changes take the instance lock */
 	log_fn log;
+	struct vip_set vips;
 };
 
 static double now_s(void)
@@ -96,18 +97,19 @@ static void health_sync(struct health *h)
 {
 	static struct hc_target old[LIMPET_MAX_BACKENDS];
 	struct check_spec cs;
-	struct vip_key k, nk, *prev = NULL;
-	struct vip_meta m;
 	struct backend be;
 	int nold = h->n, i;
 
 	memcpy(old, h->t, sizeof(h->t[0]) * nold);
 	h->n = 0;
-	while (!bpf_map_get_next_key(h->in.fd[IM_VIPS], prev, &nk)) {
-		k = nk;
-		prev = &k;
-		if (bpf_map_lookup_elem(h->in.fd[IM_VIPS], &k, &m) ||
-		    bpf_map_lookup_elem(h->in.fd[IM_CHECKS], &m.vip_id, &cs) || cs.type == LIMPET_CHECK_NONE)
+	if (vips_read(&h->in, &h->vips))
+		h->vips.n = 0;
+	for (int v = 0; v < h->vips.n; v++) {
+		const struct vip_key k = h->vips.v[v].k;
+		const struct vip_meta m = h->vips.v[v].m;
+
+		if (bpf_map_lookup_elem(h->in.fd[IM_CHECKS], &m.vip_id, &cs) ||
+		    cs.type == LIMPET_CHECK_NONE)
 			continue;
 		for (__u32 id = 0; id < LIMPET_MAX_BACKENDS; id++) {
 			struct hc_target t = { .vip_id = m.vip_id, .be_id = id, .vk = k, .cs = cs };

@@ -12,28 +12,6 @@
 
 #include "liblimpet.h"
 
-struct cur_vip {
-	struct vip_key k;
-	struct vip_meta m;
-};
-
-struct cur_set {
-	struct cur_vip v[LIMPET_MAX_VIPS];
-	int n;
-};
-
-static int collect_vip(const void *key, const void *val, void *ctx)
-{
-	struct cur_set *s = ctx;
-
-	if (s->n == LIMPET_MAX_VIPS)
-		return -E2BIG;
-	memcpy(&s->v[s->n].k, key, sizeof(struct vip_key));
-	memcpy(&s->v[s->n].m, val, sizeof(struct vip_meta));
-	s->n++;
-	return 0;
-}
-
 /* The options a VIP was added with, as its maps hold them. */
 static void vip_opts_of(struct inst *in, const struct vip_meta *m, struct vip_opts *o)
 {
@@ -203,7 +181,7 @@ static int apply_backends(struct inst *in, const struct cfg *c, const struct vip
 /* One VIP of the file: kept (its backends, ids, affinities and flows with it), added, or
  * replaced when its options changed.
  */
-static int apply_vip(struct inst *in, const struct cfg_vip *v, const struct cur_set *cur,
+static int apply_vip(struct inst *in, const struct cfg_vip *v, const struct vip_set *cur,
 		     cfg_log_fn log, void *ctx, char *err, size_t errlen)
 {
 	struct vip_opts o;
@@ -242,7 +220,7 @@ static int apply_vip(struct inst *in, const struct cfg_vip *v, const struct cur_
 int cfg_apply(struct inst *in, const struct cfg *c, cfg_log_fn log, void *ctx, char *err,
 	      size_t errlen)
 {
-	struct cur_set *cur = calloc(1, sizeof(*cur));
+	struct vip_set *cur = calloc(1, sizeof(*cur));
 	struct vip_meta m;
 	char vs[80];
 	int i, j, ret;
@@ -251,8 +229,7 @@ int cfg_apply(struct inst *in, const struct cfg *c, cfg_log_fn log, void *ctx, c
 		return -ENOMEM;
 	ret = cfg_check_limits(c, err, errlen);
 	if (!ret)
-		ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta),
-			       collect_vip, cur);
+		ret = vips_read(in, cur);
 	/* what the file no longer has goes first: its room is free for what comes */
 	for (i = 0; i < cur->n && !ret; i++) {
 		for (j = 0; j < c->nvips && memcmp(&c->vips[j].k, &cur->v[i].k, sizeof(struct vip_key)); j++)
@@ -364,16 +341,9 @@ static int save_devs(struct inst *in, cfg_line_fn emit, void *ctx)
 	return 0;
 }
 
-static int by_vip_id(const void *a, const void *b)
-{
-	const struct cur_vip *x = a, *y = b;
-
-	return x->m.vip_id < y->m.vip_id ? -1 : x->m.vip_id > y->m.vip_id;
-}
-
 int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx)
 {
-	struct cur_set *cur = calloc(1, sizeof(*cur));
+	struct vip_set *cur = calloc(1, sizeof(*cur));
 	struct backend be;
 	char line[512], vs[80], bs[80];
 	int i, ret;
@@ -382,9 +352,7 @@ int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx)
 	if (!cur)
 		return -ENOMEM;
 	save_devs(in, emit, ctx);
-	ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta),
-		       collect_vip, cur);
-	qsort(cur->v, cur->n, sizeof(cur->v[0]), by_vip_id); /* the order they were added in */
+	ret = vips_read(in, cur); /* in id order: the order they were added in */
 	for (i = 0; i < cur->n && !ret; i++) {
 		vip_line_str(in, &cur->v[i].k, &cur->v[i].m, line, sizeof(line));
 		emit(ctx, line);

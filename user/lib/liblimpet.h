@@ -108,6 +108,15 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *be_spec
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
 			 __u8 state, char *err, size_t errlen);
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
+/* Every VIP of the instance, in id order (read in batches). */
+struct vip_set {
+	struct vip_entry {
+		struct vip_key k;
+		struct vip_meta m;
+	} v[LIMPET_MAX_VIPS];
+	int n;
+};
+int vips_read(struct inst *in, struct vip_set *s);
 int op_backend_health_set(struct inst *in, const struct vip_meta *meta, __u32 id, __u8 health);
 bool vip_all_down(struct inst *in, const struct vip_meta *meta);
 int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u16 pct);

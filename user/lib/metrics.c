@@ -44,31 +44,13 @@ int metrics_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *le
 	return 0;
 }
 
-struct vip_list {
-	struct vip_key k[LIMPET_MAX_VIPS];
-	struct vip_meta m[LIMPET_MAX_VIPS];
-	int n;
-};
-
-static int vip_collect(const void *key, const void *val, void *ctx)
-{
-	struct vip_list *l = ctx;
-
-	if (l->n == LIMPET_MAX_VIPS)
-		return -E2BIG;
-	memcpy(&l->k[l->n], key, sizeof(struct vip_key));
-	memcpy(&l->m[l->n], val, sizeof(struct vip_meta));
-	l->n++;
-	return 0;
-}
-
 static void family(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* The per-VIP families, then the per-backend ones (each family's samples together). */
-static void vip_metrics(FILE *f, struct inst *in, const struct vip_list *l)
+static void vip_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 {
 	static const struct { const char *name, *help; size_t off; } vf[] = {
 		{ "limpet_vip_packets_total", "Packets sent toward the VIP's backends.",
@@ -88,23 +70,23 @@ static void vip_metrics(FILE *f, struct inst *in, const struct vip_list *l)
 	for (size_t i = 0; i < sizeof(vf) / sizeof(vf[0]); i++) {
 		family(f, vf[i].name, "counter", vf[i].help);
 		for (int v = 0; v < l->n; v++) {
-			if (stats_sum(in->fd[IM_VIP_STATS], l->m[v].vip_id, &s))
+			if (stats_sum(in->fd[IM_VIP_STATS], l->v[v].m.vip_id, &s))
 				continue;
-			fprintf(f, "%s{vip=\"%s\"} %llu\n", vf[i].name, vip_str(&l->k[v], vs, sizeof(vs)),
+			fprintf(f, "%s{vip=\"%s\"} %llu\n", vf[i].name, vip_str(&l->v[v].k, vs, sizeof(vs)),
 				*(unsigned long long *)((char *)&s + vf[i].off));
 		}
 	}
 }
 
-static const struct vip_key *vip_of(const struct vip_list *l, __u32 vip_id)
+static const struct vip_key *vip_of(const struct vip_set *l, __u32 vip_id)
 {
 	for (int v = 0; v < l->n; v++)
-		if (l->m[v].vip_id == vip_id)
-			return &l->k[v];
+		if (l->v[v].m.vip_id == vip_id)
+			return &l->v[v].k;
 	return NULL;
 }
 
-static void backend_metrics(FILE *f, struct inst *in, const struct vip_list *l)
+static void backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 {
 	static const struct { const char *name, *type, *help; size_t off; } bf[] = {
 		{ "limpet_backend_packets_total", "counter", "Packets sent toward the backend.",
@@ -187,12 +169,12 @@ static void table_metrics(FILE *f, struct inst *in)
 
 int metrics_render(struct inst *in, FILE *f)
 {
-	struct vip_list *l = calloc(1, sizeof(*l));
+	struct vip_set *l = calloc(1, sizeof(*l));
 	int ret;
 
 	if (!l)
 		return -ENOMEM;
-	ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta), vip_collect, l);
+	ret = vips_read(in, l);
 	if (!ret) {
 		vip_metrics(f, in, l);
 		backend_metrics(f, in, l);

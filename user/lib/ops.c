@@ -991,3 +991,34 @@ int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u1
 		return -errno;
 	return op_table_rebuild(in, meta);
 }
+
+static int vip_collect(const void *key, const void *val, void *ctx)
+{
+	struct vip_set *s = ctx;
+
+	if (s->n == LIMPET_MAX_VIPS)
+		return -E2BIG;
+	memcpy(&s->v[s->n].k, key, sizeof(struct vip_key));
+	memcpy(&s->v[s->n].m, val, sizeof(struct vip_meta));
+	s->n++;
+	return 0;
+}
+
+static int by_vip_id(const void *a, const void *b)
+{
+	const struct vip_entry *x = a, *y = b;
+
+	return x->m.vip_id < y->m.vip_id ? -1 : x->m.vip_id > y->m.vip_id;
+}
+
+int vips_read(struct inst *in, struct vip_set *s)
+{
+	int ret;
+
+	s->n = 0;
+	ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta), vip_collect,
+		       s);
+	if (!ret)
+		qsort(s->v, s->n, sizeof(s->v[0]), by_vip_id);
+	return ret;
+}
