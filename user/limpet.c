@@ -250,13 +250,25 @@ static int cmd_status(void)
 	return 0;
 }
 
+/* map_scan: take limpet's programs off a device that still runs them. */
+static int dev_undo(const void *key, const void *val, void *ctx)
+{
+	const struct dev_info *cur = val;
+	__u32 ifindex = *(const __u32 *)key, att_mode;
+
+	(void)ctx;
+	if (xdp_attached_id(ifindex, &att_mode) == cur->prog_id) {
+		bpf_xdp_detach(ifindex, xdp_flags_of(cur->xdp_mode), NULL);
+		tc_remove(ifindex);
+	}
+	return 0;
+}
+
 /* Works on any instance, an older limpet's too: only its devices map is needed (if even that
  * is gone, there is nothing attached to undo).
  */
 static int cmd_destroy(void)
 {
-	struct dev_info cur;
-	__u32 key, next, *prev = NULL, att_mode;
 	char dir[128], path[256];
 	int lock, devs;
 
@@ -274,18 +286,10 @@ static int cmd_destroy(void)
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, inst_map_names[IM_DEVS]);
 	devs = bpf_obj_get(path);
-	while (devs >= 0 && !bpf_map_get_next_key(devs, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(devs, &key, &cur))
-			continue;
-		if (xdp_attached_id(key, &att_mode) == cur.prog_id) {
-			bpf_xdp_detach(key, xdp_flags_of(cur.xdp_mode), NULL);
-			tc_remove(key);
-		}
-	}
-	if (devs >= 0)
+	if (devs >= 0) {
+		map_scan(devs, sizeof(__u32), sizeof(struct dev_info), dev_undo, NULL);
 		close(devs);
+	}
 	pins_remove(dir);
 	close(lock);
 	if (rmdir(dir)) {

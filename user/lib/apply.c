@@ -323,22 +323,29 @@ static void vip_line_str(struct inst *in, const struct vip_key *k, const struct 
 		check_words(&o.check, buf + n, len - n);
 }
 
-static int save_devs(struct inst *in, cfg_line_fn emit, void *ctx)
+struct save_ctx {
+	cfg_line_fn emit;
+	void *ctx;
+};
+
+static int save_dev(const void *key, const void *val, void *ctx)
 {
-	struct dev_info d;
-	__u32 key, next, *prev = NULL;
+	const struct dev_info *d = val;
+	struct save_ctx *sc = ctx;
 	char line[96];
 
-	while (!bpf_map_get_next_key(in->fd[IM_DEVS], prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(in->fd[IM_DEVS], &key, &d))
-			continue;
-		snprintf(line, sizeof(line), "attach dev %.16s mode %s", d.ifname,
-			 d.xdp_mode == LIMPET_XDP_SKB ? "skb" : "native");
-		emit(ctx, line);
-	}
+	(void)key;
+	snprintf(line, sizeof(line), "attach dev %.16s mode %s", d->ifname,
+		 d->xdp_mode == LIMPET_XDP_SKB ? "skb" : "native");
+	sc->emit(sc->ctx, line);
 	return 0;
+}
+
+static int save_devs(struct inst *in, cfg_line_fn emit, void *ctx)
+{
+	struct save_ctx sc = { emit, ctx };
+
+	return map_scan(in->fd[IM_DEVS], sizeof(__u32), sizeof(struct dev_info), save_dev, &sc);
 }
 
 int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx)
