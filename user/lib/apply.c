@@ -73,9 +73,9 @@ static int cfg_check_limits(const struct cfg *c, char *err, size_t errlen)
 
 		for (j = 0, same = 0; j < c->nbes; j++)
 			same += !memcmp(&c->bes[j].k, &c->vips[i].k, sizeof(struct vip_key));
-		if ((__u32)same > m / 100) {
+		if ((__u32)same > maglev_backends_max(m)) {
 			snprintf(err, errlen, "%s:%d: the vip has %d backends; its table-size %u "
-				 "allows %u", c->path, c->vips[i].line, same, m, m / 100);
+				 "allows %u", c->path, c->vips[i].line, same, m, maglev_backends_max(m));
 			return -ENOSPC;
 		}
 	}

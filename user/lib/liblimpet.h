@@ -108,6 +108,11 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *be_spec
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
 			 __u8 state, char *err, size_t errlen);
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
+/* Backends a VIP's Maglev table of m slots takes: M ≥ 100 × backends keeps it balanced. */
+static inline __u32 maglev_backends_max(__u32 m)
+{
+	return m / 100;
+}
 /* Every VIP of the instance, in id order (read in batches). */
 struct vip_set {
 	struct vip_entry {

@@ -587,7 +587,7 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, _
 			count++;
 		}
 	}
-	limit = meta.maglev_m / 100; /* M ≥ 100 × backends keeps the table balanced */
+	limit = maglev_backends_max(meta.maglev_m);
 	if (count >= limit) {
 		snprintf(err, errlen, "add backend %s to vip %s: too many backends (table-size %u allows %u)",
 			 spec, vs, meta.maglev_m, limit);
