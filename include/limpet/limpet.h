@@ -120,7 +120,7 @@ enum limpet_check_type {
 struct check_spec {
 	__u8 type; /* enum limpet_check_type */
 	__u8 rise, fall;
-	__u8 on_down_reset; /* mirrored in the VIP's flags (LIMPET_VIP_F_ON_DOWN_RESET) */
+	__u8 on_down_reset; /* from the grammar; the VIP's flags hold it (LIMPET_VIP_F_ON_DOWN_RESET) */
 	__u16 interval_s, timeout_s;
 	__u16 port; /* 0: each backend's own port */
 	__u16 expect_lo, expect_hi;

@@ -29,6 +29,8 @@ static void vip_opts_of(struct inst *in, const struct vip_meta *m, struct vip_op
 		memset(&o->token, 0, sizeof(o->token));
 	if (bpf_map_lookup_elem(in->fd[IM_CHECKS], &id, &o->check))
 		memset(&o->check, 0, sizeof(o->check));
+	/* the datapath's flag is the truth; the check's byte only carries it from the grammar */
+	o->check.on_down_reset = !!(m->flags & LIMPET_VIP_F_ON_DOWN_RESET);
 }
 
 /* The same VIP options, defaults made explicit. */
