@@ -35,14 +35,7 @@ start_daemon() {
 	done
 	return 1
 }
-wait_log() { # PATTERN SECONDS: the daemon's log shows PATTERN within SECONDS
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		grep -q "$1" "$TB_DIR/daemon.log" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_log() { wait_grep "$TB_DIR/daemon.log" "$1" "$2"; } # PATTERN SECONDS
 
 check "limpet run attaches both devices and applies its file" start_daemon
 check "its log says what it did, one line each" \

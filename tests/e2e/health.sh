@@ -41,6 +41,7 @@ wait_health() { # BACKEND-ADDR STATE SECONDS: the seconds it took, or fails
 	done
 	return 1
 }
+wait_log() { wait_grep "$TB_DIR/daemon.log" "$1" 3; } # it sets the map first, then logs
 ups=0
 for b in $B1 $B2 $B3; do wait_health "$b" up 8 >/dev/null && ups=$((ups + 1)); done
 check "the daemon's checks find all three backends up ($ups)" [ $ups -eq 3 ]
@@ -55,7 +56,7 @@ kill "$(cat "$TB_DIR/be2/nginx.pid")"
 ms=$(wait_health "$B2" down 10)
 check "be2 found down after its server died (${ms:-no} ms; fall 2 x interval 1 s)" [ -n "$ms" ]
 note "time to down: $ms ms (target: fall x interval + 1 s = 3000 ms)"
-check "the daemon logged it" grep -q "backend down $V $B2:80 failed" "$TB_DIR/daemon.log"
+check "the daemon logged it" wait_log "backend down $V $B2:80 failed"
 moved=0 served=0
 for ((c = 0; c < 60; c++)); do
 	g=$(tb_get "$(tb_client4 $c)" "$URL")
@@ -83,7 +84,7 @@ ip netns exec "$TB-be2" nginx -e "$TB_DIR/be2/error.log" -c "$TB_DIR/be2/nginx.c
 ms=$(wait_health "$B2" up 10)
 check "be2 up again after its server came back (${ms:-no} ms; rise 2)" [ -n "$ms" ]
 early=$(slots_of "$B2")
-for i in $(seq 60); do grep -q "backend $V $B2:80: slowstart done" "$TB_DIR/daemon.log" && break; sleep 0.1; done
+wait_grep "$TB_DIR/daemon.log" "backend $V $B2:80: slowstart done" 6
 late=$(slots_of "$B2")
 check "slowstart: be2's share of the table grew from $early to $late slots over 3 s" \
 	[ "$early" -lt $((late / 2)) -a "$late" -gt 0 ]
@@ -148,7 +149,7 @@ wait_health "$B3" up 10 >/dev/null
 for b in 1 2 3; do kill "$(cat "$TB_DIR/be$b/nginx.pid")"; done
 for b in $B1 $B2 $B3; do wait_health "$b" down 10 >/dev/null; done
 check "every backend down: the daemon says it sends to all of them" \
-	grep -q "vip $V: every backend is down: sending to all of them (fail-open)" "$TB_DIR/daemon.log"
+	wait_log "vip $V: every backend is down: sending to all of them (fail-open)"
 nb0=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['reasons'] if x['reason']=='drop_no_backend'][0]")
 tb_in cli curl -s -m 2 --interface "$(tb_client4 5)" "$URL" >/dev/null
 nb1=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['reasons'] if x['reason']=='drop_no_backend'][0]")

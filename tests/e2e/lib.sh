@@ -14,6 +14,15 @@ check() { local name=$1; shift; if "$@" >/dev/null; then ok "$name"; else not_ok
 note() { echo "# $*"; }
 t_done() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
 
+wait_grep() { # FILE PATTERN SECONDS: PATTERN (grep BRE) shows up in FILE (a daemon's log) within SECONDS
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -q -- "$2" "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # JSON field from a limpetctl -j document: jq-like path via python (stdlib only)
 jget() { # JSON PYEXPR (d is the document)
 	$PY -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"
