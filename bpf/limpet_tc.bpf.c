@@ -313,8 +313,7 @@ static __noinline int tc_client(struct __sk_buff *skb, struct tc_pkt *t, struct 
 	a.has_tok = ts && !token_http(plen, ts, &a.tok);
 	event_count(a.has_tok ? LIMPET_EV_TOKEN_FOUND : LIMPET_EV_TOKEN_MISSING);
 
-	if (backend_select(&t->key, vip, &a.id, &be,
-			   vip_stats_get(vip->vip_id), a.has_tok ? &a.tok : NULL, 1) || !be)
+	if (backend_select(&t->key, vip, &a.id, &be, a.has_tok ? &a.tok : NULL, 1) || !be)
 		return LIMPET_TC_DROP_NO_BACKEND;
 	if (bind_state(t, vip, &a))
 		return LIMPET_TC_DROP_REWRITE;

@@ -17,6 +17,9 @@
 #include "lib/flow.h"
 #include "lib/icmp.h"
 #include "lib/reset.h"
+#include "lib/frag.h"
+#include "lib/dsr.h"
+#include "lib/encap.h"
 
 /* Programs the main one hands packets to: filled by libbpf at load, never pinned, so an upgrade
  * brings its own.
@@ -26,72 +29,30 @@ enum {
 	LIMPET_JUMP_SYNPROXY6 = 1,
 	LIMPET_JUMP_RESET4 = 2,
 	LIMPET_JUMP_RESET6 = 3,
+	LIMPET_JUMP_DSR4 = 4,
+	LIMPET_JUMP_DSR6 = 5,
+	LIMPET_JUMP_MAX,
 };
 int limpet_synproxy4(struct xdp_md *ctx);
 int limpet_synproxy6(struct xdp_md *ctx);
 int limpet_reset4(struct xdp_md *ctx);
 int limpet_reset6(struct xdp_md *ctx);
+int limpet_dsr4(struct xdp_md *ctx);
+int limpet_dsr6(struct xdp_md *ctx);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 4);
+	__uint(max_entries, LIMPET_JUMP_MAX);
 	__type(key, __u32);
 	__array(values, int(void *));
 } limpet_jump SEC(".maps") = {
 	.values = { [LIMPET_JUMP_SYNPROXY4] = (void *)&limpet_synproxy4,
 		    [LIMPET_JUMP_SYNPROXY6] = (void *)&limpet_synproxy6,
 		    [LIMPET_JUMP_RESET4] = (void *)&limpet_reset4,
-		    [LIMPET_JUMP_RESET6] = (void *)&limpet_reset6 },
+		    [LIMPET_JUMP_RESET6] = (void *)&limpet_reset6,
+		    [LIMPET_JUMP_DSR4] = (void *)&limpet_dsr4,
+		    [LIMPET_JUMP_DSR6] = (void *)&limpet_dsr6 },
 };
-
-/* Later fragments follow the first one; record where the datagram went. */
-static __noinline void frag_record(const struct pkt *p, const __u32 *addr, __u32 dir,
-					__u32 vip_id, __u32 backend_id)
-{
-	struct frag_key fk = {};
-	struct frag_val fv = {};
-
-	if (p->frag != PKT_FRAG_FIRST)
-		return;
-	__builtin_memcpy(fk.src, p->key.src, 16);
-	__builtin_memcpy(fk.dst, p->key.dst, 16);
-	fk.id = p->frag_id;
-	fk.proto = p->key.proto;
-	fk.family = p->key.family;
-	__builtin_memcpy(fv.addr, addr, 16);
-	fv.dir = dir;
-	fv.vip_id = vip_id;
-	fv.backend_id = backend_id;
-	bpf_map_update_elem(&MAP_NAME_FRAGS, &fk, &fv, BPF_ANY);
-}
-
-static __noinline int frag_later(struct xdp_md *ctx, struct pkt *p)
-{
-	struct frag_key fk = {};
-	struct frag_val *fv;
-
-	__builtin_memcpy(fk.src, p->key.src, 16);
-	__builtin_memcpy(fk.dst, p->key.dst, 16);
-	fk.id = p->frag_id;
-	fk.proto = p->key.proto;
-	fk.family = p->key.family;
-	fv = bpf_map_lookup_elem(&MAP_NAME_FRAGS, &fk);
-	if (!fv)
-		return LIMPET_R_PASS_FRAG;
-	if (hop_limit_expiring(p))
-		return LIMPET_R_PASS_TTL;
-	event_count(LIMPET_EV_FRAG_FWD);
-	if (fv->dir == LIMPET_FRAG_TO_BACKEND) {
-		stats_count(vip_stats_get(fv->vip_id), p->len, 0);
-		stats_count(backend_stats_get(fv->backend_id), p->len, 0);
-		nat_rewrite(p, fv->addr, 0, NAT_DST);
-	} else {
-		stats_count_reply(vip_stats_get(fv->vip_id), p->len);
-		stats_count_reply(backend_stats_get(fv->backend_id), p->len);
-		nat_rewrite(p, fv->addr, 0, NAT_SRC);
-	}
-	return fwd_packet(ctx, p, NULL, 0);
-}
 
 /* The backend's SYN-ACK for a binding flow: complete the state here, so whatever the backend
  * sends right behind it (a Fast Open response) is translated in XDP like any later segment, and
@@ -434,7 +395,7 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 				tok = &th;
 			event_count(tok ? LIMPET_EV_TOKEN_FOUND : LIMPET_EV_TOKEN_MISSING);
 		}
-		r = backend_select(&p->key, vip, &id, &be, vs, tok, 0);
+		r = backend_select(&p->key, vip, &id, &be, tok, 0);
 		if (r)
 			return r;
 		if (known)
@@ -454,12 +415,22 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 	return fwd_packet(ctx, p, fv ? &fv->nh : NULL, now);
 }
 
+/* A DSR VIP's packet: for the DSR program (its own verifier budget). */
+static __always_inline int lb_dsr(struct xdp_md *ctx, const struct pkt *p)
+{
+	bpf_tail_call(ctx, &limpet_jump, p->ip4 ? LIMPET_JUMP_DSR4 : LIMPET_JUMP_DSR6);
+	return LIMPET_R_DROP_TAIL_CALL; /* the jump table is filled at load: not reached */
+}
+
 static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)
 {
 	struct vip_meta *vip;
+	int r;
 
-	if (p->frag == PKT_FRAG_LATER)
-		return frag_later(ctx, p);
+	if (p->frag == PKT_FRAG_LATER) {
+		r = frag_later(ctx, p);
+		return r == FRAG_GO_DSR ? lb_dsr(ctx, p) : r;
+	}
 	if (p->key.proto == IPPROTO_ICMP)
 		return icmp_error(ctx, p);
 	if (p->key.proto == IPPROTO_ICMPV6)
@@ -467,6 +438,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)
 	vip = vip_lookup(&p->key, p->key.dport);
 	if (!vip)
 		return lb_reply(ctx, p);
+	if (vip->mode != LIMPET_MODE_NAT)
+		return lb_dsr(ctx, p);
 	return lb_vip(ctx, p, vip);
 }
 
@@ -481,9 +454,9 @@ int LIMPET_PROG_NAME(struct xdp_md *ctx)
 	return reason_action(r);
 }
 
-/* The responders limpet_xdp tail-calls, one program per family and job, so the verifier never
- * walks one's branches with another's state: a SYN to a TCP token VIP answered with a SYN
- * cookie; a client's packet of a flow whose backend is down (on-down reset) answered with a RST.
+/* The programs limpet_xdp tail-calls, one per family and job, so the verifier never walks one's
+ * branches with another's state: a SYN to a TCP token VIP answered with a SYN cookie; a client's
+ * packet of a flow whose backend is down (on-down reset) answered with a RST; a DSR VIP's packet.
  */
 enum responder { RESPOND_SYNACK, RESPOND_RESET };
 
@@ -500,6 +473,39 @@ static __always_inline int responder_prog(struct xdp_md *ctx, const int v6, cons
 		event_count(LIMPET_EV_SYNACK_SENT); /* counted when sent, not when asked for */
 	reason_count(r);
 	return reason_action(r);
+}
+
+static __always_inline int dsr_prog(struct xdp_md *ctx, const int v6)
+{
+	struct dsr_to t = {};
+	struct pkt p = {};
+	int r = parse_packet(ctx, &p);
+
+	if (r < 0) {
+		r = -r;
+	} else {
+		r = p.frag == PKT_FRAG_LATER ? dsr_frag_later(&p, &t) : dsr_choose(ctx, &p, &t);
+		if (r == DSR_RESET) {
+			bpf_tail_call(ctx, &limpet_jump, v6 ? LIMPET_JUMP_RESET6 : LIMPET_JUMP_RESET4);
+			r = LIMPET_R_DROP_TAIL_CALL;
+		} else if (!r) {
+			r = dsr_send(ctx, &p, &t);
+		}
+	}
+	reason_count(r);
+	return reason_action(r);
+}
+
+SEC("xdp")
+int limpet_dsr4(struct xdp_md *ctx)
+{
+	return dsr_prog(ctx, 0);
+}
+
+SEC("xdp")
+int limpet_dsr6(struct xdp_md *ctx)
+{
+	return dsr_prog(ctx, 1);
 }
 
 SEC("xdp")

@@ -134,6 +134,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } MAP_NAME_TOKENS SEC(".maps");
 
+/* DSR per VIP: an ipip VIP's outer source (docs/design.md §4.6). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LIMPET_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct dsr_spec);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_DSR SEC(".maps");
+
 /* Health checks per VIP: the control plane's and the daemon's; pinned so they outlive both. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -82,8 +82,9 @@ static __always_inline __u32 config_seed(void)
 	return cfg ? cfg->hash_seed : 0;
 }
 
-/* Maglev: table[hash % M] of the VIP; only active backends are in the table. */
-static __always_inline int maglev_pick(const struct vip_meta *vip, __u32 hash, __u32 *id)
+/* Maglev: table[hash % M] of the VIP; only active backends are in the table. *idx: the slot. */
+static __always_inline int maglev_pick(const struct vip_meta *vip, __u32 hash, __u32 *id,
+				       __u32 *idx_out)
 {
 	__u32 vip_id = vip->vip_id, idx, *slot;
 	void *table;
@@ -92,6 +93,7 @@ static __always_inline int maglev_pick(const struct vip_meta *vip, __u32 hash, _
 	if (!table || !vip->maglev_m)
 		return LIMPET_R_DROP_NO_BACKEND;
 	idx = hash % vip->maglev_m;
+	*idx_out = idx;
 	slot = bpf_map_lookup_elem(table, &idx);
 	if (!slot || *slot == LIMPET_NO_BACKEND)
 		return LIMPET_R_DROP_NO_BACKEND;
@@ -102,23 +104,28 @@ static __always_inline int maglev_pick(const struct vip_meta *vip, __u32 hash, _
 /* Pick a backend for a flow the flow table does not know: its id, or -reason. tok: the session
  * token of a token VIP (NULL: none found, the VIP's fallback policy places the client).
  * remember: write the client's affinity now (a client that proved itself); else it is written
- * when the flow is established (affinity_bind), so spoofed SYNs leave none. A global function:
- * the verifier checks it once, not on every path that reaches it.
+ * when the flow is established (affinity_bind), so spoofed SYNs leave none. slot (may be NULL):
+ * the Maglev slot that chose, LIMPET_NO_BACKEND when an affinity did. A global function: the
+ * verifier checks it once, not on every path that reaches it.
  */
 __noinline int backend_pick(const struct flow_key *k, const struct vip_meta *vip,
-			    struct limpet_stats *vs, const struct token_hash *tok, int remember)
+			    const struct token_hash *tok, int remember, __u32 *slot)
 {
+	struct limpet_stats *vs;
 	__u64 now = bpf_ktime_get_coarse_ns();
 	struct affinity_key ak = {};
 	struct affinity_val av = {};
 	struct backend *be;
 	int use_aff = 0;
-	__u32 hash = 0, id;
+	__u32 hash = 0, id, idx = LIMPET_NO_BACKEND;
 	__u8 policy;
 	int r;
 
+	if (slot)
+		*slot = LIMPET_NO_BACKEND;
 	if (!k || !vip)
 		return -LIMPET_R_DROP_BAD_BACKEND;
+	vs = vip_stats_get(vip->vip_id);
 	policy = vip->policy;
 	if (policy == LIMPET_POLICY_TOKEN) {
 		if (tok) {
@@ -153,13 +160,17 @@ __noinline int backend_pick(const struct flow_key *k, const struct vip_meta *vip
 			hit->last_seen = now;
 			if (vs)
 				vs->aff_hits++;
+			if (slot && vip->maglev_m) /* the table's slot all the same: second chance */
+				*slot = hash % vip->maglev_m;
 			return hit->backend_id; /* < LIMPET_MAX_BACKENDS: backend_get found it */
 		}
 		if (vs)
 			vs->aff_misses++;
 	}
 
-	r = maglev_pick(vip, hash, &id);
+	r = maglev_pick(vip, hash, &id, &idx);
+	if (slot)
+		*slot = idx;
 	if (r)
 		return -r;
 	be = backend_get(id, vip->vip_id);
@@ -176,10 +187,10 @@ __noinline int backend_pick(const struct flow_key *k, const struct vip_meta *vip
 /* backend_pick, with the backend itself: 0 or a reason. */
 static __always_inline int backend_select(const struct flow_key *k, const struct vip_meta *vip,
 					  __u32 *id, struct backend **bep,
-					  struct limpet_stats *vs, const struct token_hash *tok,
+					  const struct token_hash *tok,
 					  int remember)
 {
-	int r = backend_pick(k, vip, vs, tok, remember);
+	int r = backend_pick(k, vip, tok, remember, NULL);
 
 	if (r < 0)
 		return -r;

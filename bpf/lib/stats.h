@@ -71,6 +71,8 @@ static __always_inline int reason_action(__u32 reason)
 	case LIMPET_R_DROP_ABSORBED:
 	case LIMPET_R_DROP_TAIL_CALL:
 	case LIMPET_R_DROP_BAD_SYN:
+	case LIMPET_R_DROP_TOO_BIG:
+	case LIMPET_R_DROP_DSR_PATH:
 		return XDP_DROP;
 	default:
 		return XDP_PASS;

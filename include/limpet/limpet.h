@@ -58,6 +58,7 @@
 #define MAP_NAME_CHECKS checks
 #define MAP_NAME_PENDING pending
 #define MAP_NAME_SCRATCH scratch
+#define MAP_NAME_DSR dsr
 #define LIMPET_TC_PROG_NAME limpet_tc
 #define LIMPET_PIN_TC_PROG "prog_tc"
 #define LIMPET_PIN_JUMP "jump" /* the XDP tail-call table: emptied by the kernel if unpinned */
@@ -80,10 +81,14 @@ enum limpet_policy {
 	LIMPET_POLICY_MAX,
 };
 
+/* How packets reach a VIP's backends (docs/design.md §4.6). */
 enum limpet_mode {
-	LIMPET_MODE_NAT = 0,
+	LIMPET_MODE_NAT = 0,   /* destination rewritten, replies come back through limpet */
+	LIMPET_MODE_L2DSR = 1, /* only the destination MAC rewritten: backends on limpet's segment */
+	LIMPET_MODE_IPIP = 2,  /* IPv4 in IPv4 / IPv6 in IPv6 toward the backend */
 	LIMPET_MODE_MAX,
 };
+#define LIMPET_MODE_NAMES { "nat", "l2dsr", "ipip" }
 
 enum limpet_backend_state {
 	LIMPET_BE_FREE = 0, /* slot unused */
@@ -156,6 +161,8 @@ enum limpet_reason {
 	LIMPET_R_DROP_BAD_SYN,     /* token VIP: a SYN with a bad checksum or lengths: no cookie spent */
 	LIMPET_R_PASS_IPV6_RH,     /* IPv6 Routing header with segments left: not for limpet yet */
 	LIMPET_R_TX_RESET,         /* a flow's backend is down (on-down reset): the client gets a RST */
+	LIMPET_R_DROP_TOO_BIG,     /* DSR: encapsulated it would exceed the path MTU */
+	LIMPET_R_DROP_DSR_PATH,    /* DSR: no usable path to the backend (route, neighbour, device) */
 	LIMPET_R_MAX,
 };
 
@@ -173,7 +180,7 @@ _Static_assert(LIMPET_R_MAX <= LIMPET_REASONS_CAP, "reasons map too small");
 	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",                 \
 	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "synack",        \
 	  "to_tc", "drop_absorbed", "pass_stale", "drop_tail_call", "drop_bad_syn",       \
-	  "pass_ipv6_rh", "tx_reset" }
+	  "pass_ipv6_rh", "tx_reset", "drop_too_big", "drop_dsr_path" }
 
 /* Why the TC program let a packet go, changed it or dropped it: one per packet (tc_reasons). */
 enum limpet_tc_reason {
@@ -360,7 +367,10 @@ struct flow_val {
 	struct nexthop nh_rev; /* toward the client */
 	__u32 tok_h1, tok_h2;  /* token VIPs: the affinity key, so a live session keeps it fresh */
 	struct splice sp;
-	__u32 b_ack;           /* TCP, half-open: the backend's ISN + 1 */
+	union {
+		__u32 b_ack;  /* TCP NAT flows, half-open: the backend's ISN + 1 */
+		__u32 second; /* ipip flows: the second-chance backend's id + 1; 0: none */
+	};
 	__u8 seen;             /* LIMPET_SEEN_* */
 	__u8 pad[3];
 };
@@ -396,6 +406,20 @@ struct token_spec {
 };
 _Static_assert(sizeof(struct token_spec) == 40, "token_spec layout");
 
+/* dsr map, indexed by vip_id: how an ipip VIP's outer header is addressed. The outer source is
+ * src with its low (128 or 32 − src_plen) bits taken from the flow's hash, so a backend's NIC
+ * spreads flows over its queues; src_plen 0: the host's own address toward the backend.
+ */
+struct dsr_spec {
+	__u32 src[4];
+	__u8 src_plen;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct dsr_spec) == 20, "dsr_spec layout");
+
+/* An ipip VIP's Maglev table holds 2 × M slots: [0, M) the owners, [M, 2M) each slot's
+ * previous owner (LIMPET_NO_BACKEND: none), for second chance (docs/design.md §4.6).
+ */
 #define LIMPET_VIP_F_SYN_DATA 0x1    /* token VIP: the first request rides in the backend SYN */
 #define LIMPET_VIP_F_FALLBACK_5T 0x2 /* token VIP: no token → five-tuple (else ip-hash) */
 #define LIMPET_VIP_F_ON_DOWN_RESET 0x4 /* a down backend's flows: a RST on the client's next packet */
@@ -453,6 +477,8 @@ _Static_assert(sizeof(struct frag_key) == 40, "frag_key layout");
 enum limpet_frag_dir {
 	LIMPET_FRAG_TO_BACKEND = 1, /* rewrite the destination */
 	LIMPET_FRAG_TO_CLIENT = 2,  /* rewrite the source */
+	LIMPET_FRAG_L2DSR = 3,      /* DSR to backend_id: the destination MAC */
+	LIMPET_FRAG_IPIP = 4,       /* DSR to backend_id: encapsulated */
 };
 
 struct frag_val {

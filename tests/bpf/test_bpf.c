@@ -434,6 +434,14 @@ int main(void)
 		cmocka_unit_test_setup(test_token_binding, fresh),
 		cmocka_unit_test_setup(test_token_backend_rst, fresh),
 		cmocka_unit_test_setup(test_fib_forward, fresh),
+		cmocka_unit_test_setup(test_dsr_ipip4, fresh),
+		cmocka_unit_test_setup(test_dsr_encap_source, fresh),
+		cmocka_unit_test_setup(test_dsr_ipip6, fresh),
+		cmocka_unit_test_setup(test_dsr_l2, fresh),
+		cmocka_unit_test_setup(test_dsr_mtu, fresh),
+		cmocka_unit_test_setup(test_dsr_fragments, fresh),
+		cmocka_unit_test_setup(test_dsr_flow_state, fresh),
+		cmocka_unit_test_setup(test_dsr_second_chance, fresh),
 	};
 
 	return cmocka_run_group_tests_name("packet", tests, setup, teardown);

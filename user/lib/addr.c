@@ -24,6 +24,26 @@ int addr_parse(const char *s, struct l_addr *out)
 	return -EINVAL;
 }
 
+int prefix_parse(const char *s, struct l_addr *addr, __u8 *len)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	__u32 v, max;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	if (slash)
+		buf[slash - s] = 0;
+	if (addr_parse(buf, addr))
+		return -EINVAL;
+	max = addr->family == LIMPET_AF_INET ? 32 : 128;
+	if (slash && parse_u32(slash + 1, 1, max, &v))
+		return -EINVAL;
+	*len = slash ? v : max;
+	return 0;
+}
+
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 {
 	unsigned long long v;

@@ -25,6 +25,9 @@ static void vip_opts_of(struct inst *in, const struct vip_meta *m, struct vip_op
 	o->affinity_ttl = m->affinity_ttl;
 	o->table_size = m->maglev_m;
 	o->syn_data = m->flags & LIMPET_VIP_F_SYN_DATA;
+	o->mode = m->mode;
+	if (bpf_map_lookup_elem(in->fd[IM_DSR], &id, &o->dsr))
+		memset(&o->dsr, 0, sizeof(o->dsr));
 	if (bpf_map_lookup_elem(in->fd[IM_TOKENS], &id, &o->token))
 		memset(&o->token, 0, sizeof(o->token));
 	if (bpf_map_lookup_elem(in->fd[IM_CHECKS], &id, &o->check))
@@ -42,7 +45,8 @@ static bool vip_opts_equal(const struct vip_opts *a, const struct vip_opts *b)
 	       a->affinity_ttl == b->affinity_ttl &&
 	       (a->table_size ? a->table_size : LIMPET_MAGLEV_M_DEFAULT) ==
 		       (b->table_size ? b->table_size : LIMPET_MAGLEV_M_DEFAULT) &&
-	       a->syn_data == b->syn_data &&
+	       a->syn_data == b->syn_data && a->mode == b->mode &&
+	       !memcmp(&a->dsr, &b->dsr, sizeof(a->dsr)) &&
 	       (a->policy != LIMPET_POLICY_TOKEN || !memcmp(&a->token, &b->token, sizeof(a->token)));
 }
 
@@ -321,6 +325,11 @@ static void vip_line_str(struct inst *in, const struct vip_key *k, const struct 
 		n += snprintf(buf + n, len - n, " affinity-timeout %u", o.affinity_ttl);
 	if (o.table_size != LIMPET_MAGLEV_M_DEFAULT && n < len)
 		n += snprintf(buf + n, len - n, " table-size %u", o.table_size);
+	if (o.mode != LIMPET_MODE_NAT && o.mode < LIMPET_MODE_MAX && n < len)
+		n += snprintf(buf + n, len - n, " mode %s", mode_names[o.mode]);
+	if (o.dsr.src_plen && n < len)
+		n += snprintf(buf + n, len - n, " encap-source %s/%u",
+			      addr_str(o.dsr.src, k->family, vs, sizeof(vs)), o.dsr.src_plen);
 	if (n < len)
 		check_words(&o.check, buf + n, len - n);
 }

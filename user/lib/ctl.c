@@ -16,7 +16,7 @@ void ctl_usage(FILE *f)
 		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -j|--json | -p|--pretty }\n"
 		"\n"
 		"limpetctl vip add VIP [policy { ip-hash | five-tuple }] [prefix LEN] [prefix6 LEN]\n"
-		"                      [affinity-timeout SECONDS] [table-size M] [CHECK]\n"
+		"                      [affinity-timeout SECONDS] [table-size M] [MODE] [CHECK]\n"
 		"limpetctl vip add VIP policy token TOKEN [fallback { ip-hash | five-tuple }]\n"
 		"                      [syn-data { on | off }] [affinity-timeout SECONDS] [table-size M]\n"
 		"                      [CHECK]\n"
@@ -38,6 +38,7 @@ void ctl_usage(FILE *f)
 		"BACKEND := ADDR[:PORT], IPv6 as [ADDR][:PORT]; the port defaults to the VIP's\n"
 		"TOKEN   := token { query NAME | cookie NAME | header NAME }   (TCP VIPs)\n"
 		"         | token udp offset O len L                           (UDP VIPs)\n"
+		"MODE    := mode { nat | l2dsr | ipip [encap-source PREFIX] }   (DSR: not TCP tokens)\n"
 		"CHECK   := check { tcp | http PATH [expect LO-HI] } [check-interval S] [check-timeout S]\n"
 		"           [rise N] [fall N] [check-port P] [on-down { keep | reset }] [slowstart S]\n"
 		"           (run by limpet run)\n"
@@ -243,6 +244,20 @@ static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, s
 				FAIL("vip add: syn-data takes on or off, got '%s'", val);
 			o->syn_data = !strcmp(val, "on");
 			syn_data_set = true;
+		} else if (!strcmp(k, "mode")) {
+			for (v = 0; v < LIMPET_MODE_MAX && strcmp(val, mode_names[v]); v++)
+				;
+			if (v == LIMPET_MODE_MAX)
+				FAIL("vip add: unknown mode '%s' (nat, l2dsr or ipip)", val);
+			o->mode = v;
+		} else if (!strcmp(k, "encap-source")) {
+			struct l_addr a;
+
+			if (prefix_parse(val, &a, &o->dsr.src_plen))
+				FAIL("vip add: encap-source must be ADDR[/LEN], got '%s'", val);
+			if (a.family != c->vip.family)
+				FAIL("vip add: encap-source must be of the VIP's family, got '%s'", val);
+			memcpy(o->dsr.src, a.a, 16);
 		} else if (!strcmp(k, "prefix")) {
 			if (parse_u32(val, 1, 32, &v))
 				FAIL("vip add: prefix must be 1-32, got '%s'", val);
@@ -272,6 +287,11 @@ static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, s
 		FAIL("vip add: policy token needs 'token query|cookie|header NAME' or 'token udp offset O len L'");
 	if (o->policy != LIMPET_POLICY_TOKEN && (o->token.source || fallback_set || syn_data_set))
 		FAIL("vip add: token, fallback and syn-data need policy token");
+	if (o->dsr.src_plen && o->mode != LIMPET_MODE_IPIP)
+		FAIL("vip add: encap-source needs mode ipip");
+	if (o->mode != LIMPET_MODE_NAT && o->policy == LIMPET_POLICY_TOKEN &&
+	    c->vip.proto == IPPROTO_TCP)
+		FAIL("vip add: a TCP token VIP needs mode nat (binding a session sees both directions; DSR replies bypass limpet)");
 	return 0;
 }
 
@@ -517,7 +537,7 @@ static int vip_row(struct inst *in, const struct vip_key *k, const struct vip_me
 	out_cell_str(vip_str(k, vs, sizeof(vs)));
 	out_cell_u64(m->vip_id);
 	out_cell_str(policy_str(m->policy));
-	out_cell_str("nat");
+	out_cell_str(m->mode < LIMPET_MODE_MAX ? mode_names[m->mode] : "?");
 	out_cell_str(m->policy != LIMPET_POLICY_FIVE_TUPLE ? pfx : "-");
 	out_cell_u64(m->affinity_ttl);
 	out_cell_u64(m->maglev_m);

@@ -40,6 +40,7 @@ const char *const inst_map_names[IM_MAX] = {
 	[IM_EVENTS] = LIMPET_STR(MAP_NAME_EVENTS),
 	[IM_CHECKS] = LIMPET_STR(MAP_NAME_CHECKS),
 	[IM_PENDING] = LIMPET_STR(MAP_NAME_PENDING),
+	[IM_DSR] = LIMPET_STR(MAP_NAME_DSR),
 };
 
 int inst_name_valid(const char *name)

@@ -48,7 +48,7 @@ int maglev_build(const struct maglev_backend *bs, int n, __u32 m, __u32 seed, __
 /* ---- instance: pins, maps, lock (instance.c) ---- */
 enum inst_map {
 	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_HALFOPEN, IM_REVERSE, IM_AFFINITY, IM_FRAGS,
-	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS, IM_TX_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_CHECKS, IM_MAX,
+	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS, IM_TX_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_CHECKS, IM_DSR, IM_MAX,
 };
 extern const char *const inst_map_names[IM_MAX];
 
@@ -99,6 +99,8 @@ struct vip_opts {
 	struct token_spec token; /* policy token */
 	bool syn_data;
 	struct check_spec check; /* type LIMPET_CHECK_NONE: unchecked */
+	__u8 mode;               /* enum limpet_mode */
+	struct dsr_spec dsr;     /* mode ipip: encap-source (src_plen 0: the host's address) */
 };
 int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
 	       size_t errlen);
@@ -221,6 +223,9 @@ extern const char *const event_names[LIMPET_EV_MAX];
 /* "query session_id", "udp offset 0 len 8", "-" */
 const char *token_spec_str(const struct token_spec *ts, char *buf, size_t len);
 const char *policy_str(__u8 policy);
+extern const char *const mode_names[LIMPET_MODE_MAX];
+/* "ADDR/LEN" (LEN defaults to the full address) */
+int prefix_parse(const char *s, struct l_addr *addr, __u8 *len);
 const char *be_state_str(__u8 state);
 __u64 mono_coarse_ns(void);
 

@@ -23,6 +23,10 @@ const char *const tc_reason_names[LIMPET_TC_MAX] = LIMPET_TC_REASON_NAMES;
 _Static_assert(sizeof((const char *[])LIMPET_TC_REASON_NAMES) / sizeof(char *) == LIMPET_TC_MAX,
 	       "a name for every TC reason");
 
+const char *const mode_names[LIMPET_MODE_MAX] = LIMPET_MODE_NAMES;
+_Static_assert(sizeof((const char *[])LIMPET_MODE_NAMES) / sizeof(char *) == LIMPET_MODE_MAX,
+	       "a name for every mode");
+
 const char *policy_str(__u8 policy)
 {
 	switch (policy) {
@@ -218,11 +222,52 @@ static int table_ramp(struct inst *in, const struct maglev_backend *bs, int n, _
 	return ret;
 }
 
+/* An ipip VIP's second chance (table[m, 2m)): each slot's previous owner — the old owner when
+ * the slot changed hands, else the one it had before — while that backend still serves the VIP.
+ */
+static void table_previous(struct inst *in, const struct vip_meta *meta, __u32 *table)
+{
+	__u32 m = meta->maglev_m, id = meta->vip_id, inner, n, *old = NULL, s, o, q;
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info);
+	bool serves[LIMPET_MAX_BACKENDS] = { false };
+	struct backend be;
+	int fd = -1;
+
+	for (s = 0; s < m; s++)
+		table[m + s] = LIMPET_NO_BACKEND;
+	if (bpf_map_lookup_elem(in->fd[IM_MAGLEV], &id, &inner))
+		return;
+	fd = bpf_map_get_fd_by_id(inner);
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &ilen) || info.max_entries < m)
+		goto out;
+	n = info.max_entries;
+	old = malloc(n * sizeof(*old));
+	for (s = 0; old && s < n; s++)
+		if (bpf_map_lookup_elem(fd, &s, &old[s]))
+			old[s] = LIMPET_NO_BACKEND;
+	for (id = 0; old && id < LIMPET_MAX_BACKENDS; id++)
+		serves[id] = !bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) &&
+			     be.state != LIMPET_BE_FREE && be.vip_id == meta->vip_id;
+	for (s = 0; old && s < m; s++) {
+		o = old[s];
+		q = n >= 2 * m ? old[m + s] : LIMPET_NO_BACKEND;
+		if (o != table[s] && o < LIMPET_MAX_BACKENDS && serves[o])
+			table[m + s] = o;
+		else if (q != table[s] && q < LIMPET_MAX_BACKENDS && serves[q])
+			table[m + s] = q;
+	}
+out:
+	free(old);
+	if (fd >= 0)
+		close(fd);
+}
+
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
 	struct maglev_backend *bs = NULL;
-	__u32 id, m = meta->maglev_m, *keys = NULL, *table = NULL, count;
+	__u32 id, m = meta->maglev_m, *keys = NULL, *table = NULL, count, slots;
 	int n = 0, fd = -1, ret;
 
 	bs = calloc(LIMPET_MAX_BACKENDS, sizeof(*bs));
@@ -234,8 +279,9 @@ int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 		ret = bpf_map_delete_elem(in->fd[IM_MAGLEV], &id) && errno != ENOENT ? -errno : 0;
 		goto out;
 	}
-	table = malloc(m * sizeof(*table));
-	keys = malloc(m * sizeof(*keys));
+	slots = meta->mode == LIMPET_MODE_IPIP ? 2 * m : m; /* ipip: and each slot's previous owner */
+	table = malloc(slots * sizeof(*table));
+	keys = malloc(slots * sizeof(*keys));
 	if (!table || !keys) {
 		ret = -ENOMEM;
 		goto out;
@@ -245,14 +291,16 @@ int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 		ret = table_ramp(in, bs, n, m, table);
 	if (ret)
 		goto out;
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "limpet_maglev", 4, 4, m, &copts);
+	if (slots > m)
+		table_previous(in, meta, table);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "limpet_maglev", 4, 4, slots, &copts);
 	if (fd < 0) {
 		ret = -errno;
 		goto out;
 	}
-	for (id = 0; id < m; id++)
+	for (id = 0; id < slots; id++)
 		keys[id] = id;
-	count = m;
+	count = slots;
 	if (bpf_map_update_batch(fd, keys, table, &count, NULL)) {
 		ret = -errno;
 		goto out;
@@ -425,7 +473,7 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 	}
 	meta.vip_id = id;
 	meta.policy = o->policy;
-	meta.mode = LIMPET_MODE_NAT;
+	meta.mode = o->mode;
 	meta.prefix4 = o->prefix4_set ? o->prefix4 : 32;
 	meta.prefix6 = o->prefix6_set ? o->prefix6 : 128;
 	meta.affinity_ttl = o->affinity_ttl;
@@ -448,6 +496,8 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 	if (!ret && bpf_map_update_elem(in->fd[IM_TOKENS], &id, &o->token, BPF_ANY))
 		ret = -errno;
 	if (!ret && bpf_map_update_elem(in->fd[IM_CHECKS], &id, &o->check, BPF_ANY))
+		ret = -errno;
+	if (!ret && bpf_map_update_elem(in->fd[IM_DSR], &id, &o->dsr, BPF_ANY))
 		ret = -errno;
 	if (!ret && bpf_map_update_elem(in->fd[IM_VIPS], k, &meta, BPF_NOEXIST))
 		ret = -errno;
@@ -573,6 +623,11 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, _
 	ret = backend_resolve(k, spec, "add", &a, &port, err, errlen);
 	if (ret)
 		return ret;
+	if (meta.mode != LIMPET_MODE_NAT && port != k->port) {
+		snprintf(err, errlen, "add backend %s to vip %s: a %s VIP's packets keep their port; "
+			 "give the backend without one", spec, vs, mode_names[meta.mode]);
+		return -EINVAL;
+	}
 	if (backend_find(in, meta.vip_id, &a, port, NULL) >= 0) {
 		snprintf(err, errlen, "add backend %s to vip %s: backend already exists", spec, vs);
 		return -EEXIST;

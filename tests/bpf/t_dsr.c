@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* Packet tests of direct server return: l2dsr and ipip output frames byte for byte (outer
+ * headers built here from scratch), MTU, paths limpet cannot use, fragments, second chance.
+ */
+#include "harness.h"
+
+#define DVIP4 "10.200.1.1:80/tcp"
+#define DVIP4SRC "10.200.1.2:80/tcp"
+#define DVIP4L2 "10.200.1.3:80/tcp"
+#define DVIP6 "[fc00:200:1::1]:80/tcp"
+#define DVIP4GW "10.200.1.4:80/tcp"
+#define DVIP4U "10.200.1.5:53/udp"
+
+static unsigned int din, dout;
+static unsigned char dout_mac[6];
+
+static void sh(const char *cmd)
+{
+	char c[300];
+
+	snprintf(c, sizeof(c), "%s >/dev/null 2>&1", cmd);
+	if (system(c))
+		fail_msg("setup: %s", cmd);
+}
+
+static void dsr_vip(const char *spec, __u8 mode, const char *encap_src)
+{
+	struct vip_opts o = { .policy = LIMPET_POLICY_IP_HASH, .affinity_ttl = 1800,
+			      .table_size = 65537, .mode = mode };
+	struct vip_key k;
+	struct l_addr a;
+
+	must(vip_parse(spec, &k, err, sizeof(err)));
+	if (encap_src) {
+		assert_int_equal(prefix_parse(encap_src, &a, &o.dsr.src_plen), 0);
+		memcpy(o.dsr.src, a.a, 16);
+	}
+	op_vip_del(&in, &k, err, sizeof(err));
+	must(op_vip_add(&in, &k, &o, err, sizeof(err)));
+}
+
+/* A client side (din0) and a backend segment (dout0, backends with fixed neighbours), both
+ * devices limpet may send XDP frames into; VIPs in each mode.
+ */
+static void dsr_setup(void)
+{
+	static const char *const cmds[] = {
+		"ip link set lo up",
+		"ip link add din0 type veth peer name din1",
+		"ip link add dout0 type veth peer name dout1",
+		"ip link set din0 up", "ip link set din1 up", "ip link set dout0 up",
+		"ip link set dout1 up", "ip addr add 198.51.100.1/24 dev din0",
+		"ip addr add 10.2.0.254/24 dev dout0", "ip addr add fd00:2::fe/64 dev dout0 nodad",
+		"ip neigh replace 10.2.0.1 lladdr 02:00:00:00:02:01 dev dout0 nud permanent",
+		"ip neigh replace 10.2.0.2 lladdr 02:00:00:00:02:02 dev dout0 nud permanent",
+		"ip neigh replace 10.2.0.3 lladdr 02:00:00:00:02:03 dev dout0 nud permanent",
+		"ip neigh replace fd00:2::1 lladdr 02:00:00:00:02:01 dev dout0 nud permanent",
+		"ip neigh replace fd00:2::2 lladdr 02:00:00:00:02:02 dev dout0 nud permanent",
+		"ip route add 10.3.0.0/24 via 10.2.0.1 dev dout0",
+		"sysctl -qw net.ipv4.ip_forward=1", "sysctl -qw net.ipv6.conf.all.forwarding=1",
+	};
+	struct ifreq ifr = {};
+	int sk;
+
+	if (din)
+		return;
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		sh(cmds[i]);
+	din = if_nametoindex("din0");
+	dout = if_nametoindex("dout0");
+	assert_int_equal(bpf_map_update_elem(in.fd[IM_TX_DEVS], &din, &din, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(in.fd[IM_TX_DEVS], &dout, &dout, BPF_ANY), 0);
+	sk = socket(AF_INET, SOCK_DGRAM, 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "dout0");
+	assert_int_equal(ioctl(sk, SIOCGIFHWADDR, &ifr), 0);
+	close(sk);
+	memcpy(dout_mac, ifr.ifr_hwaddr.sa_data, 6);
+	dsr_vip(DVIP4, LIMPET_MODE_IPIP, NULL);
+	backend(DVIP4, "10.2.0.1");
+	backend(DVIP4, "10.2.0.2");
+	dsr_vip(DVIP4SRC, LIMPET_MODE_IPIP, "10.255.0.0/16");
+	backend(DVIP4SRC, "10.2.0.3");
+	dsr_vip(DVIP4L2, LIMPET_MODE_L2DSR, NULL);
+	backend(DVIP4L2, "10.2.0.3");
+	dsr_vip(DVIP6, LIMPET_MODE_IPIP, NULL);
+	backend(DVIP6, "fd00:2::1");
+	backend(DVIP6, "fd00:2::2");
+	dsr_vip(DVIP4U, LIMPET_MODE_IPIP, NULL);
+	backend(DVIP4U, "10.2.0.1");
+	backend(DVIP4U, "10.2.0.2");
+	dsr_vip(DVIP4GW, LIMPET_MODE_L2DSR, NULL);
+	backend(DVIP4GW, "10.3.0.9");
+}
+
+/* The expected ipip frame, from scratch: Ethernet toward the backend's MAC, one outer header
+ * per dst (outermost first), then the input's IP datagram unchanged.
+ */
+static size_t want_ipip(const unsigned char *in_pkt, size_t in_len, int v6, const char *src,
+			const char *const *dst, int n, const unsigned char *dmac, unsigned char *out)
+{
+	size_t hs = v6 ? 40 : 20, dl = in_len - 14, at = 14;
+
+	memcpy(out, dmac, 6);
+	memcpy(out + 6, dout_mac, 6);
+	memcpy(out + 12, in_pkt + 12, 2);
+	for (int i = 0; i < n; i++, at += hs) {
+		unsigned char *h = out + at;
+		size_t below = dl + hs * (n - 1 - i);
+
+		memset(h, 0, hs);
+		if (!v6) {
+			h[0] = 0x45;
+			h[1] = in_pkt[15]; /* the client's TOS */
+			pb_put16(h + 2, below + 20);
+			h[6] = 0x40; /* DF */
+			h[8] = 64;
+			h[9] = IPPROTO_IPIP;
+			inet_pton(AF_INET, src, h + 12);
+			inet_pton(AF_INET, dst[i], h + 16);
+			pb_put16(h + 10, pb_fold(pb_sum(h, 20, 0)));
+		} else {
+			memcpy(h, in_pkt + 14, 4); /* version, class; the label is checked apart */
+			h[1] &= 0xf0, h[2] = h[3] = 0;
+			pb_put16(h + 4, below);
+			h[6] = 41;
+			h[7] = 64;
+			inet_pton(AF_INET6, src, h + 8);
+			inet_pton(AF_INET6, dst[i], h + 24);
+		}
+	}
+	memcpy(out + at, in_pkt + 14, dl);
+	return at + dl;
+}
+
+static void expect_bytes(const struct result *r, const unsigned char *want, size_t len)
+{
+	assert_int_equal(r->len, len);
+	assert_memory_equal(r->out, want, len);
+}
+
+static void forget_flows(void)
+{
+	char key[64];
+
+	while (!bpf_map_get_next_key(in.fd[IM_FLOWS], NULL, key))
+		assert_int_equal(bpf_map_delete_elem(in.fd[IM_FLOWS], key), 0);
+	while (!bpf_map_get_next_key(in.fd[IM_HALFOPEN], NULL, key))
+		assert_int_equal(bpf_map_delete_elem(in.fd[IM_HALFOPEN], key), 0);
+}
+
+static void backend_mac(const char *addr, unsigned char *mac)
+{
+	static const unsigned char base[5] = { 2, 0, 0, 0, 2 };
+
+	memcpy(mac, base, 5);
+	mac[5] = addr[strlen(addr) - 1] - '0';
+}
+
+/* ipip, IPv4: the outer header from the host's address on dout0 to the chosen backend, the
+ * client's datagram untouched behind it (TTL too: the backend is its destination).
+ */
+void test_dsr_ipip4(void **state)
+{
+	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.7",
+			   .dst = "10.200.1.1", .sport = 4000, .dport = 80, .tcp_flags = 0x02,
+			   .payload = "", .seq = 1 };
+	unsigned char pkt[2048], want[2048], mac[6];
+	const char *dst[1];
+	char be[64] = "";
+	struct result r;
+	size_t len, wl;
+
+	dsr_setup();
+	for (int i = 0; i < 40; i++) {
+		s.sport = 4000 + i;
+		s.payload = i & 1 ? "datagram with a payload" : "";
+		len = pkt_build(&s, pkt);
+		pkt[15] = 0x28; /* a DSCP the outer header copies... */
+		pkt[24] = pkt[25] = 0;
+		pb_put16(pkt + 24, pb_fold(pb_sum(pkt + 14, 20, 0))); /* ...with its checksum */
+		run_if(pkt, len, &r, din);
+		assert_int_equal(r.action, XDP_REDIRECT);
+		assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+		inet_ntop(AF_INET, r.out + 30, be, sizeof(be));
+		assert_true(!strcmp(be, "10.2.0.1") || !strcmp(be, "10.2.0.2"));
+		dst[0] = be;
+		backend_mac(be, mac);
+		wl = want_ipip(pkt, len, 0, "10.2.0.254", dst, 1, mac, want);
+		expect_bytes(&r, want, wl);
+	}
+}
+
+/* encap-source PREFIX: the outer source carries the flow's hash in its host bits — one flow
+ * keeps one source, flows spread over many.
+ */
+void test_dsr_encap_source(void **state)
+{
+	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.8",
+			   .dst = "10.200.1.2", .sport = 1, .dport = 80, .tcp_flags = 0x02,
+			   .payload = "", .seq = 1 };
+	unsigned char pkt[2048], want[2048], mac[6];
+	const char *dst[1] = { "10.2.0.3" };
+	char src[64], first[64] = "", seen[64][16];
+	int nseen = 0;
+	struct result r;
+	size_t len;
+
+	dsr_setup();
+	backend_mac("10.2.0.3", mac);
+	for (int i = 0; i < 64; i++) {
+		s.sport = 1000 + i / 2; /* each flow twice */
+		len = pkt_build(&s, pkt);
+		run_if(pkt, len, &r, din);
+		assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+		inet_ntop(AF_INET, r.out + 26, src, sizeof(src));
+		assert_memory_equal(r.out + 26, "\x0a\xff", 2); /* inside 10.255.0.0/16 */
+		expect_bytes(&r, want, want_ipip(pkt, len, 0, src, dst, 1, mac, want));
+		if (i & 1) {
+			assert_string_equal(src, first);
+			continue;
+		}
+		strcpy(first, src);
+		for (int j = 0; j <= nseen; j++)
+			if (j == nseen) {
+				strcpy(seen[nseen++], src);
+				break;
+			} else if (!strcmp(seen[j], src)) {
+				break;
+			}
+	}
+	assert_true(nseen >= 28); /* 32 flows over 65536 sources */
+}
+
+/* IP6IP6: outer IPv6 header with the client's traffic class, a label per flow, next header 41. */
+void test_dsr_ipip6(void **state)
+{
+	struct pspec s = { .family = 6, .proto = IPPROTO_TCP, .src = "2001:db8::7",
+			   .dst = "fc00:200:1::1", .sport = 5000, .dport = 80, .tcp_flags = 0x10,
+			   .payload = "hello", .seq = 1, .ack = 1 };
+	unsigned char pkt[2048], want[2048], mac[6], label[3];
+	const char *dst[1];
+	char be[64];
+	struct result r;
+	size_t len, wl;
+
+	dsr_setup();
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	inet_ntop(AF_INET6, r.out + 14 + 24, be, sizeof(be));
+	assert_true(!strcmp(be, "fd00:2::1") || !strcmp(be, "fd00:2::2"));
+	dst[0] = be;
+	backend_mac(be, mac);
+	wl = want_ipip(pkt, len, 1, "fd00:2::fe", dst, 1, mac, want);
+	memcpy(label, r.out + 15, 3);
+	label[0] &= 0x0f;
+	assert_true(label[0] | label[1] | label[2]);
+	r.out[15] &= 0xf0, r.out[16] = r.out[17] = 0;
+	expect_bytes(&r, want, wl);
+	/* the same flow again: the same label */
+	run_if(pkt, len, &r, din);
+	r.out[15] &= 0x0f;
+	assert_memory_equal(r.out + 15, label, 3);
+}
+
+/* l2dsr: only the MACs change; TTL, addresses, checksums as the client sent them. A backend
+ * behind a gateway is no l2dsr backend: dropped and counted, never sent to the gateway.
+ */
+void test_dsr_l2(void **state)
+{
+	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.9",
+			   .dst = "10.200.1.3", .sport = 6000, .dport = 80, .tcp_flags = 0x02,
+			   .payload = "", .seq = 1 };
+	unsigned char pkt[2048], want[2048];
+	struct result r;
+	size_t len;
+
+	dsr_setup();
+	len = pkt_build(&s, pkt);
+	memcpy(want, pkt, len);
+	backend_mac("10.2.0.3", want);
+	memcpy(want + 6, dout_mac, 6);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	expect_bytes(&r, want, len);
+	s.dst = "10.200.1.4";
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.action, XDP_DROP);
+	assert_int_equal(r.reason, LIMPET_R_DROP_DSR_PATH);
+}
+
+/* MTU: a full-size datagram that the outer header would push past dout0's MTU is dropped as
+ * drop_too_big (the README says how to size the backend path); the same size in l2dsr goes.
+ */
+void test_dsr_mtu(void **state)
+{
+	static char big[1500];
+	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.10",
+			   .dst = "10.200.1.1", .sport = 7000, .dport = 80, .tcp_flags = 0x10,
+			   .payload = big, .seq = 1, .ack = 1, .df = 1 };
+	unsigned char pkt[2048];
+	struct result r;
+	size_t len;
+
+	dsr_setup();
+	/* the connection's SYN first: a flow this host knows carries no second-chance header */
+	s.tcp_flags = 0x02, s.payload = "";
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.len, len + 20);
+	s.tcp_flags = 0x10, s.payload = big;
+	memset(big, 'a', 1460);
+	len = pkt_build(&s, pkt);
+	assert_int_equal(len, 14 + 1500);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.action, XDP_DROP);
+	assert_int_equal(r.reason, LIMPET_R_DROP_TOO_BIG);
+	big[1460 - 20] = 0; /* 1480 bytes: 1500 once encapsulated */
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	assert_int_equal(r.len, len + 20);
+	s.dst = "10.200.1.3";
+	memset(big, 'a', 1460);
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	assert_int_equal(r.len, len);
+}
+
+/* Fragments: the later ones go where the first went, inside the same outer header. */
+void test_dsr_fragments(void **state)
+{
+	struct pspec s = { .family = 4, .proto = IPPROTO_UDP, .src = "198.51.100.11",
+			   .dst = "10.200.1.5", .sport = 8000, .dport = 53, .payload = "first part",
+			   .frag = 1, .ipid = 77 };
+	unsigned char pkt[2048], want[2048], mac[6];
+	const char *dst[1];
+	char be[64];
+	struct result r;
+	size_t len;
+
+	dsr_setup();
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	inet_ntop(AF_INET, r.out + 30, be, sizeof(be));
+	dst[0] = be;
+	backend_mac(be, mac);
+	s.frag = 2;
+	s.payload = "second part";
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	expect_bytes(&r, want, want_ipip(pkt, len, 0, "10.2.0.254", dst, 1, mac, want));
+}
+
+/* Establishing in DSR: the SYN leaves a half-open flow, the handshake's ACK moves it to flows
+ * and writes the client's affinity; a RST ends it.
+ */
+void test_dsr_flow_state(void **state)
+{
+	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.12",
+			   .dst = "10.200.1.1", .sport = 9000, .dport = 80, .tcp_flags = 0x02,
+			   .payload = "", .seq = 1 };
+	unsigned char pkt[2048];
+	struct result r;
+	size_t len;
+
+	dsr_setup();
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(table_count(in.fd[IM_HALFOPEN]), 1);
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), 0);
+	assert_int_equal(table_count(in.fd[IM_AFFINITY]), 0);
+	s.tcp_flags = 0x10, s.seq = 2, s.ack = 1000;
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(table_count(in.fd[IM_FLOWS]), 1);
+	assert_int_equal(table_count(in.fd[IM_HALFOPEN]), 0);
+	assert_int_equal(table_count(in.fd[IM_AFFINITY]), 1);
+	s.tcp_flags = 0x04;
+	len = pkt_build(&s, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT); /* the RST reaches the backend */
+	assert_int_equal(flow_count(), 0);
+}
+
+/* Second chance: a mid-connection packet this host has no flow for, whose Maglev slot changed
+ * owner when a backend was added, goes to the new owner with the previous owner as a second
+ * outer header (the backend's decap hands it on when it has no socket); a SYN, or a slot that
+ * kept its owner, carries one header.
+ */
+void test_dsr_second_chance(void **state)
+{
+	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.13",
+			   .dst = "10.200.1.1", .sport = 1, .dport = 80, .tcp_flags = 0x10,
+			   .payload = "mid-connection", .seq = 5, .ack = 5 };
+	unsigned char pkt[2048], want[2048], mac[6];
+	static unsigned char before[200][256];
+	static size_t before_len[200];
+	char be[64], prev[64], src[64];
+	const char *dst[2];
+	int moved = 0, kept = 0;
+	struct result r;
+	size_t len;
+
+	dsr_setup();
+	for (int i = 0; i < 200; i++) {
+		snprintf(src, sizeof(src), "203.0.%d.%d", 113 + i / 100, i % 100 + 1);
+		s.src = src;
+		len = pkt_build(&s, pkt);
+		run_if(pkt, len, &r, din);
+		assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+		assert_true(r.len <= sizeof(before[i]));
+		memcpy(before[i], r.out, r.len);
+		before_len[i] = r.len;
+	}
+	backend(DVIP4, "10.2.0.3");
+	forget_flows(); /* another balancer host: it knows none of these flows */
+	for (int i = 0; i < 200; i++) {
+		snprintf(src, sizeof(src), "203.0.%d.%d", 113 + i / 100, i % 100 + 1);
+		s.src = src;
+		len = pkt_build(&s, pkt);
+		run_if(pkt, len, &r, din);
+		inet_ntop(AF_INET, r.out + 30, be, sizeof(be));
+		inet_ntop(AF_INET, before[i] + 30, prev, sizeof(prev));
+		dst[0] = be;
+		dst[1] = prev;
+		backend_mac(be, mac);
+		if (!strcmp(be, prev)) {
+			/* the owner kept its slot: what it sent before (with the slot's own earlier
+			 * owner, from when the VIP was built one backend at a time, if it had one)
+			 */
+			kept++;
+			expect_bytes(&r, before[i], before_len[i]);
+			continue;
+		}
+		moved++;
+		assert_string_equal(be, "10.2.0.3"); /* only the new backend takes slots */
+		expect_bytes(&r, want, want_ipip(pkt, len, 0, "10.2.0.254", dst, 2, mac, want));
+		/* a later packet of that flow, now known here: still both headers */
+		run_if(pkt, len, &r, din);
+		expect_bytes(&r, want, want_ipip(pkt, len, 0, "10.2.0.254", dst, 2, mac, want));
+	}
+	assert_true(moved > 20 && kept > 20);
+	/* a SYN is a new connection: the slot's owner only */
+	s.tcp_flags = 0x02, s.payload = "";
+	for (int i = 0; i < 200; i++) {
+		s.sport = 30000 + i;
+		len = pkt_build(&s, pkt);
+		run_if(pkt, len, &r, din);
+		assert_int_equal(r.len, len + 20);
+	}
+	dsr_vip(DVIP4, LIMPET_MODE_IPIP, NULL); /* as the other tests expect it */
+	backend(DVIP4, "10.2.0.1");
+	backend(DVIP4, "10.2.0.2");
+}
