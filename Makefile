@@ -33,7 +33,7 @@ endif
 LIB_SRCS := $(wildcard user/lib/*.c)
 LIB_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/limpet/*.h)
-BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_tc.bpf.o $(BUILD)/limpet_pass.bpf.o
+BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_tc.bpf.o $(BUILD)/limpet_pass.bpf.o $(BUILD)/limpet_decap.bpf.o
 TEST_BPF_OBJS := $(BUILD)/lossy.bpf.o
 BENCH    := $(BUILD)/bench_xdp $(BUILD)/maglev_bench $(BUILD)/limpet_bindshim.so
 TESTS    := $(BUILD)/test_unit $(BUILD)/test_bpf $(BENCH)
@@ -59,12 +59,13 @@ $(BUILD)/lib/%.o: user/lib/%.c user/lib/*.h include/limpet/*.h | $(BUILD)/lib
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/lib/attach.o: $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h
+$(BUILD)/lib/decap.o: $(BUILD)/limpet_decap.skel.h
 
 $(BUILD)/liblimpet.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-LOADER_SRCS := user/limpet.c user/run.c user/metrics_http.c user/health.c
+LOADER_SRCS := user/limpet.c user/run.c user/metrics_http.c user/health.c user/decap.c
 
 $(BUILD)/limpet: $(LOADER_SRCS) user/loader.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
 	$(call msg,BINARY,$@)

@@ -34,9 +34,12 @@ static void usage(FILE *f)
 		"                  | replay FILE.pcap [out OUT.pcap] [dev IFNAME]\n"
 		"                  | destroy\n"
 		"                  | run -c FILE\n"
+		"                  | decap DECAP\n"
 		"                  | help }\n"
 		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -c|--config FILE (run) |\n"
 		"                    -j|--json | -p|--pretty | -v|--verbose }\n"
+		"       DECAP   := { attach dev IFNAME [mode { native | skb }] | detach dev IFNAME |\n"
+		"                    vip { add | del } ADDR | vip list | stats }\n"
 		"\n"
 		"attach   load limpet's XDP program and its TC ingress program (token binding steps;\n"
 		"         first time: create the instance) and attach both to IFNAME; every device of an\n"
@@ -61,6 +64,11 @@ static void usage(FILE *f)
 		"         every 5 s (FILE's 'flows sweep' settings), re-read FILE on SIGHUP (a file that\n"
 		"         does not load changes nothing), log each change as one line to stderr. On\n"
 		"         SIGTERM, or if it dies, the datapath keeps forwarding; one daemon per instance.\n"
+		"decap    on a backend of ipip VIPs: unwrap limpet's IPIP/IP6IP6 packets for the VIPs\n"
+		"         added here and hand the inner packet to the local stack (the VIP on lo);\n"
+		"         anything else passes untouched. A mid-connection packet with limpet's\n"
+		"         second-chance header and no socket here goes on to the previous owner.\n"
+		"         Pinned under " LIMPET_DECAP_PIN_ROOT "/NAME/.\n"
 		"\n"
 		"State is pinned under " LIMPET_PIN_ROOT "/NAME/ (instance 'default' unless -i).\n");
 }
@@ -546,6 +554,10 @@ int main(int argc, char **argv)
 		if (argc != 1)
 			goto bad;
 		ret = cmd_destroy();
+	} else if (!strcmp(cmd, "decap")) {
+		ret = need_root() ? 1 : decap_main(argc, argv);
+		if (ret == 2)
+			goto bad;
 	} else if (!strcmp(cmd, "replay")) {
 		const char *outf = NULL, *dev = NULL;
 		int i;

@@ -8,6 +8,7 @@
 extern const char *instance;
 extern char err[LIMPET_ERR_LEN];
 int cmd_run(const char *path);
+int decap_main(int argc, char **argv);
 
 /* One line to the daemon's log. */
 typedef void (*log_fn)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

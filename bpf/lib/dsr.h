@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
-/* Direct server return (docs/design.md §4.6): a DSR VIP's client packets reach the backend with
+/* Direct server return (docs/design.md §4.3): a DSR VIP's client packets reach the backend with
  * only the destination MAC changed (l2dsr) or inside an outer IP header (ipip), unchanged
  * otherwise; the backend answers the client itself, so limpet sees one direction only.
  */

@@ -134,7 +134,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } MAP_NAME_TOKENS SEC(".maps");
 
-/* DSR per VIP: an ipip VIP's outer source (docs/design.md §4.6). */
+/* DSR per VIP: an ipip VIP's outer source (docs/design.md §4.3). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LIMPET_MAX_VIPS);

@@ -81,7 +81,7 @@ enum limpet_policy {
 	LIMPET_POLICY_MAX,
 };
 
-/* How packets reach a VIP's backends (docs/design.md §4.6). */
+/* How packets reach a VIP's backends (docs/design.md §4.3). */
 enum limpet_mode {
 	LIMPET_MODE_NAT = 0,   /* destination rewritten, replies come back through limpet */
 	LIMPET_MODE_L2DSR = 1, /* only the destination MAC rewritten: backends on limpet's segment */
@@ -418,7 +418,7 @@ struct dsr_spec {
 _Static_assert(sizeof(struct dsr_spec) == 20, "dsr_spec layout");
 
 /* An ipip VIP's Maglev table holds 2 × M slots: [0, M) the owners, [M, 2M) each slot's
- * previous owner (LIMPET_NO_BACKEND: none), for second chance (docs/design.md §4.6).
+ * previous owner (LIMPET_NO_BACKEND: none), for second chance (docs/design.md §4.3).
  */
 #define LIMPET_VIP_F_SYN_DATA 0x1    /* token VIP: the first request rides in the backend SYN */
 #define LIMPET_VIP_F_FALLBACK_5T 0x2 /* token VIP: no token → five-tuple (else ip-hash) */

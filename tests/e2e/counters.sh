@@ -25,6 +25,27 @@ for b in 1 2 3; do
 done
 limpetctl backend add $VR:80/tcp 10.99.0.1:82 # nothing listens: the backend refuses
 
+xdp_id=$(jget "$(limpet -j status)" "d['devices'][0]['prog_id']")
+tc_id=$(bpftool -j prog show pinned "/sys/fs/bpf/limpet/$TB/prog_tc" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['id'])")
+runs() { bpftool -j prog show id "$1" | "$PY" -c "import json,sys; print(json.load(sys.stdin).get('run_cnt', -1))"; }
+sums() { limpetctl -j stats | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(sum(r['packets'] for r in d['reasons']), sum(r['packets'] for r in d['tc_reasons']))"; }
+# runs and reasons read while nothing is in flight (the run counts before and after agree; a
+# program counts its reason before the kernel counts its run)
+snapshot() {
+	local t x1 c1 xs cs x2 c2
+	for t in $(seq 20); do
+		x1=$(runs "$xdp_id"); c1=$(runs "$tc_id")
+		read -r xs cs <<<"$(sums)"
+		x2=$(runs "$xdp_id"); c2=$(runs "$tc_id")
+		[ "$x1" = "$x2" ] && [ "$c1" = "$c2" ] && break
+		sleep 0.2
+	done
+	echo "$x1 $c1 $xs $cs"
+}
+# from here on: the instance's programs were replaced by the second attach, and packets the
+# first ones ran on (neighbour discovery, say) count reasons but not these programs' runs
+read -r X0 C0 XS0 CS0 <<<"$(snapshot)"
+
 # the mix
 for i in $(seq 0 9); do tb_get "$(tb_client4 $i)" "http://$TB_VIP4/" 3 >/dev/null; done
 for i in $(seq 0 4); do tb_get "$(tb_client4 $i)" "http://$VT/?sid=s$i" 2 >/dev/null; done
@@ -46,18 +67,8 @@ tb_in cli ping -c 3 -i 0.2 -W 1 "$(tb_backend4 1)" >/dev/null # not a VIP, both 
 tb_in cli "$E2E_ROOT/tools/synflood.py" $VT 80 2000 10 >/dev/null
 sleep 1
 
-xdp_id=$(jget "$(limpet -j status)" "d['devices'][0]['prog_id']")
-tc_id=$(bpftool -j prog show pinned "/sys/fs/bpf/limpet/$TB/prog_tc" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['id'])")
-runs() { bpftool -j prog show id "$1" | "$PY" -c "import json,sys; print(json.load(sys.stdin).get('run_cnt', -1))"; }
-sums() { limpetctl -j stats | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(sum(r['packets'] for r in d['reasons']), sum(r['packets'] for r in d['tc_reasons']))"; }
-# read while nothing is in flight: the run counts before and after agree
-for t in $(seq 20); do
-	x1=$(runs "$xdp_id"); c1=$(runs "$tc_id")
-	read -r xs cs <<<"$(sums)"
-	x2=$(runs "$xdp_id"); c2=$(runs "$tc_id")
-	[ "$x1" = "$x2" ] && [ "$c1" = "$c2" ] && break
-	sleep 0.2
-done
+read -r x1 c1 xs cs <<<"$(snapshot)"
+x1=$((x1 - X0)) c1=$((c1 - C0)) xs=$((xs - XS0)) cs=$((cs - CS0))
 st=$(limpetctl -j stats)
 nz=$(echo "$st" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(' '.join('%s=%d' % (r['reason'], r['packets']) for r in d['reasons'] + d['tc_reasons'] if r['packets']))")
 note "reasons seen: $nz"

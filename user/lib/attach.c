@@ -55,7 +55,7 @@ __u32 xdp_flags_of(__u32 mode)
 	return mode == LIMPET_XDP_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 }
 
-static int prog_name_of(__u32 id, char *name, size_t len)
+int prog_name_of(__u32 id, char *name, size_t len)
 {
 	struct bpf_prog_info info = {};
 	__u32 ilen = sizeof(info);

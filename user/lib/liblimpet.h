@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <linux/types.h>
 #include <limpet/limpet.h>
+#include <limpet/decap.h>
 
 #define LIMPET_ERR_LEN 256
 #define LIMPET_HASH_SEED_DEFAULT 0x6c696d70u /* same on every host: same tables (docs/design.md §3) */
@@ -148,6 +149,15 @@ int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32
 __u32 xdp_flags_of(__u32 mode);
 /* The XDP program attached to ifindex, in any mode (0 if none). */
 __u32 xdp_attached_id(unsigned int ifindex, __u32 *mode);
+int prog_name_of(__u32 id, char *name, size_t len);
+
+/* The backend-side decapsulator (lib/decap.c): an instance's pins under LIMPET_DECAP_PIN_ROOT. */
+int decap_attach(const char *inst, const char *ifname, __u32 mode, char *err, size_t errlen);
+int decap_detach(const char *inst, const char *ifname, char *err, size_t errlen);
+int decap_vip_set(const char *inst, const char *addr, bool add, char *err, size_t errlen);
+/* The VIPs (up to max) and the counters (LIMPET_DECAP_MAX) of an instance. */
+int decap_read(const char *inst, struct l_addr *vips, int max, int *n, __u64 *counters, char *err,
+	       size_t errlen);
 void tc_remove(unsigned int ifindex);
 /* Unpin everything in an instance's directory. */
 void pins_remove(const char *dir);

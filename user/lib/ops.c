@@ -624,7 +624,7 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, _
 	if (ret)
 		return ret;
 	if (meta.mode != LIMPET_MODE_NAT && port != k->port) {
-		snprintf(err, errlen, "add backend %s to vip %s: a %s VIP's packets keep their port; "
+		snprintf(err, errlen, "add backend %s to vip %s: an %s VIP's packets keep their port; "
 			 "give the backend without one", spec, vs, mode_names[meta.mode]);
 		return -EINVAL;
 	}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* limpet's backend-side decapsulator (docs/design.md §4.4): parse → unwrap or hand on → count. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <limpet/decap.h>
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LIMPET_DECAP_MAX_VIPS);
+	__type(key, struct decap_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_DECAP_VIPS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LIMPET_DECAP_REASONS_CAP);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_DECAP_REASONS SEC(".maps");
+
+/* An encapsulated packet as limpet sends it: outer header(s), then the client's datagram. */
+struct encap {
+	void *inner;      /* the client's IP header */
+	int v6;
+	int n_hdrs;       /* 1, or 2 with a second-chance header */
+	__u32 hsize;      /* one outer header's size */
+	__u32 second[4];  /* n_hdrs 2: the previous owner */
+};
+
+/* Outer header at l3: IPIP (no options, not a fragment) or IP6IP6 (no extension headers), its
+ * length inside the frame. 0: one of limpet's; else a reason.
+ */
+static __always_inline int outer_ok(void *l3, void *end, int v6, __u32 *len)
+{
+	if (!v6) {
+		struct iphdr *h = l3;
+
+		if ((void *)(h + 1) > end)
+			return LIMPET_DECAP_PASS_BAD;
+		if (h->version != 4 || h->ihl != 5 || h->protocol != IPPROTO_IPIP ||
+		    (h->frag_off & bpf_htons(0x3fff)))
+			return LIMPET_DECAP_PASS_OTHER;
+		*len = bpf_ntohs(h->tot_len);
+	} else {
+		struct ipv6hdr *h = l3;
+
+		if ((void *)(h + 1) > end)
+			return LIMPET_DECAP_PASS_BAD;
+		if (h->version != 6 || h->nexthdr != IPPROTO_IPV6)
+			return LIMPET_DECAP_PASS_OTHER;
+		*len = bpf_ntohs(h->payload_len) + sizeof(*h);
+	}
+	return l3 + *len > end ? LIMPET_DECAP_PASS_BAD : 0;
+}
+
+/* The client's datagram behind one or two outer headers, and whether it is for a VIP here. */
+static __always_inline int encap_parse(void *l3, void *end, int v6, struct encap *e)
+{
+	__u32 len, ilen;
+	int r = outer_ok(l3, end, v6, &len);
+	struct decap_key k = {};
+
+	if (r)
+		return r;
+	e->v6 = v6;
+	e->hsize = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	e->n_hdrs = 1;
+	e->inner = l3 + e->hsize;
+	/* a second outer header, toward the previous owner: limpet's second chance */
+	if (!outer_ok(e->inner, end, v6, &ilen)) {
+		if (ilen + e->hsize != len)
+			return LIMPET_DECAP_PASS_BAD;
+		if (v6)
+			__builtin_memcpy(e->second, &((struct ipv6hdr *)e->inner)->daddr, 16);
+		else
+			e->second[0] = ((struct iphdr *)e->inner)->daddr;
+		e->n_hdrs = 2;
+		e->inner += e->hsize;
+		len -= e->hsize;
+	}
+	k.family = v6 ? 6 : 4;
+	if (v6) {
+		struct ipv6hdr *h = e->inner;
+
+		if ((void *)(h + 1) > end || h->version != 6 ||
+		    bpf_ntohs(h->payload_len) + sizeof(*h) != len - e->hsize)
+			return LIMPET_DECAP_PASS_BAD;
+		__builtin_memcpy(k.addr, &h->daddr, 16);
+	} else {
+		struct iphdr *h = e->inner;
+
+		if ((void *)(h + 1) > end || h->version != 4 || h->ihl < 5 ||
+		    bpf_ntohs(h->tot_len) != len - e->hsize)
+			return LIMPET_DECAP_PASS_BAD;
+		k.addr[0] = h->daddr;
+	}
+	return bpf_map_lookup_elem(&MAP_NAME_DECAP_VIPS, &k) ? 0 : LIMPET_DECAP_PASS_NOT_VIP;
+}
+
+/* Second chance: is the client's TCP segment one this host has no connection for — not a SYN,
+ * and no socket but at most a listener? Then it belongs to the previous owner.
+ */
+static __always_inline int not_mine(struct xdp_md *ctx, const struct encap *e, void *end)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	struct tcphdr *th;
+	__u32 tlen;
+	int state;
+
+	if (e->v6) {
+		struct ipv6hdr *h = e->inner;
+
+		if ((void *)(h + 1) > end || h->nexthdr != IPPROTO_TCP)
+			return 0;
+		th = (void *)(h + 1);
+		__builtin_memcpy(t.ipv6.saddr, &h->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, &h->daddr, 16);
+		tlen = sizeof(t.ipv6);
+	} else {
+		struct iphdr *h = e->inner;
+
+		if ((void *)(h + 1) > end || h->protocol != IPPROTO_TCP || h->ihl != 5 ||
+		    (h->frag_off & bpf_htons(0x3fff)))
+			return 0;
+		th = (void *)(h + 1);
+		t.ipv4.saddr = h->saddr;
+		t.ipv4.daddr = h->daddr;
+		tlen = sizeof(t.ipv4);
+	}
+	if ((void *)(th + 1) > end || th->syn)
+		return 0;
+	if (e->v6) {
+		t.ipv6.sport = th->source;
+		t.ipv6.dport = th->dest;
+	} else {
+		t.ipv4.sport = th->source;
+		t.ipv4.dport = th->dest;
+	}
+	sk = bpf_sk_lookup_tcp(ctx, &t, tlen, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 1;
+	state = sk->state;
+	bpf_sk_release(sk);
+	return state == BPF_TCP_LISTEN;
+}
+
+/* Strip n outer headers (moving the Ethernet header up). 0 or -1. */
+static __always_inline int strip(struct xdp_md *ctx, __u32 n)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr eth;
+
+	if (data + sizeof(eth) > end)
+		return -1;
+	__builtin_memcpy(&eth, data, sizeof(eth));
+	if (bpf_xdp_adjust_head(ctx, (int)n))
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (data + sizeof(eth) > end)
+		return -1;
+	__builtin_memcpy(data, &eth, sizeof(eth));
+	return 0;
+}
+
+/* Hand the inner packet, still inside the second header, on to the previous owner: out the
+ * same device when the FIB says so, else the kernel routes it.
+ */
+static __always_inline int hand_on(struct xdp_md *ctx, const struct encap *e)
+{
+	struct bpf_fib_lookup fib = { .ifindex = ctx->ingress_ifindex };
+	void *data, *end;
+	struct ethhdr *eth;
+	int rc;
+
+	if (strip(ctx, e->hsize))
+		return LIMPET_DECAP_DROP;
+	fib.family = e->v6 ? AF_INET6 : AF_INET;
+	fib.l4_protocol = e->v6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+	if (e->v6)
+		__builtin_memcpy(fib.ipv6_dst, e->second, 16);
+	else
+		fib.ipv4_dst = e->second[0];
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != ctx->ingress_ifindex ||
+	    (void *)(eth + 1) > end)
+		return LIMPET_DECAP_SECOND_STACK;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	return LIMPET_DECAP_SECOND_TX;
+}
+
+static __always_inline int decap_process(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct encap e = {};
+	int r, v6;
+
+	if ((void *)(eth + 1) > end)
+		return LIMPET_DECAP_PASS_BAD;
+	if (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return LIMPET_DECAP_PASS_OTHER;
+	v6 = eth->h_proto == bpf_htons(ETH_P_IPV6);
+	r = encap_parse(eth + 1, end, v6, &e);
+	if (r)
+		return r;
+	if (e.n_hdrs == 2 && not_mine(ctx, &e, end))
+		return hand_on(ctx, &e);
+	return strip(ctx, e.hsize * e.n_hdrs) ? LIMPET_DECAP_DROP : LIMPET_DECAP_DELIVER;
+}
+
+SEC("xdp")
+int LIMPET_DECAP_PROG_NAME(struct xdp_md *ctx)
+{
+	int r = decap_process(ctx);
+	__u32 k = r;
+	__u64 *c = bpf_map_lookup_elem(&MAP_NAME_DECAP_REASONS, &k);
+
+	if (c)
+		(*c)++;
+	switch (r) {
+	case LIMPET_DECAP_SECOND_TX:
+		return XDP_TX;
+	case LIMPET_DECAP_DROP:
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

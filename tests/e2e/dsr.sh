@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Direct server return end to end: ipip VIPs (IPv4 in IPv4, IPv6 in IPv6) to nginx backends that
+# run limpet's decap (no ipip module here), an l2dsr VIP, real curl clients; downloads and an
+# upload byte for byte; the decap's counters; what a DSR VIP refuses.
+. "$(dirname "$0")/lib.sh"
+TB=lpds$$
+trap 'for b in 1 2 3; do rm -rf "/sys/fs/bpf/limpet-decap/${TB}be$b"; done; tb_cleanup' EXIT
+V4=$TB_VIP4:80/tcp
+V6="[$TB_VIP6]:80/tcp"
+L2=203.0.113.11
+
+tb_setup 3 40 10 || { not_ok "testbed"; t_done; exit 1; }
+decap() { # N ARGS...: limpet decap in backend N's namespace
+	local n=$1
+	shift
+	nsenter --net="/run/netns/$TB-be$n" "$TB_BUILD/limpet" -i "${TB}be$n" decap "$@"
+}
+for b in 1 2 3; do
+	ns=$TB-be$b
+	# the VIPs on lo, never answered for on the wire; segments that fit once encapsulated
+	ip -n "$ns" addr add "$TB_VIP4/32" dev lo
+	ip -n "$ns" addr add "$TB_VIP6/128" dev lo
+	ip -n "$ns" addr add "$L2/32" dev lo
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+	ip -n "$ns" route replace default via 10.99.0.254 advmss 1440
+	ip -n "$ns" -6 route replace default via fd00:99::fe advmss 1420
+done
+tb_attach || { not_ok "attach"; t_done; exit 1; }
+
+out=$(limpetctl vip add 203.0.113.12:80/tcp policy token token query sid mode ipip 2>&1)
+check "a TCP token VIP in a DSR mode: refused, says why ($out)" \
+	[ $? -ne 0 -a -n "$(echo "$out" | grep 'needs mode nat')" ]
+out=$(limpetctl vip add 203.0.113.12:80/tcp mode l2dsr encap-source 10.255.0.0/16 2>&1)
+check "encap-source without ipip: refused ($out)" [ $? -ne 0 -a -n "$(echo "$out" | grep 'needs mode ipip')" ]
+check "no VIP was left behind by the refusals" [ -z "$(limpetctl vip list | grep 203.0.113.12)" ]
+
+limpetctl vip add "$V4" mode ipip encap-source 10.98.0.0/16 &&
+	limpetctl vip add "$V6" mode ipip && limpetctl vip add "$L2:80/tcp" mode l2dsr
+for b in 1 2 3; do
+	limpetctl backend add "$V4" "$(tb_backend4 $b)"
+	limpetctl backend add "$V6" "$(tb_backend6 $b)"
+	limpetctl backend add "$L2:80/tcp" "$(tb_backend4 $b)"
+done
+out=$(limpetctl backend add "$V4" "$(tb_backend4 1):8080" 2>&1)
+check "a backend port on a DSR VIP: refused ($out)" [ $? -ne 0 ]
+check "vip list shows the modes" [ "$(limpetctl vip list | grep -c 'ipip')" -eq 2 -a \
+	"$(limpetctl vip list | grep -c 'l2dsr')" -eq 1 ]
+check "save prints them as given" grep -q "vip add $V4 mode ipip encap-source 10.98.0.0/16" \
+	<(limpetctl save)
+
+# the backends' neighbours, for l2dsr (limpet drops while unresolved: drop_dsr_path)
+for b in 1 2 3; do tb_in lb ping -c1 -W1 "$(tb_backend4 $b)" >/dev/null; done
+
+# without the decap, an ipip backend gets packets it cannot open: nothing is served
+n0=$(tb_get "$(tb_client4 0)" "http://$TB_VIP4/" | grep -c '^be')
+check "no decap on the backends: ipip clients are not served ($n0 answers)" [ "$n0" -eq 0 ]
+echo 0 >"$TB_DIR/.failing"
+
+for b in 1 2 3; do
+	decap "$b" attach dev eth0 >/dev/null && decap "$b" vip add "$TB_VIP4" && decap "$b" vip add "$TB_VIP6"
+done
+check "decap vip list shows both VIPs" [ "$(decap 1 vip list | grep -c -e "$TB_VIP4" -e "$TB_VIP6")" -eq 2 ]
+out=$(decap 1 vip add not-an-address 2>&1)
+check "decap vip add with a bad address: one line, exit 1 ($out)" [ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 ]
+
+declare -A seen
+ok4=0
+for ((c = 0; c < 40; c++)); do
+	r=$(tb_get "$(tb_client4 $c)" "http://$TB_VIP4/")
+	[ -n "$r" ] && ok4=$((ok4 + 1)) && seen[$r]=1
+done
+check "ipip IPv4: 40 clients served through the decap ($ok4), by ${#seen[@]} backends" \
+	[ $ok4 -eq 40 -a ${#seen[@]} -ge 2 ]
+ok6=0
+for ((c = 0; c < 10; c++)); do
+	r=$(tb_try tb_in cli curl -s -f --connect-timeout 2 --max-time 5 --interface "$(tb_client6 $c)" \
+		"http://[$TB_VIP6]/")
+	[ -n "$r" ] && ok6=$((ok6 + 1))
+done
+check "ipip IPv6 (IP6IP6): 10 clients served ($ok6)" [ $ok6 -eq 10 ]
+okl2=0
+for ((c = 0; c < 20; c++)); do
+	[ -n "$(tb_get "$(tb_client4 $c)" "http://$L2/")" ] && okl2=$((okl2 + 1))
+done
+check "l2dsr: 20 clients served ($okl2)" [ $okl2 -eq 20 ]
+
+want=$(sha256sum <"$TB_DIR/www/big.bin" | cut -d' ' -f1)
+got4=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client4 3)" "http://$TB_VIP4/big.bin" | sha256sum | cut -d' ' -f1)
+got6=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client6 3)" "http://[$TB_VIP6]/big.bin" | sha256sum | cut -d' ' -f1)
+gotl2=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client4 3)" "http://$L2/big.bin" | sha256sum | cut -d' ' -f1)
+check "4 MiB downloads byte-exact over ipip v4, v6 and l2dsr" [ "$got4" = "$want" -a "$got6" = "$want" -a "$gotl2" = "$want" ]
+head -c 1048576 /dev/urandom >"$TB_DIR/up.bin"
+r=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client4 4)" --data-binary "@$TB_DIR/up.bin" \
+	"http://$TB_VIP4/upload")
+b=${r%% *}
+stored=$(ls -t "$TB_DIR/$b/body/"* 2>/dev/null | head -1)
+check "a 1 MiB upload over ipip (full-size segments, advmss) arrives byte-exact at $b" \
+	cmp -s "$TB_DIR/up.bin" "$stored"
+
+tb_in be1 ping -c1 -W1 10.99.0.2 >/dev/null
+st=$(nsenter --net="/run/netns/$TB-be1" "$TB_BUILD/limpet" -j -i "${TB}be1" decap stats)
+dl=$(jget "$st" "[x['packets'] for x in d['reasons'] if x['reason']=='deliver'][0]")
+po=$(jget "$st" "[x['packets'] for x in d['reasons'] if x['reason']=='pass_other'][0]")
+check "decap counters: $dl delivered, $po other packets passed untouched" [ "$dl" -gt 0 -a "$po" -gt 0 ]
+# an IPIP packet for an address that is no VIP here: untouched, counted
+tb_in lb $PY - "$(tb_backend4 1)" <<'PY'
+import socket, struct, sys
+inner = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 28, 0, 0, 64, 17, 0,
+                    socket.inet_aton('198.18.0.9'), socket.inet_aton('192.0.2.99')) + b'\0' * 8
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IPIP)
+s.sendto(inner, (sys.argv[1], 0))
+PY
+sleep 0.2
+st=$(nsenter --net="/run/netns/$TB-be1" "$TB_BUILD/limpet" -j -i "${TB}be1" decap stats)
+check "an IPIP packet for no VIP here: passed untouched, counted" \
+	[ "$(jget "$st" "[x['packets'] for x in d['reasons'] if x['reason']=='pass_not_vip'][0]")" -ge 1 ]
+rs=$(limpetctl -j stats)
+fw=$(jget "$rs" "sum(x['packets'] for x in d['reasons'] if x['reason'].startswith('fwd_'))")
+check "limpet counted the DSR packets it sent ($fw) and dropped none for lack of a path" \
+	[ "$fw" -gt 0 -a "$(jget "$rs" "[x['packets'] for x in d['reasons'] if x['reason']=='drop_dsr_path'][0]")" -eq 0 ]
+out=$(decap 1 detach dev eth0 2>&1) && out2=$(decap 1 detach dev eth0 2>&1)
+check "decap detach; again: refused, one line ($out2)" [ $? -ne 0 -a "$(echo "$out2" | wc -l)" -eq 1 ]
+t_done
