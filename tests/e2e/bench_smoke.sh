@@ -8,7 +8,8 @@ out=$("$E2E_ROOT/build/bench_xdp" 0.05 1 2>&1)
 rc=$?
 check "bench_xdp ran every case on its expected verdict (exit $rc)" [ $rc -eq 0 ]
 rows=$(echo "$out" | grep -cE '^\| (floor|limpet)')
-check "bench_xdp printed 10 rows ($rows)" [ "$rows" -eq 10 ]
+check "bench_xdp printed 11 rows ($rows)" [ "$rows" -eq 11 ]
+check "bench_xdp put the ipip encapsulation beside the NAT rewrite" grep -q "ipip encapsulation per packet / NAT rewrite" <<<"$out"
 check "every row has a positive ns/packet figure" \
 	bash -c "echo '$out' | grep -E '^\| (floor|limpet)' | awk -F'|' '\$3+0 <= 0 {exit 1}'"
 
