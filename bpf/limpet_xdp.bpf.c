@@ -290,20 +290,6 @@ static __always_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	return fwd_packet(ctx, p, fv ? &fv->nh_rev : NULL, bpf_ktime_get_coarse_ns());
 }
 
-/* A new flow starts half-open: one entry, in the table floods may churn. */
-static __noinline void flow_create(const struct pkt *p, const struct vip_meta *vip, __u32 id,
-				   const struct token_hash *tok)
-{
-	struct flow_val fv = { .backend_id = id, .vip_id = vip->vip_id,
-			       .last_seen = bpf_ktime_get_coarse_ns() };
-
-	if (tok) {
-		fv.tok_h1 = tok->h1;
-		fv.tok_h2 = tok->h2;
-	}
-	bpf_map_update_elem(&MAP_NAME_HALFOPEN, &p->key, &fv, BPF_ANY);
-}
-
 /* A TCP token VIP without an established spliced flow: the handshake limpet answers itself, and
  * the first data segment for the TC program (docs/design.md §6). 0: an established flow, go on.
  */
@@ -401,7 +387,7 @@ static __always_inline int lb_vip(struct xdp_md *ctx, struct pkt *p, struct vip_
 		if (known)
 			flow_forget(&p->key); /* its backend is gone: start again, half-open */
 		new_flow = 1;
-		flow_create(p, vip, id, tok);
+		flow_create(&p->key, vip, id, tok, 0);
 		fv = NULL;
 	}
 	port = be->port ? be->port : p->key.dport;

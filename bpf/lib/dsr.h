@@ -6,7 +6,6 @@
 #ifndef LIMPET_BPF_DSR_H
 #define LIMPET_BPF_DSR_H
 
-#include <limpet/hash.h>
 #include "parse.h"
 #include "csum.h"
 #include "maps.h"
@@ -20,7 +19,6 @@
 struct dsr_to {
 	__u32 addr[4];   /* the backend */
 	__u32 second[4]; /* ipip, second chance: the slot's previous owner (n_hdrs 2) */
-	__u32 hash;      /* the flow's: the outer source's low bits, the IPv6 flow label */
 	__u32 vip_id;
 	__u8 mode;       /* enum limpet_mode */
 	__u8 n_hdrs;     /* ipip: outer headers to push, 1 or 2 */
@@ -80,24 +78,10 @@ static __always_inline __u32 dsr_second(const struct pkt *p, const struct vip_me
 		return 0;
 	idx = slot + vip->maglev_m;
 	prev = bpf_map_lookup_elem(table, &idx);
-	if (!prev || *prev == LIMPET_NO_BACKEND || *prev == id || !backend_get(*prev, vip_id))
+	/* the control plane keeps only owners that still serve the VIP; dsr_choose checks again */
+	if (!prev || *prev == LIMPET_NO_BACKEND || *prev == id)
 		return 0;
 	return *prev + 1;
-}
-
-/* A DSR flow starts half-open: one entry, in the table floods may churn. */
-static __noinline void dsr_flow_create(const struct pkt *p, const struct vip_meta *vip, __u32 id,
-				       __u32 second, const struct token_hash *tok)
-{
-	struct flow_val fv = { .backend_id = id, .vip_id = vip->vip_id,
-			       .last_seen = bpf_ktime_get_coarse_ns() };
-
-	fv.second = second;
-	if (tok) {
-		fv.tok_h1 = tok->h1;
-		fv.tok_h2 = tok->h2;
-	}
-	bpf_map_update_elem(&MAP_NAME_HALFOPEN, &p->key, &fv, BPF_ANY);
 }
 
 /* A new DSR flow: chosen by the VIP's policy, kept half-open until the client proves itself.
@@ -122,7 +106,7 @@ static __noinline int dsr_new_flow(struct xdp_md *ctx, const struct pkt *p,
 	*second = dsr_second(p, vip, slot, r);
 	if (known)
 		flow_forget(&p->key); /* its backend is gone: start again, half-open */
-	dsr_flow_create(p, vip, r, *second, tok ? &th : NULL);
+	flow_create(&p->key, vip, r, tok ? &th : NULL, *second);
 	return r;
 }
 

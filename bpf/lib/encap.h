@@ -10,6 +10,7 @@
 #include "csum.h"
 #include "maps.h"
 #include "fwd.h"
+#include "tcp.h"
 #include "dsr.h"
 
 #define ENCAP_TTL 64
@@ -47,13 +48,7 @@ static __always_inline void encap_hdr4(void *at, const __u32 *src, const __u32 *
 	struct iphdr h = { .version = 4, .ihl = 5, .tos = tos, .tot_len = bpf_htons(dlen + 20),
 			   .frag_off = bpf_htons(IP4_DF), .ttl = ENCAP_TTL, .protocol = IPPROTO_IPIP,
 			   .saddr = src[0], .daddr = dst[0] };
-	__u16 *w = (__u16 *)&h;
-	__u32 sum = 0;
-
-#pragma unroll
-	for (int i = 0; i < 10; i++)
-		sum += w[i];
-	h.check = csum_fold32(sum);
+	ip4_csum_set(&h);
 	__builtin_memcpy(at, &h, sizeof(h));
 }
 
@@ -152,13 +147,11 @@ static __always_inline int dsr_out(struct xdp_md *ctx, const struct bpf_fib_look
 static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, const struct dsr_to *t)
 {
 	__u32 in_ifindex = ctx->ingress_ifindex, vip_id = t->vip_id, src[4] = {};
-	__u32 dlen, l2len, inner_word, hash, hsize;
+	__u32 dlen, l2len, inner_word, hash, hsize, v6word = 0;
 	struct bpf_fib_lookup fib = {};
 	struct dsr_spec *ds = NULL;
 	int v6, rc, ipip = t->mode == LIMPET_MODE_IPIP, xdp_dev;
 
-	hash = limpet_hash9(p->key.src, p->key.dst,
-			    ((__u32)p->key.sport << 16 | p->key.dport) ^ p->key.proto, 0);
 	if (p->ip4) {
 		v6 = 0;
 		dlen = bpf_ntohs(p->ip4->tot_len);
@@ -173,8 +166,7 @@ static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, const struct d
 		l2len = (void *)p->ip6 - (void *)p->eth;
 		fib.family = AF_INET6;
 		__builtin_memcpy(fib.ipv6_dst, t->addr, 16);
-		/* version and traffic class as the client sent them, the flow's own label */
-		inner_word = (*(__be32 *)p->ip6 & bpf_htonl(0xFFF00000)) | bpf_htonl(hash & 0xFFFFF);
+		v6word = *(__be32 *)p->ip6;
 	} else {
 		return LIMPET_R_PASS_BAD_L3;
 	}
@@ -200,6 +192,11 @@ static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, const struct d
 	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return LIMPET_R_DROP_DSR_PATH;
+	hash = limpet_hash9(p->key.src, p->key.dst,
+			    ((__u32)p->key.sport << 16 | p->key.dport) ^ p->key.proto, 0);
+	/* IPv6: version and traffic class as the client sent them, the flow's own label */
+	if (v6)
+		inner_word = (v6word & bpf_htonl(0xFFF00000)) | bpf_htonl(hash & 0xFFFFF);
 	if (encap_src(ds, &fib, v6, hash, src) || encap_push(ctx, l2len, dlen, src, t, v6, inner_word))
 		return LIMPET_R_DROP_DSR_PATH;
 	return dsr_out(ctx, &fib, in_ifindex, !xdp_dev);

@@ -98,6 +98,24 @@ static __always_inline void affinity_bind(const struct flow_key *k, const struct
 	bpf_map_update_elem(&MAP_NAME_AFFINITY, &ak, &av, BPF_ANY);
 }
 
+/* A new flow starts half-open: one entry, in the table floods may churn. second: an ipip
+ * flow's second-chance backend (id + 1), 0 for none.
+ */
+static __noinline __attribute__((unused)) void flow_create(const struct flow_key *k,
+							    const struct vip_meta *vip, __u32 id,
+							    const struct token_hash *tok, __u32 second)
+{
+	struct flow_val fv = { .backend_id = id, .vip_id = vip->vip_id,
+			       .last_seen = bpf_ktime_get_coarse_ns() };
+
+	fv.second = second;
+	if (tok) {
+		fv.tok_h1 = tok->h1;
+		fv.tok_h2 = tok->h2;
+	}
+	bpf_map_update_elem(&MAP_NAME_HALFOPEN, k, &fv, BPF_ANY);
+}
+
 /* Half-open → established: copy into flows, drop the half-open entry. flows full: the flow
  * stays half-open (it works, but churn can evict it). 0 moved, -1 not.
  */
