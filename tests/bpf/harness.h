@@ -65,6 +65,7 @@ struct tcp_seen {
 };
 
 void must(int ret);
+int fresh(void **state); /* no connection state: flows, affinities, fragments, held segments */
 void vip(const char *spec, __u8 policy, int prefix);
 void backend(const char *vspec, const char *be);
 void run_if(const unsigned char *pkt, size_t len, struct result *r, unsigned int ifindex);

@@ -132,7 +132,7 @@ static int setup(void **state)
 }
 
 /* Each test starts with no connection state: flows, affinities, fragments, held segments. */
-static int fresh(void **state)
+int fresh(void **state)
 {
 	static const enum inst_map maps[] = { IM_FLOWS, IM_HALFOPEN, IM_AFFINITY, IM_FRAGS,
 					      IM_PENDING };

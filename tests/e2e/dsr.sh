@@ -34,7 +34,11 @@ check "a TCP token VIP in a DSR mode: refused, says why ($out)" \
 	[ $? -ne 0 -a -n "$(echo "$out" | grep 'needs mode nat')" ]
 out=$(limpetctl vip add 203.0.113.12:80/tcp mode l2dsr encap-source 10.255.0.0/16 2>&1)
 check "encap-source without ipip: refused ($out)" [ $? -ne 0 -a -n "$(echo "$out" | grep 'needs mode ipip')" ]
-check "no VIP was left behind by the refusals" [ -z "$(limpetctl vip list | grep 203.0.113.12)" ]
+printf 'vip add 203.0.113.13:80/tcp mode ipip\nbackend add 203.0.113.13:80/tcp 10.99.0.1\nvip add 203.0.113.12:80/tcp mode l2dsr\nbackend add 203.0.113.12:80/tcp 10.99.0.1:8080\n' >"$TB_DIR/bad.conf"
+out=$(limpetctl apply "$TB_DIR/bad.conf" 2>&1)
+check "a file with a port on a DSR backend: refused with its line ($out)" \
+	[ $? -ne 0 -a -n "$(echo "$out" | grep 'bad.conf:4: backend')" ]
+check "no VIP was left behind by the refusals" [ -z "$(limpetctl vip list | grep -e 203.0.113.12 -e 203.0.113.13)" ]
 
 limpetctl vip add "$V4" mode ipip encap-source 10.98.0.0/16 &&
 	limpetctl vip add "$V6" mode ipip && limpetctl vip add "$L2:80/tcp" mode l2dsr
@@ -120,6 +124,7 @@ rs=$(limpetctl -j stats)
 fw=$(jget "$rs" "sum(x['packets'] for x in d['reasons'] if x['reason'].startswith('fwd_'))")
 check "limpet counted the DSR packets it sent ($fw) and dropped none for lack of a path" \
 	[ "$fw" -gt 0 -a "$(jget "$rs" "[x['packets'] for x in d['reasons'] if x['reason']=='drop_dsr_path'][0]")" -eq 0 ]
-out=$(decap 1 detach dev eth0 2>&1) && out2=$(decap 1 detach dev eth0 2>&1)
-check "decap detach; again: refused, one line ($out2)" [ $? -ne 0 -a "$(echo "$out2" | wc -l)" -eq 1 ]
+check "decap detach" decap 1 detach dev eth0
+out=$(decap 1 detach dev eth0 2>&1)
+check "decap detach again: refused, one line ($out)" [ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 ]
 t_done

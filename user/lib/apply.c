@@ -62,12 +62,40 @@ static void say(cfg_log_fn log, void *ctx, const char *fmt, ...)
 		log(ctx, line);
 }
 
+/* Options no VIP may have, and a DSR VIP's backends with a port of their own: refused with the
+ * line before anything changes, as op_vip_add and op_backend_add would refuse them half-way.
+ */
+static int cfg_check_vips(const struct cfg *c, char *err, size_t errlen)
+{
+	char e[LIMPET_ERR_LEN];
+	int i, j;
+
+	for (i = 0; i < c->nvips; i++)
+		if (vip_opts_check(&c->vips[i].k, &c->vips[i].o, e, sizeof(e))) {
+			snprintf(err, errlen, "%s:%d: %s", c->path, c->vips[i].line, e);
+			return -EINVAL;
+		}
+	for (i = 0; i < c->nbes; i++)
+		for (j = 0; j < c->nvips; j++)
+			if (!memcmp(&c->bes[i].k, &c->vips[j].k, sizeof(struct vip_key)) &&
+			    c->vips[j].o.mode != LIMPET_MODE_NAT && c->bes[i].port != c->vips[j].k.port) {
+				snprintf(err, errlen, "%s:%d: backend %s: an %s VIP's packets keep "
+					 "their port; give the backend without one", c->path,
+					 c->bes[i].line, c->bes[i].spec, mode_names[c->vips[j].o.mode]);
+				return -EINVAL;
+			}
+	return 0;
+}
+
 /* What the file asks that the maps could refuse, checked before anything changes: backends
  * per VIP (its table size), per instance, and VIPs per backend endpoint (the reverse map).
  */
 static int cfg_check_limits(const struct cfg *c, char *err, size_t errlen)
 {
 	int i, j, same;
+
+	if (cfg_check_vips(c, err, errlen))
+		return -EINVAL;
 
 	if (c->nbes > LIMPET_MAX_BACKENDS) {
 		snprintf(err, errlen, "%s: %d backends, more than an instance holds (%d)", c->path,

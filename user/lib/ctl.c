@@ -287,11 +287,7 @@ static int parse_vip_opts(int argc, char **argv, struct ctl_cmd *c, char *err, s
 		FAIL("vip add: policy token needs 'token query|cookie|header NAME' or 'token udp offset O len L'");
 	if (o->policy != LIMPET_POLICY_TOKEN && (o->token.source || fallback_set || syn_data_set))
 		FAIL("vip add: token, fallback and syn-data need policy token");
-	if (o->dsr.src_plen && o->mode != LIMPET_MODE_IPIP)
-		FAIL("vip add: encap-source needs mode ipip");
-	if (o->mode != LIMPET_MODE_NAT && o->policy == LIMPET_POLICY_TOKEN &&
-	    c->vip.proto == IPPROTO_TCP)
-		FAIL("vip add: a TCP token VIP needs mode nat (binding a session sees both directions; DSR replies bypass limpet)");
+
 	return 0;
 }
 

@@ -20,10 +20,11 @@ static void decap_dir(const char *inst, char *dir, size_t len)
 
 static int decap_map(const char *inst, const char *map, char *err, size_t errlen)
 {
-	char path[256];
+	char dir[200], path[256];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s/%s", LIMPET_DECAP_PIN_ROOT, inst, map);
+	decap_dir(inst, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, map);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		snprintf(err, errlen, "decap instance %s: %s; attach it first (limpet decap attach dev IF)",

@@ -103,6 +103,7 @@ struct vip_opts {
 	__u8 mode;               /* enum limpet_mode */
 	struct dsr_spec dsr;     /* mode ipip: encap-source (src_plen 0: the host's address) */
 };
+int vip_opts_check(const struct vip_key *k, const struct vip_opts *o, char *err, size_t errlen);
 int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
 	       size_t errlen);
 int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errlen);

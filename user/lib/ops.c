@@ -222,12 +222,21 @@ static int table_ramp(struct inst *in, const struct maglev_backend *bs, int n, _
 	return ret;
 }
 
+/* An array map's n values, in one batch (keys: room for n). */
+static int array_read(int fd, __u32 n, __u32 *keys, __u32 *vals)
+{
+	__u32 out, count = n;
+
+	return bpf_map_lookup_batch(fd, NULL, &out, keys, vals, &count, NULL) && errno != ENOENT ?
+		       -errno : (count == n ? 0 : -EIO);
+}
+
 /* An ipip VIP's second chance (table[m, 2m)): each slot's previous owner — the old owner when
  * the slot changed hands, else the one it had before — while that backend still serves the VIP.
  */
 static void table_previous(struct inst *in, const struct vip_meta *meta, __u32 *table)
 {
-	__u32 m = meta->maglev_m, id = meta->vip_id, inner, n, *old = NULL, s, o, q;
+	__u32 m = meta->maglev_m, id = meta->vip_id, inner, n, *old = NULL, *keys = NULL, s, o, q;
 	struct bpf_map_info info = {};
 	__u32 ilen = sizeof(info);
 	bool serves[LIMPET_MAX_BACKENDS] = { false };
@@ -243,13 +252,13 @@ static void table_previous(struct inst *in, const struct vip_meta *meta, __u32 *
 		goto out;
 	n = info.max_entries;
 	old = malloc(n * sizeof(*old));
-	for (s = 0; old && s < n; s++)
-		if (bpf_map_lookup_elem(fd, &s, &old[s]))
-			old[s] = LIMPET_NO_BACKEND;
-	for (id = 0; old && id < LIMPET_MAX_BACKENDS; id++)
+	keys = malloc(n * sizeof(*keys));
+	if (!old || !keys || array_read(fd, n, keys, old))
+		goto out;
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
 		serves[id] = !bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) &&
 			     be.state != LIMPET_BE_FREE && be.vip_id == meta->vip_id;
-	for (s = 0; old && s < m; s++) {
+	for (s = 0; s < m; s++) {
 		o = old[s];
 		q = n >= 2 * m ? old[m + s] : LIMPET_NO_BACKEND;
 		if (o != table[s] && o < LIMPET_MAX_BACKENDS && serves[o])
@@ -259,6 +268,7 @@ static void table_previous(struct inst *in, const struct vip_meta *meta, __u32 *
 	}
 out:
 	free(old);
+	free(keys);
 	if (fd >= 0)
 		close(fd);
 }
@@ -421,6 +431,48 @@ int op_affinity_flush(struct inst *in, int vip_id, int backend_id)
 	return ret;
 }
 
+/* Options a VIP cannot have, whatever the instance holds: -EINVAL with err. apply checks a
+ * whole file with it before it changes anything; op_vip_add checks again.
+ */
+int vip_opts_check(const struct vip_key *k, const struct vip_opts *o, char *err, size_t errlen)
+{
+	char vs[80], what[100];
+
+	snprintf(what, sizeof(what), "add vip %s: ", vip_str(k, vs, sizeof(vs)));
+	if (k->family == LIMPET_AF_INET && o->prefix6_set) {
+		snprintf(err, errlen, "%sprefix6 applies to IPv6 VIPs; use prefix", what);
+		return -EINVAL;
+	}
+	if (k->family == LIMPET_AF_INET6 && o->prefix4_set) {
+		snprintf(err, errlen, "%sprefix applies to IPv4 VIPs; use prefix6", what);
+		return -EINVAL;
+	}
+	if (o->dsr.src_plen && o->mode != LIMPET_MODE_IPIP) {
+		snprintf(err, errlen, "%sencap-source needs mode ipip", what);
+		return -EINVAL;
+	}
+	if (o->mode != LIMPET_MODE_NAT && o->policy == LIMPET_POLICY_TOKEN && k->proto == IPPROTO_TCP) {
+		snprintf(err, errlen, "%sa TCP token VIP needs mode nat (binding a session "
+			 "needs both directions; DSR replies bypass limpet)", what);
+		return -EINVAL;
+	}
+	if (o->policy == LIMPET_POLICY_TOKEN) {
+		bool udp_tok = o->token.source == LIMPET_TOK_UDP;
+
+		if (udp_tok != (k->proto == IPPROTO_UDP)) {
+			snprintf(err, errlen, "%s%s", what, udp_tok ?
+				 "token udp needs a UDP VIP" :
+				 "UDP VIPs take 'token udp offset O len L'");
+			return -EINVAL;
+		}
+		if (o->syn_data && udp_tok) {
+			snprintf(err, errlen, "%ssyn-data applies to TCP token VIPs", what);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
 	       size_t errlen)
 {
@@ -437,28 +489,9 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 		snprintf(err, errlen, "add vip %s: vip already exists", vs);
 		return -EEXIST;
 	}
-	if (k->family == LIMPET_AF_INET && o->prefix6_set) {
-		snprintf(err, errlen, "add vip %s: prefix6 applies to IPv6 VIPs; use prefix", vs);
-		return -EINVAL;
-	}
-	if (k->family == LIMPET_AF_INET6 && o->prefix4_set) {
-		snprintf(err, errlen, "add vip %s: prefix applies to IPv4 VIPs; use prefix6", vs);
-		return -EINVAL;
-	}
-	if (o->policy == LIMPET_POLICY_TOKEN) {
-		bool udp_tok = o->token.source == LIMPET_TOK_UDP;
-
-		if (udp_tok != (k->proto == IPPROTO_UDP)) {
-			snprintf(err, errlen, "add vip %s: %s", vs, udp_tok ?
-				 "token udp needs a UDP VIP" :
-				 "UDP VIPs take 'token udp offset O len L'");
-			return -EINVAL;
-		}
-		if (o->syn_data && udp_tok) {
-			snprintf(err, errlen, "add vip %s: syn-data applies to TCP token VIPs", vs);
-			return -EINVAL;
-		}
-	}
+	ret = vip_opts_check(k, o, err, errlen);
+	if (ret)
+		return ret;
 	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
 		cur = next;
 		prev = &cur;
