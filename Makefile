@@ -15,7 +15,7 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 \
 	    -Iinclude -Iuser -I$(BUILD)
-LDLIBS   += -lbpf -lelf -lz -ljson-c
+LDLIBS   += -lbpf -lelf -lz -ljson-c -lmnl
 BPF_CFLAGS := -O2 -g -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
 	      $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 

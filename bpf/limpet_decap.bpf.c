@@ -6,6 +6,8 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <limpet/decap.h>
@@ -179,8 +181,25 @@ static __always_inline int strip(struct xdp_md *ctx, __u32 n)
 	return 0;
 }
 
+/* A hand-on the XDP step cannot send itself (forwarding off: the FIB answers nothing; or the
+ * previous owner's neighbour unresolved, typically, as backends rarely talk to each other):
+ * marked in the frame's metadata for the TC step, which has the kernel resolve the next hop.
+ */
+static __always_inline int mark_hand_on(struct xdp_md *ctx)
+{
+	__u32 *meta;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return LIMPET_DECAP_SECOND_STACK;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return LIMPET_DECAP_SECOND_STACK;
+	*meta = LIMPET_DECAP_META_HAND_ON;
+	return LIMPET_DECAP_SECOND_STACK;
+}
+
 /* Hand the inner packet, still inside the second header, on to the previous owner: out the
- * same device when the FIB says so, else the kernel routes it.
+ * same device when the FIB says so (forwarding on), else through the TC step.
  */
 static __always_inline int hand_on(struct xdp_md *ctx, const struct encap *e)
 {
@@ -203,7 +222,7 @@ static __always_inline int hand_on(struct xdp_md *ctx, const struct encap *e)
 	eth = data;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != ctx->ingress_ifindex ||
 	    (void *)(eth + 1) > end)
-		return LIMPET_DECAP_SECOND_STACK;
+		return mark_hand_on(ctx);
 	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	return LIMPET_DECAP_SECOND_TX;
@@ -246,6 +265,23 @@ int LIMPET_DECAP_PROG_NAME(struct xdp_md *ctx)
 	default:
 		return XDP_PASS;
 	}
+}
+
+/* The TC step: a hand-on the XDP step marked goes out this device to the previous owner, the
+ * kernel routing it and resolving the next hop (no forwarding needed). Only those are counted.
+ */
+SEC("tc")
+int LIMPET_DECAP_TC_NAME(struct __sk_buff *skb)
+{
+	__u32 *meta = (void *)(long)skb->data_meta, k = LIMPET_DECAP_SECOND_NEIGH;
+	__u64 *c;
+
+	if ((void *)(meta + 1) > (void *)(long)skb->data || *meta != LIMPET_DECAP_META_HAND_ON)
+		return TC_ACT_OK;
+	c = bpf_map_lookup_elem(&MAP_NAME_DECAP_REASONS, &k);
+	if (c)
+		(*c)++;
+	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

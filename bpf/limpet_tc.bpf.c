@@ -474,12 +474,32 @@ static __always_inline int tc_action(struct __sk_buff *skb, int r)
 	}
 }
 
+/* A DSR frame XDP passed for sending (struct limpet_neigh_meta): out its device to its next
+ * hop, the kernel resolving the neighbour. A verdict, or -1: not such a frame.
+ */
+static __always_inline int tc_neigh(struct __sk_buff *skb)
+{
+	struct limpet_neigh_meta *m = (void *)(long)skb->data_meta;
+	struct bpf_redir_neigh nh = {};
+
+	if ((void *)(m + 1) > (void *)(long)skb->data || m->magic != LIMPET_META_NEIGH)
+		return -1;
+	nh.nh_family = m->family;
+	__builtin_memcpy(nh.ipv6_nh, m->nh, 16);
+	tc_reason_count(LIMPET_TC_NEIGH);
+	return bpf_redirect_neigh(m->ifindex, &nh, sizeof(nh), 0);
+}
+
 SEC("tc")
 int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 {
 	struct tc_pkt *t;
 	__u32 zero = 0;
-	int r = LIMPET_TC_PASS;
+	int r = tc_neigh(skb);
+
+	if (r >= 0)
+		return r;
+	r = LIMPET_TC_PASS;
 
 	t = bpf_map_lookup_elem(&tc_pkts, &zero);
 	if (t) {

@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config
       libcmocka-dev libjson-c-dev bpftool iproute2 ethtool nginx-light curl
       python3 python3-websockets procps psmisc wrk gnuplot-nox iputils-ping
-      libmicrohttpd-dev libcurl4-openssl-dev prometheus scdoc man-db systemd)
+      libmicrohttpd-dev libcurl4-openssl-dev prometheus scdoc man-db systemd
+      libmnl-dev bird2)
 # make bench's peers: HAProxy, NGINX's stream module (nginx-light has http only), nftables
 [ "${LIMPET_BENCH:-0}" = 1 ] && pkgs+=(haproxy libnginx-mod-stream nftables)
 
@@ -26,12 +27,12 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The nginx, haproxy and prometheus packages start system services (:80, :9090); limpet's
+# The nginx, haproxy, prometheus and bird2 packages start system services (:80, :9090, BIRD); limpet's
 # testbeds run their own in namespaces. Stop only a service this run just installed, never one
 # the machine already had.
-for svc in nginx haproxy prometheus; do
+for svc in nginx haproxy prometheus bird; do
 	case " ${missing[*]} " in
-	*" $svc "* | *" $svc-light "*)
+	*" $svc "* | *" $svc-light "* | *" ${svc}2 "*)
 		if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
 			systemctl disable --now "$svc" >/dev/null 2>&1 || true
 		elif [ -f "/run/$svc.pid" ]; then

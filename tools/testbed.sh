@@ -89,7 +89,7 @@ tb_setup() { # NBACKENDS NCLIENTS [NCLIENTS6]
 	tb_log "$nbe backends, $ncli IPv4 + $ncli6 IPv6 client addresses in namespaces $TB-*"
 }
 
-tb_backend_add() { # N: namespace beN with nginx answering "beN"
+tb_backend_add() { # N: namespace beN with nginx answering "beN" (checked from ns TB_PROBE_NS, lb)
 	local n=$1 ns dir
 	ns=$(tb_ns "be$n")
 	dir=$TB_DIR/be$n
@@ -142,7 +142,7 @@ NGINX
 	TB_NBE=$((n > TB_NBE ? n : TB_NBE))
 	local t
 	for t in $(seq 50); do
-		tb_in lb curl -s -o /dev/null --max-time 1 "http://$(tb_backend4 "$n")/" && return 0
+		tb_in "${TB_PROBE_NS:-lb}" curl -s -o /dev/null --max-time 1 "http://$(tb_backend4 "$n")/" && return 0
 		sleep 0.1
 	done
 	echo "testbed: backend $n does not answer" >&2

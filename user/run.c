@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <net/if.h>
 
 #include "loader.h"
 
@@ -116,6 +117,30 @@ static void run_sweep(const struct cfg *c)
 	inst_close(&in);
 }
 
+/* Announce what should be (VIPs with a backend taking clients) when it changed, or on force
+ * (a resync: someone may have touched the device). An error is logged once, until it changes.
+ */
+static void run_announce(const struct cfg *c, struct announce_set *done, bool force)
+{
+	static struct announce_set want;
+	static char last_err[LIMPET_ERR_LEN];
+	struct inst in;
+	int ret;
+
+	if (!c->announce_dev[0] || inst_open(&in, instance, err, sizeof(err)))
+		return;
+	ret = announce_wanted(&in, &want);
+	inst_close(&in);
+	if (ret || (!force && want.n == done->n && !memcmp(want.a, done->a, sizeof(want.a[0]) * want.n)))
+		return;
+	err[0] = '\0';
+	ret = announce_apply(c->announce_dev, &want, log_change, NULL, err, sizeof(err));
+	if (ret && strcmp(err, last_err))
+		daemon_log("%s", err);
+	snprintf(last_err, sizeof(last_err), "%s", ret ? err : "");
+	*done = ret ? (struct announce_set){ .n = -1 } : want;
+}
+
 static bool devs_equal(const struct cfg *a, const struct cfg *b)
 {
 	if (a->ndevs != b->ndevs)
@@ -142,6 +167,12 @@ static void run_reload(const char *path, struct cfg *c)
 	if (!devs_equal(&next, c))
 		daemon_log("attach lines changed: devices are attached when the daemon starts; "
 			   "restart it (or limpet attach/detach by hand)");
+	if (strcmp(next.announce_dev, c->announce_dev) && c->announce_dev[0]) {
+		struct announce_set none = { .n = 0 };
+
+		if (announce_apply(c->announce_dev, &none, log_change, NULL, err, sizeof(err)))
+			daemon_log("%s", err);
+	}
 	cfg_free(c);
 	*c = next;
 	run_apply(c);
@@ -175,6 +206,7 @@ int cmd_run(const char *path)
 	time_t last_sweep = 0;
 	void *metrics = NULL;
 	struct health *health;
+	static struct announce_set announced = { .n = -1 };
 	int lock;
 
 	if (cfg_load(path, &c, err, sizeof(err))) {
@@ -183,6 +215,12 @@ int cmd_run(const char *path)
 	}
 	if (!c.ndevs) {
 		out_error("%s: no 'attach dev IFNAME' line: the daemon needs a device", path);
+		cfg_free(&c);
+		return 1;
+	}
+	if (c.announce_dev[0] && !if_nametoindex(c.announce_dev)) {
+		out_error("%s: announce dev %s: no such device; name one that exists (lo, or a dummy "
+			  "device)", path, c.announce_dev);
 		cfg_free(&c);
 		return 1;
 	}
@@ -225,6 +263,7 @@ int cmd_run(const char *path)
 			health_tick(health, resync, 200);
 		else
 			usleep(200000);
+		run_announce(&c, &announced, resync);
 	}
 	health_stop(health);
 	daemon_log("exiting on a signal; the datapath keeps forwarding on the pinned state");

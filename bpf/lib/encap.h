@@ -122,8 +122,25 @@ static __always_inline int encap_push(struct xdp_md *ctx, __u32 l2len, __u32 dle
 	return 0;
 }
 
+/* The frame for the TC step to send (struct limpet_neigh_meta). 0, or -1: no room for it. */
+static __always_inline int neigh_mark(struct xdp_md *ctx, const struct bpf_fib_lookup *fib)
+{
+	struct limpet_neigh_meta *m;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+		return -1;
+	m = (void *)(long)ctx->data_meta;
+	if ((void *)(m + 1) > (void *)(long)ctx->data)
+		return -1;
+	m->magic = LIMPET_META_NEIGH;
+	m->ifindex = fib->ifindex;
+	m->family = fib->family;
+	__builtin_memcpy(m->nh, fib->ipv6_dst, 16);
+	return 0;
+}
+
 /* The frame's next hop is on dev fib->ifindex: new MACs, out the same device or a redirect.
- * stack: the kernel routes it instead (an unresolved neighbour, a device without XDP frames).
+ * stack: the TC step sends it instead (an unresolved neighbour, a device without XDP frames).
  */
 static __always_inline int dsr_out(struct xdp_md *ctx, const struct bpf_fib_lookup *fib,
 				   __u32 in_ifindex, int stack)
@@ -132,7 +149,7 @@ static __always_inline int dsr_out(struct xdp_md *ctx, const struct bpf_fib_look
 	struct ethhdr *eth = data;
 
 	if (stack)
-		return LIMPET_R_FWD_STACK;
+		return neigh_mark(ctx, fib) ? LIMPET_R_DROP_DSR_PATH : LIMPET_R_FWD_STACK;
 	if ((void *)(eth + 1) > data_end)
 		return LIMPET_R_DROP_DSR_PATH;
 	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
@@ -182,16 +199,16 @@ static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, const struct d
 		return LIMPET_R_DROP_TOO_BIG;
 	xdp_dev = rc == BPF_FIB_LKUP_RET_SUCCESS &&
 		  (fib.ifindex == in_ifindex || bpf_map_lookup_elem(&MAP_NAME_TX_DEVS, &fib.ifindex));
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return LIMPET_R_DROP_DSR_PATH;
 	if (!ipip) {
-		/* the backend itself must be the next hop, on a device limpet sends frames to */
-		if (!xdp_dev || fib.ipv6_dst[0] != t->addr[0] ||
+		/* the backend itself must be the next hop */
+		if (fib.ipv6_dst[0] != t->addr[0] ||
 		    (v6 && (fib.ipv6_dst[1] != t->addr[1] || fib.ipv6_dst[2] != t->addr[2] ||
 			    fib.ipv6_dst[3] != t->addr[3])))
 			return LIMPET_R_DROP_DSR_PATH;
-		return dsr_out(ctx, &fib, in_ifindex, 0);
+		return dsr_out(ctx, &fib, in_ifindex, !xdp_dev);
 	}
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return LIMPET_R_DROP_DSR_PATH;
 	hash = limpet_hash9(p->key.src, p->key.dst,
 			    ((__u32)p->key.sport << 16 | p->key.dport) ^ p->key.proto, 0);
 	/* IPv6: version and traffic class as the client sent them, the flow's own label */

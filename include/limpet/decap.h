@@ -10,7 +10,11 @@
 #define MAP_NAME_DECAP_VIPS decap_vips
 #define MAP_NAME_DECAP_REASONS decap_reasons
 #define LIMPET_DECAP_PROG_NAME limpet_decap
+#define LIMPET_DECAP_TC_NAME limpet_decap_tc
 #define LIMPET_DECAP_PIN_PROG "prog_decap"
+#define LIMPET_DECAP_TC_HANDLE 0x4c4d /* its TC ingress filter, beside limpet's own */
+#define LIMPET_DECAP_TC_PRIO 2
+#define LIMPET_DECAP_META_HAND_ON 0x4c48414eu /* XDP → TC metadata: "LHAN", a hand-on */
 #define LIMPET_DECAP_REASONS_CAP 32
 
 /* A VIP this backend serves: the inner destination a packet must have to be unwrapped. */
@@ -29,14 +33,15 @@ enum limpet_decap_reason {
 	LIMPET_DECAP_PASS_BAD,      /* truncated or inconsistent headers: untouched */
 	LIMPET_DECAP_DELIVER,       /* unwrapped, given to the local stack */
 	LIMPET_DECAP_SECOND_TX,     /* second chance: no socket here, sent on to the previous owner */
-	LIMPET_DECAP_SECOND_STACK,  /* second chance, left to the kernel to route on */
+	LIMPET_DECAP_SECOND_STACK,  /* second chance, left to the TC step (or the kernel) */
 	LIMPET_DECAP_DROP,          /* could not be unwrapped (no room to move headers) */
+	LIMPET_DECAP_SECOND_NEIGH,  /* TC step: a second_stack packet sent on, next hop resolved */
 	LIMPET_DECAP_MAX,
 };
 _Static_assert(LIMPET_DECAP_MAX <= LIMPET_DECAP_REASONS_CAP, "decap_reasons map too small");
 
 #define LIMPET_DECAP_REASON_NAMES                                                                 \
 	{ "none", "pass_other", "pass_not_vip", "pass_bad", "deliver", "second_tx",               \
-	  "second_stack", "drop" }
+	  "second_stack", "drop", "second_neigh" }
 
 #endif

@@ -141,7 +141,7 @@ enum limpet_reason {
 	LIMPET_R_NONE = 0,
 	LIMPET_R_FWD_REDIRECT,     /* rewritten, sent out another device */
 	LIMPET_R_FWD_TX,           /* rewritten, sent back out the same device */
-	LIMPET_R_FWD_STACK,        /* rewritten, handed to the kernel to route (no FIB/neighbour yet) */
+	LIMPET_R_FWD_STACK,        /* rewritten, handed to the kernel (NAT) or the TC step (DSR) to send: no neighbour yet */
 	LIMPET_R_PASS_NOT_IP,      /* ARP, LLDP, … */
 	LIMPET_R_PASS_NOT_VIP,     /* IP traffic that is neither for a VIP nor a reply */
 	LIMPET_R_PASS_L4_OTHER,    /* ICMP and other protocols to a VIP address */
@@ -195,6 +195,7 @@ enum limpet_tc_reason {
 	LIMPET_TC_DROP_NO_BACKEND, /* no backend to bind the client to */
 	LIMPET_TC_DROP_REWRITE,    /* the packet could not be resized or rewritten */
 	LIMPET_TC_DROP_BAD_CSUM,   /* a first segment with a bad IPv4 header or TCP checksum */
+	LIMPET_TC_NEIGH,           /* a DSR frame XDP passed (fwd_stack): sent, the kernel resolving its next hop */
 	LIMPET_TC_MAX,
 };
 
@@ -203,7 +204,7 @@ _Static_assert(LIMPET_TC_MAX <= LIMPET_TC_REASONS_CAP, "tc_reasons map too small
 #define LIMPET_TC_REASON_NAMES                                                                    \
 	{ "none", "tc_pass", "tc_bind_syn", "tc_deliver", "tc_client_rst", "tc_drop_cookie",      \
 	  "tc_drop_no_state", "tc_drop_spliced", "tc_drop_no_backend", "tc_drop_rewrite",      \
-	  "tc_drop_bad_csum" }
+	  "tc_drop_bad_csum", "tc_neigh" }
 
 /* Addresses are 16 bytes; IPv4 uses the first 4 and zeroes the rest. Ports in network order. */
 struct vip_key {
@@ -416,6 +417,20 @@ struct dsr_spec {
 	__u8 pad[3];
 };
 _Static_assert(sizeof(struct dsr_spec) == 20, "dsr_spec layout");
+
+/* A DSR frame XDP could not address (its next hop's neighbour unresolved, or a device without
+ * XDP frames): XDP passes it with this in its metadata, and the TC step has the kernel send it to
+ * nh out ifindex, resolving the neighbour (the kernel itself would not: an ipip frame's source
+ * is the host's own address, an l2dsr frame's destination a local VIP).
+ */
+#define LIMPET_META_NEIGH 0x4c4e4748u /* "LNGH" */
+struct limpet_neigh_meta {
+	__u32 magic;
+	__u32 ifindex;
+	__u32 family; /* AF_INET / AF_INET6 */
+	__u32 nh[4];
+};
+_Static_assert(sizeof(struct limpet_neigh_meta) == 28, "neigh meta: XDP metadata is at most 32 bytes");
 
 /* An ipip VIP's Maglev table holds 2 × M slots: [0, M) the owners, [M, 2M) each slot's
  * previous owner (LIMPET_NO_BACKEND: none), for second chance (docs/design.md §4.3).

@@ -27,6 +27,7 @@ backend add 203.0.113.41:0/udp $B4
 vip add 203.0.113.42:80/tcp policy token token header X-Session-Id fallback five-tuple syn-data on
 backend add 203.0.113.42:80/tcp $B1:8080
 metrics listen 127.0.0.1:9810
+announce dev lo
 EOF
 out=$(limpetctl -j apply "$TB_DIR/a.conf")
 check "apply to an empty instance: 4 VIPs and 7 backends added, 1 drained ($(jget "$out" "len(d['changes'])") changes)" \
@@ -54,8 +55,16 @@ before=$(limpetctl save)
 err=$(limpetctl apply "$TB_DIR/bad.conf" 2>&1 >/dev/null)
 rc=$?
 check "a bad line: exit 1, one line naming it ($err)" \
-	[ $rc -eq 1 -a "$(echo "$err" | wc -l)" -eq 1 -a -n "$(echo "$err" | grep 'bad.conf:16: backend add: weight')" ]
+	[ $rc -eq 1 -a "$(echo "$err" | wc -l)" -eq 1 -a -n "$(echo "$err" | grep 'bad.conf:17: backend add: weight')" ]
 check "a bad line: nothing changed" [ "$(limpetctl save)" = "$before" ]
+printf 'announce dev lo\nannounce dev eth0\n' >"$TB_DIR/ann.conf"
+err=$(limpetctl apply "$TB_DIR/ann.conf" 2>&1 >/dev/null)
+check "two announce lines: refused, naming the second ($err)" \
+	[ $? -eq 1 -a -n "$(echo "$err" | grep 'ann.conf:2: announce: already given')" ]
+printf 'attach dev lbc\nannounce dev nosuchdev0\n' >"$TB_DIR/ann.conf"
+err=$(limpet run -c "$TB_DIR/ann.conf" 2>&1 >/dev/null)
+check "limpet run with an announce device that does not exist: one line, exit 1 ($err)" \
+	[ $? -eq 1 -a "$(echo "$err" | wc -l)" -eq 1 -a -n "$(echo "$err" | grep 'nosuchdev0: no such device')" ]
 # what the maps would refuse is found before anything changes too: an endpoint for 5 VIPs
 cp "$TB_DIR/a.conf" "$TB_DIR/big.conf"
 for p in 81 82 83 84; do printf 'vip add %s:%s/tcp\nbackend add %s:%s/tcp %s:80\n' "$TB_VIP4" $p "$TB_VIP4" $p "$B2"; done >>"$TB_DIR/big.conf"

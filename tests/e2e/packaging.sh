@@ -89,7 +89,8 @@ result(want == got, 'limpetctl(8) commands = limpetctl help (%d)' % len(want),
 opts = set(re.findall(r'(-[a-z])\|--', h))
 mo = man_options(src + '/limpetctl.8.scd')
 result(opts == mo, 'limpetctl(8) options = limpetctl help (%s)' % ' '.join(sorted(opts)), str(opts ^ mo))
-conf = {'attach dev', 'vip add', 'backend add', 'backend drain', 'flows sweep', 'metrics listen'}
+conf = {'attach dev', 'vip add', 'backend add', 'backend drain', 'flows sweep', 'metrics listen',
+        'announce dev'}
 got = man_entries(src + '/limpet.conf.5.scd')
 result(conf == got, 'limpet.conf(5) lines = what a configuration takes', str(conf ^ got))
 sys.exit(1 if failed else 0)

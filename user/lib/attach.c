@@ -104,12 +104,11 @@ static int xdp_install(unsigned int ifindex, int prog_fd, __u32 mode, __u32 old_
 	return ret;
 }
 
-/* The TC ingress program (token binding steps) on a device: created or replaced. */
-static int tc_install(unsigned int ifindex, int prog_fd)
+int tc_filter_set(unsigned int ifindex, int prog_fd, __u32 handle, __u32 prio)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LIMPET_TC_HANDLE, .priority = LIMPET_TC_PRIO,
-		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = prio, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
 	int ret = bpf_tc_hook_create(&hook);
 
 	if (ret && ret != -EEXIST)
@@ -117,12 +116,23 @@ static int tc_install(unsigned int ifindex, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
-void tc_remove(unsigned int ifindex)
+void tc_filter_del(unsigned int ifindex, __u32 handle, __u32 prio)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = LIMPET_TC_HANDLE, .priority = LIMPET_TC_PRIO);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = prio);
 
 	bpf_tc_detach(&hook, &opts);
+}
+
+/* The TC ingress program (token binding steps) on a device: created or replaced. */
+static int tc_install(unsigned int ifindex, int prog_fd)
+{
+	return tc_filter_set(ifindex, prog_fd, LIMPET_TC_HANDLE, LIMPET_TC_PRIO);
+}
+
+void tc_remove(unsigned int ifindex)
+{
+	tc_filter_del(ifindex, LIMPET_TC_HANDLE, LIMPET_TC_PRIO);
 }
 
 /* Unpin everything in an instance's directory. */
@@ -247,6 +257,26 @@ static bool is_bridge(const char *ifname)
 	ret = ioctl(fd, SIOCETHTOOL, &ifr);
 	close(fd);
 	return !ret && !strcmp(di.driver, "bridge");
+}
+
+/* limpet asks the FIB as a forwarder: with forwarding off on the device, every lookup fails. */
+static void forwarding_check(const char *ifname, attach_warn_fn warn)
+{
+	static const char *const fam[] = { "ipv4", "ipv6" };
+	char path[128], v = '1';
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/forwarding", fam[i], ifname);
+		f = fopen(path, "r");
+		if (f && fread(&v, 1, 1, f) == 1 && v == '0')
+			warnf(warn, "%s forwarding is off on %s: limpet cannot send to backends "
+				    "(drop_dsr_path, fwd_stack); sysctl -w net.%s.conf.all.forwarding=1",
+			      fam[i], ifname, fam[i]);
+		if (f)
+			fclose(f);
+	}
 }
 
 int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32 ask[TBL_MAX],
@@ -416,6 +446,7 @@ int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32
 	if (pin_atomic(bpf_program__fd(skel->progs.LIMPET_PROG_NAME), dir, LIMPET_PIN_PROG) ||
 	    pin_atomic(tc_fd, dir, LIMPET_PIN_TC_PROG))
 		warnf(warn, "pin programs in %s: %s", dir, strerror(errno));
+	forwarding_check(ifname, warn);
 	*prog_id = info.id;
 	ret = 0;
 out:

@@ -163,6 +163,14 @@ static int cfg_line(int argc, char **argv, struct cfg *c, const char *path, int 
 		snprintf(c->metrics, sizeof(c->metrics), "%s", argv[2]);
 		return 0;
 	}
+	if (!strcmp(argv[0], "announce")) {
+		if (argc != 3 || strcmp(argv[1], "dev") || strlen(argv[2]) >= sizeof(c->announce_dev))
+			LFAIL("announce: expected 'announce dev IFNAME'");
+		if (c->announce_dev[0])
+			LFAIL("announce: already given (one announce device per instance)");
+		snprintf(c->announce_dev, sizeof(c->announce_dev), "%s", argv[2]);
+		return 0;
+	}
 	if (ctl_parse(argc, argv, &cmd, e2, sizeof(e2)))
 		LFAIL("%s", e2);
 	if (cmd.op == CTL_VIP_ADD)
@@ -177,7 +185,7 @@ static int cfg_line(int argc, char **argv, struct cfg *c, const char *path, int 
 		return 0;
 	}
 	LFAIL("'%s %s' is a command, not configuration (vip add, backend add|drain, attach, "
-	      "flows sweep, metrics listen)", argv[0], argc > 1 ? argv[1] : "");
+	      "flows sweep, metrics listen, announce dev)", argv[0], argc > 1 ? argv[1] : "");
 }
 
 void cfg_free(struct cfg *c)

@@ -67,11 +67,21 @@ int decap_attach(const char *inst, const char *ifname, __u32 mode, char *err, si
 	}
 	if (old_id && old_mode != mode)
 		bpf_xdp_detach(ifindex, xdp_flags_of(old_mode), NULL);
+	/* the TC step first: an XDP step alone would leave unresolved hand-ons to the kernel */
+	ret = tc_filter_set(ifindex, bpf_program__fd(skel->progs.LIMPET_DECAP_TC_NAME),
+			    LIMPET_DECAP_TC_HANDLE, LIMPET_DECAP_TC_PRIO);
+	if (ret) {
+		snprintf(err, errlen, "decap attach %s: its TC step: %s", ifname, strerror(-ret));
+		goto out;
+	}
 	ret = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.LIMPET_DECAP_PROG_NAME),
 			     xdp_flags_of(mode), NULL);
-	if (ret)
+	if (ret) {
 		snprintf(err, errlen, "decap attach %s: %s%s", ifname, strerror(-ret),
 			 mode == LIMPET_XDP_NATIVE ? "; try mode skb" : "");
+		if (!old_id)
+			tc_filter_del(ifindex, LIMPET_DECAP_TC_HANDLE, LIMPET_DECAP_TC_PRIO);
+	}
 out:
 	limpet_decap__destroy(skel);
 	return ret;
@@ -98,6 +108,8 @@ int decap_detach(const char *inst, const char *ifname, char *err, size_t errlen)
 	ret = bpf_xdp_detach(ifindex, xdp_flags_of(mode), NULL);
 	if (ret)
 		snprintf(err, errlen, "decap detach %s: %s", ifname, strerror(-ret));
+	else
+		tc_filter_del(ifindex, LIMPET_DECAP_TC_HANDLE, LIMPET_DECAP_TC_PRIO);
 	return ret;
 }
 

@@ -160,6 +160,9 @@ int decap_vip_set(const char *inst, const char *addr, bool add, char *err, size_
 int decap_read(const char *inst, struct l_addr *vips, int max, int *n, __u64 *counters, char *err,
 	       size_t errlen);
 void tc_remove(unsigned int ifindex);
+/* A TC ingress filter (handle, prio) running prog_fd on a device, created or replaced; removed. */
+int tc_filter_set(unsigned int ifindex, int prog_fd, __u32 handle, __u32 prio);
+void tc_filter_del(unsigned int ifindex, __u32 handle, __u32 prio);
 /* Unpin everything in an instance's directory. */
 void pins_remove(const char *dir);
 
@@ -190,6 +193,7 @@ struct cfg {
 	struct cfg_dev *devs;
 	int nvips, nbes, ndevs;
 	char metrics[64];
+	char announce_dev[16];            /* IFNAMSIZ; 'announce dev': the daemon announces VIPs there */
 	bool sweep_set;                   /* a 'flows sweep' line: the daemon's sweeper settings */
 	__u32 binding_s, idle_s, closed_s;
 	char path[256]; /* for errors: FILE:LINE */
@@ -207,6 +211,26 @@ int cfg_apply(struct inst *in, const struct cfg *c, cfg_log_fn log, void *ctx, c
 /* The instance's devices, VIPs and backends as configuration lines. */
 int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx);
 
+/* ---- announcing VIPs to the host's routing daemon (announce.c) ---- */
+#define LIMPET_IFA_PROTO 0x4c /* address protocol of the addresses limpet adds ('L') */
+struct announce_set {
+	struct {
+		__u32 a[4];
+		__u8 family;
+	} a[LIMPET_MAX_VIPS];
+	int n;
+};
+typedef void (*announce_log_fn)(void *ctx, const char *change);
+/* The VIP addresses to announce: those of VIPs with a backend that takes new clients (active,
+ * not down). 0 or -errno.
+ */
+int announce_wanted(struct inst *in, struct announce_set *want);
+/* Make dev's limpet-owned addresses exactly want (adds NODAD /32, /128 marked LIMPET_IFA_PROTO;
+ * removes only addresses so marked); each change goes to log. 0 or -errno (every change tried).
+ */
+int announce_apply(const char *dev, const struct announce_set *want, announce_log_fn log,
+		   void *ctx, char *err, size_t errlen);
+
 /* Prometheus text exposition of the instance's counters and tables (metrics.c). */
 int metrics_render(struct inst *in, FILE *f);
 /* ADDR:PORT or [ADDR6]:PORT; 0 or -EINVAL. */
@@ -220,6 +244,8 @@ int op_reverse_sync(struct inst *in);
 /* Call fn for every entry of a hash map, read in batches; 0, fn's non-zero return, or -errno. */
 int map_scan(int fd, size_t ksize, size_t vsize,
 	     int (*fn)(const void *key, const void *val, void *ctx), void *ctx);
+/* All n entries of an array map (keys 0..n-1) in one batch; 0 or -errno. */
+int array_read(int fd, __u32 n, __u32 *keys, void *vals);
 /* Remove TCP flows closed (FIN both ways or RST) at least closed_s ago, flows stuck binding
  * longer than binding_s, and flows idle longer than idle_s (established or half-open), with their
  * held segments; returns how many.

@@ -223,7 +223,7 @@ static int table_ramp(struct inst *in, const struct maglev_backend *bs, int n, _
 }
 
 /* An array map's n values, in one batch (keys: room for n). */
-static int array_read(int fd, __u32 n, __u32 *keys, __u32 *vals)
+int array_read(int fd, __u32 n, __u32 *keys, void *vals)
 {
 	__u32 out, count = n;
 

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Three limpet hosts behind an ECMP router, announced with BIRD (BGP + BFD): VIPs announced and
+# withdrawn as their health says; downloads and idle server-push sessions over ipip (and l2dsr)
+# carry on byte for byte when a limpet host's link goes down; then a backend is added while
+# connections are open and another host fails — the backend decap's second chance keeps them.
+#
+#   cli ── router (sw: BIRD, ECMP, bridge br0) ── h1 h2 h3 (BIRD + limpet run, ipip/l2dsr)
+#                                            └── be1..be4 (nginx, push servers, limpet decap)
+. "$(dirname "$0")/lib.sh"
+TB=lpec$$
+TB_PROBE_NS=sw
+VIP=203.0.113.10 L2=203.0.113.11 CHK=203.0.113.20
+hn() { echo "${TB}h$1"; } # host N's limpet instance
+ctl() { local n=$1; shift; "$TB_BUILD/limpetctl" -i "$(hn "$n")" "$@"; }
+cleanup() {
+	for n in 1 2 3; do nsenter --net="/run/netns/$TB-h$n" "$TB_BUILD/limpet" -i "$(hn "$n")" destroy >/dev/null 2>&1; done
+	for b in 1 2 3 4; do rm -rf "/sys/fs/bpf/limpet-decap/${TB}be$b"; done
+	tb_cleanup
+}
+trap cleanup EXIT
+command -v bird >/dev/null || { not_ok "bird2 is installed (tools/install-deps.sh)"; t_done; exit 1; }
+
+TB_DIR=$(mktemp -d "/tmp/$TB.XXXXXX")
+chmod 755 "$TB_DIR"
+mkdir -p "$TB_DIR/www"
+head -c 4194304 /dev/urandom >"$TB_DIR/www/big.bin"
+echo ok >"$TB_DIR/www/healthz"
+for ns in cli sw h1 h2 h3; do
+	ip netns add "$TB-$ns"
+	ip -n "$TB-$ns" link set lo up
+	tb_in "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+done
+tb_in sw sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
+# the router: clients on rc, hosts and backends on br0
+ip link add cli0 netns "$TB-cli" type veth peer name rc netns "$TB-sw"
+tb_link_prep "$TB-cli" cli0
+tb_link_prep "$TB-sw" rc
+ip -n "$TB-sw" addr add 198.18.255.254/16 dev rc
+for ((c = 0; c < 30; c++)); do echo "addr add $(tb_client4 $c)/16 dev cli0"; done | ip -n "$TB-cli" -batch -
+ip -n "$TB-cli" route add default via 198.18.255.254
+ip -n "$TB-sw" link add br0 type bridge
+ip -n "$TB-sw" link set br0 up
+ip -n "$TB-sw" addr add 10.99.0.254/24 dev br0
+for n in 1 2 3; do
+	ip link add eth0 netns "$TB-h$n" type veth peer name "h$n" netns "$TB-sw"
+	tb_link_prep "$TB-h$n" eth0
+	tb_link_prep "$TB-sw" "h$n"
+	ip -n "$TB-sw" link set "h$n" master br0
+	# XDP_TX on a host's eth0 is delivered only if its peer runs XDP
+	ip -n "$TB-sw" link set dev "h$n" xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
+	ip -n "$TB-h$n" addr add "10.99.0.1$n/24" dev eth0
+	ip -n "$TB-h$n" route add default via 10.99.0.254
+	tb_in "h$n" sysctl -qw net.ipv4.conf.all.forwarding=1
+done
+for b in 1 2 3 4; do
+	tb_backend_add "$b" || { not_ok "backend $b"; t_done; exit 1; }
+	ns=$TB-be$b
+	for a in $VIP $L2 $CHK; do ip -n "$ns" addr add "$a/32" dev lo; done
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+	ip -n "$ns" route replace default via 10.99.0.254 advmss 1440
+	d() { nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap "$@" >/dev/null; }
+	d attach dev eth0 && d vip add $VIP && d vip add $CHK || { not_ok "decap on be$b"; t_done; exit 1; }
+	for p in 9000 9001; do
+		tb_in "be$b" $PY "$E2E_ROOT/tools/push_sessions.py" server "be$b" $p "$TB_DIR/push$p" \
+			>/dev/null 2>&1 &
+	done
+done
+
+# BIRD: the router imports the hosts' VIP routes and merges them into ECMP routes (L4 hash);
+# each host exports its announced VIPs (addresses on lo); BFD finds a dead host in 0.3 s.
+bfd='protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }'
+cat >"$TB_DIR/bird-sw.conf" <<EOF
+router id 10.99.0.254;
+protocol device { scan time 1; }
+protocol kernel { ipv4 { import none; export all; }; merge paths on; }
+$bfd
+template bgp lb { local 10.99.0.254 as 65000; ipv4 { import all; export none; };
+	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 3; bfd on; }
+protocol bgp h1 from lb { neighbor 10.99.0.11 as 65001; }
+protocol bgp h2 from lb { neighbor 10.99.0.12 as 65001; }
+protocol bgp h3 from lb { neighbor 10.99.0.13 as 65001; }
+EOF
+for n in 1 2 3; do
+	cat >"$TB_DIR/bird-h$n.conf" <<EOF
+router id 10.99.0.1$n;
+protocol device { scan time 1; }
+protocol direct { ipv4; interface "lo"; }
+$bfd
+protocol bgp up { local 10.99.0.1$n as 65001; neighbor 10.99.0.254 as 65000;
+	ipv4 { import none; export where source = RTS_DEVICE && net ~ [ 203.0.113.0/24{32,32} ]; };
+	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 3; bfd on; }
+EOF
+	cat >"$TB_DIR/h$n.conf" <<EOF
+attach dev eth0
+announce dev lo
+vip add $VIP:80/tcp mode ipip
+vip add $VIP:9000/tcp policy five-tuple mode ipip
+vip add $VIP:9001/tcp policy five-tuple mode ipip
+vip add $L2:80/tcp mode l2dsr
+vip add $CHK:80/tcp mode ipip check http /files/healthz check-interval 1 check-timeout 1 rise 1 fall 1
+EOF
+	for v in $VIP:80 $VIP:9000 $VIP:9001 $L2:80 $CHK:80; do
+		for b in 1 2 3; do echo "backend add $v/tcp $(tb_backend4 $b)"; done
+	done >>"$TB_DIR/h$n.conf"
+done
+for ns in sw h1 h2 h3; do
+	tb_in "$ns" bird -c "$TB_DIR/bird-$ns.conf" -s "$TB_DIR/bird-$ns.ctl" -P "$TB_DIR/bird-$ns.pid" ||
+		{ not_ok "bird in $ns starts"; t_done; exit 1; }
+done
+for n in 1 2 3; do
+	nsenter --net="/run/netns/$TB-h$n" "$TB_BUILD/limpet" -i "$(hn $n)" run -c "$TB_DIR/h$n.conf" \
+		>"$TB_DIR/h$n.log" 2>&1 &
+done
+
+paths() { # ADDR: how many next hops the router has for ADDR (0: no route)
+	local r
+	r=$(ip -n "$TB-sw" route show "$1/32" 2>/dev/null)
+	if [ -z "$r" ]; then echo 0; elif echo "$r" | grep -q nexthop; then echo "$r" | grep -c nexthop; else echo 1; fi
+}
+wait_paths() { # ADDR N SECONDS
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(paths "$1")" -eq "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "the router has 3 ECMP paths to the VIP, one per limpet host (BGP from BIRD)" wait_paths $VIP 3 30
+for n in 1 2 3; do
+	check "host $n announced its VIPs on lo (daemon log)" wait_grep "$TB_DIR/h$n.log" "announce $VIP on lo" 1
+done
+
+# Announce follows health: every backend of $CHK fails its check → each host withdraws it.
+rm "$TB_DIR/www/healthz"
+check "a VIP whose backends all fail their checks is withdrawn by every host (router: no route)" \
+	wait_paths $CHK 0 15
+check "  while the other VIPs stay announced ($(paths $VIP) paths)" [ "$(paths $VIP)" -eq 3 ]
+check "  the daemon says so" wait_grep "$TB_DIR/h1.log" "withdraw $CHK from lo" 1
+echo ok >"$TB_DIR/www/healthz"
+check "healthy again: announced again by all three hosts" wait_paths $CHK 3 15
+
+want=$(sha256sum <"$TB_DIR/www/big.bin" | cut -d' ' -f1)
+pids=()
+downloads() { # TAG URL FIRST N: slow downloads (about 8 s each) in the background
+	for ((c = $3; c < $3 + $4; c++)); do
+		tb_in cli curl -s -S -f --limit-rate 500k --max-time 40 --interface "$(tb_client4 $c)" "$2" \
+			-o "$TB_DIR/$1.$c" 2>"$TB_DIR/$1.$c.err" &
+		pids+=($!)
+	done
+}
+sessions() { # PORT N: idle server-push sessions from all client addresses; in $TB_DIR/push$PORT.out
+	local srcs="" c
+	for ((c = 0; c < 30; c++)); do srcs+="${srcs:+,}$(tb_client4 $c)"; done
+	tb_in cli $PY "$E2E_ROOT/tools/push_sessions.py" client $VIP "$1" "$srcs" "$2" 30 "$TB_DIR/ready$1" \
+		>"$TB_DIR/push$1.out" 2>&1 &
+	spid=$!
+	for ((c = 0; c < 100; c++)); do [ -f "$TB_DIR/ready$1" ] && return 0; sleep 0.1; done
+	return 1
+}
+settle() { # PORT: the downloads end, then the servers push and the sessions answer
+	wait "${pids[@]}"
+	pids=()
+	: >"$TB_DIR/push$1"
+	wait "$spid"
+}
+exact() { # TAG FIRST N: how many downloads arrived byte for byte (the others' errors: notes)
+	local c k=0
+	for ((c = $2; c < $2 + $3; c++)); do
+		if [ "$(sha256sum <"$TB_DIR/$1.$c" 2>/dev/null | cut -d' ' -f1)" = "$want" ]; then
+			k=$((k + 1))
+		else
+			note "download $1.$c from $(tb_client4 $c): $(cat "$TB_DIR/$1.$c.err")" >&2
+		fi
+	done
+	echo $k
+}
+pushed() { # PORT: sessions whose hello, push and ok came from one backend
+	awk '$3 != "-" && $3 == $4 && $4 == $5' "$TB_DIR/push$1.out" | wc -l
+}
+flows_on() { # N: flows host N holds
+	ctl "$1" -j flows | $PY -c "import json,sys; print(len(json.load(sys.stdin).get('flows', [])))"
+}
+host_down() { # N: the host's link goes down (its BGP and BFD with it); prints how long the router took
+	local t0 n
+	n=$(paths $VIP)
+	t0=$(date +%s%N)
+	ip -n "$TB-h$1" link set eth0 down
+	wait_paths $VIP $((n - 1)) 10
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+
+# Phase 1: the backend set unchanged; host 2 fails in the middle of everything.
+sessions 9000 30 || not_ok "push sessions opened"
+downloads ipip "http://$VIP/big.bin" 0 9
+downloads l2 "http://$L2/big.bin" 9 3
+sleep 2
+f1=$(flows_on 1) f2=$(flows_on 2) f3=$(flows_on 3)
+check "connections spread over the three hosts (flows: $f1, $f2, $f3)" [ "$f1" -gt 0 -a "$f2" -gt 0 -a "$f3" -gt 0 ]
+ms=$(host_down 2)
+check "host 2 down: the router dropped its path (BFD) in $ms ms" [ "$(paths $VIP)" -eq 2 ]
+settle 9000
+k=$(exact ipip 0 9)
+check "9 ipip downloads across the failure: byte-exact ($k)" [ "$k" -eq 9 ]
+k=$(exact l2 9 3)
+check "3 l2dsr downloads across the failure: byte-exact ($k)" [ "$k" -eq 3 ]
+check "30 idle sessions: the server's push after the failure answered by the same backend ($(pushed 9000))" \
+	[ "$(pushed 9000)" -eq 30 ]
+
+# Phase 2: host 2 back; a backend is added while connections are open, then host 3 fails.
+ip -n "$TB-h2" link set eth0 up
+check "host 2 back: 3 paths again" wait_paths $VIP 3 20
+sessions 9001 60 || not_ok "push sessions opened"
+downloads ipip2 "http://$VIP/big.bin" 12 15
+sleep 1
+for n in 1 2 3; do
+	for v in $VIP:80 $VIP:9001; do echo "backend add $v/tcp $(tb_backend4 4)"; done >>"$TB_DIR/h$n.conf"
+	kill -HUP "$(cat "/run/limpet/$(hn $n).run")"
+done
+for n in 1 2 3; do
+	check "host $n: backend 4 added (SIGHUP)" wait_grep "$TB_DIR/h$n.log" "backend add $VIP:9001/tcp $(tb_backend4 4)" 5
+done
+sleep 1
+f3=$(flows_on 3)
+ms=$(host_down 3)
+check "host 3 ($f3 flows) down: the router dropped its path in $ms ms" [ "$(paths $VIP)" -eq 2 ]
+settle 9001
+k=$(exact ipip2 12 15)
+check "15 downloads across a backend add and a host failure: byte-exact ($k)" [ "$k" -eq 15 ]
+check "60 idle sessions across a backend add and a host failure: push answered by the same backend ($(pushed 9001))" \
+	[ "$(pushed 9001)" -eq 60 ]
+st=$(nsenter --net="/run/netns/$TB-be4" "$TB_BUILD/limpet" -j -i "${TB}be4" decap stats)
+sc=$(jget "$st" "sum(x['packets'] for x in d['reasons'] if x['reason'] in ('second_tx', 'second_neigh'))")
+check "the new backend handed packets of connections it does not hold to their previous owner ($sc)" [ "$sc" -gt 0 ]
+t_done
