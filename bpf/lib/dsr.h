@@ -18,18 +18,19 @@
 /* Where a DSR packet goes. */
 struct dsr_to {
 	__u32 addr[4];   /* the backend */
-	__u32 second[4]; /* ipip, second chance: the slot's previous owner (n_hdrs 2) */
+	struct flow_val *fv; /* its established flow (the send cache), or NULL */
+	__u32 second;    /* ipip, second chance: the slot's previous owner's id + 1; 0: none */
 	__u32 vip_id;
 	__u8 mode;       /* enum limpet_mode */
-	__u8 n_hdrs;     /* ipip: outer headers to push, 1 or 2 */
 };
 
 /* A DSR flow's client packet (the only direction limpet sees): keep it fresh; the handshake's
  * ACK (TCP) or a second datagram (UDP) establishes it and writes the client's affinity; a FIN
- * moves it back to the evictable table, a RST ends it.
+ * moves it back to the evictable table, a RST ends it. 1: the entry stays where it is
+ * (established), so its send cache may be used; else 0.
  */
-static __noinline void dsr_client_step(const struct pkt *p, const struct vip_meta *vip,
-				       struct flow_val *fv, int where)
+static __noinline int dsr_client_step(const struct pkt *p, const struct vip_meta *vip,
+				      struct flow_val *fv, int where)
 {
 	__u64 now = bpf_ktime_get_coarse_ns();
 	struct tcphdr *th = p->l4;
@@ -41,21 +42,22 @@ static __noinline void dsr_client_step(const struct pkt *p, const struct vip_met
 	}
 	if (p->key.proto == IPPROTO_TCP) {
 		if (!th || (void *)(th + 1) > p->data_end)
-			return;
+			return 0;
 		if (th->rst) {
 			flow_forget(&p->key);
-			return;
+			return 0;
 		}
 		if (th->fin) {
 			fv->sp.fin |= LIMPET_FIN_CLIENT;
 			if (where == FLOW_EST)
 				flow_demote(&p->key, fv);
-			return;
+			return 0;
 		}
 		proven = proven && !th->syn && th->ack && !fv->sp.fin;
 	}
 	if (proven && !flow_promote(&p->key, fv))
 		affinity_bind(&p->key, vip, fv, now);
+	return where == FLOW_EST;
 }
 
 /* Second chance (ipip, TCP): a mid-connection packet this host has no flow for — it came from
@@ -112,11 +114,13 @@ static __noinline int dsr_new_flow(struct xdp_md *ctx, const struct pkt *p,
 
 #define DSR_RESET (-1) /* a down backend's client with on-down reset: the RST responder's */
 
-/* A DSR VIP's packet (not a later fragment): its backend, counted. 0, DSR_RESET or a reason. */
+/* A DSR VIP's packet (not a later fragment): its backend (and established flow), counted. 0,
+ * DSR_RESET or a reason.
+ */
 static __noinline int dsr_choose(struct xdp_md *ctx, struct pkt *p, struct dsr_to *t)
 {
 	struct vip_meta *vip = vip_lookup(&p->key, p->key.dport);
-	struct backend *be = NULL, *sb;
+	struct backend *be = NULL;
 	struct limpet_stats *vs;
 	struct flow_val *fv;
 	__u32 id = 0, second = 0;
@@ -133,8 +137,8 @@ static __noinline int dsr_choose(struct xdp_md *ctx, struct pkt *p, struct dsr_t
 		    (vip->flags & LIMPET_VIP_F_ON_DOWN_RESET))
 			return DSR_RESET;
 		second = fv->second;
-		if (be)
-			dsr_client_step(p, vip, fv, where);
+		if (be && dsr_client_step(p, vip, fv, where))
+			t->fv = fv;
 	}
 	if (!be) {
 		r = dsr_new_flow(ctx, p, vip, fv != NULL, &second);
@@ -153,12 +157,7 @@ static __noinline int dsr_choose(struct xdp_md *ctx, struct pkt *p, struct dsr_t
 	__builtin_memcpy(t->addr, be->addr, 16);
 	t->vip_id = vip->vip_id;
 	t->mode = vip->mode;
-	t->n_hdrs = 1;
-	sb = second ? backend_get(second - 1, vip->vip_id) : NULL;
-	if (sb) {
-		__builtin_memcpy(t->second, sb->addr, 16);
-		t->n_hdrs = 2;
-	}
+	t->second = second; /* dsr_send finds its address (and that it still serves the VIP) */
 	return 0;
 }
 
@@ -182,7 +181,6 @@ static __noinline int dsr_frag_later(const struct pkt *p, struct dsr_to *t)
 	__builtin_memcpy(t->addr, be->addr, 16);
 	t->vip_id = fv->vip_id;
 	t->mode = fv->dir == LIMPET_FRAG_L2DSR ? LIMPET_MODE_L2DSR : LIMPET_MODE_IPIP;
-	t->n_hdrs = 1;
 	return 0;
 }
 

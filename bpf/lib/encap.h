@@ -68,10 +68,10 @@ static __always_inline void encap_hdr6(void *at, const __u32 *src, const __u32 *
  * outer headers behind it. 0, or -1 (no headroom).
  */
 static __always_inline int encap_push(struct xdp_md *ctx, __u32 l2len, __u32 dlen, const __u32 *src,
-				      const struct dsr_to *t, int v6, __u32 inner_word)
+				      const __u32 *dst, const __u32 *second, int v6, __u32 inner_word)
 {
 	__u32 hsize = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
-	__u32 hlen = t->n_hdrs == 2 ? 2 * hsize : hsize, off;
+	__u32 hlen = second ? 2 * hsize : hsize, off;
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u8 l2[22];
 
@@ -107,17 +107,17 @@ static __always_inline int encap_push(struct xdp_md *ctx, __u32 l2len, __u32 dle
 
 		if ((void *)(h + 1) > data_end)
 			return -1;
-		encap_hdr6(h, src, t->addr, dlen + hlen - hsize, inner_word);
-		if (t->n_hdrs == 2 && (void *)(h + 2) <= data_end)
-			encap_hdr6(h + 1, src, t->second, dlen, inner_word);
+		encap_hdr6(h, src, dst, dlen + hlen - hsize, inner_word);
+		if (second && (void *)(h + 2) <= data_end)
+			encap_hdr6(h + 1, src, second, dlen, inner_word);
 	} else {
 		struct iphdr *h = data;
 
 		if ((void *)(h + 1) > data_end)
 			return -1;
-		encap_hdr4(h, src, t->addr, dlen + hlen - hsize, inner_word);
-		if (t->n_hdrs == 2 && (void *)(h + 2) <= data_end)
-			encap_hdr4(h + 1, src, t->second, dlen, inner_word);
+		encap_hdr4(h, src, dst, dlen + hlen - hsize, inner_word);
+		if (second && (void *)(h + 2) <= data_end)
+			encap_hdr4(h + 1, src, second, dlen, inner_word);
 	}
 	return 0;
 }
@@ -160,63 +160,138 @@ static __always_inline int dsr_out(struct xdp_md *ctx, const struct bpf_fib_look
 	return LIMPET_R_FWD_REDIRECT;
 }
 
+/* Where a DSR packet goes next: the FIB's answer (or a flow's cache of it), and for ipip the
+ * outer source and the flow's hash.
+ */
+struct dsr_route {
+	struct bpf_fib_lookup fib;
+	__u32 src[4];
+	__u32 hash;
+	int stack; /* the TC step sends it (no neighbour yet, a device without XDP frames) */
+};
+
+/* Ask the FIB for the way to t's backend, a datagram of tot bytes leaving (with the host's
+ * source address toward it when src). 0 or a reason.
+ */
+static __noinline int dsr_route(struct xdp_md *ctx, const struct pkt *p,
+			      const struct dsr_to *t, __u32 tot, struct dsr_route *r)
+{
+	__u32 in_ifindex = ctx->ingress_ifindex;
+	int v6 = !p->ip4, ipip = t->mode == LIMPET_MODE_IPIP, rc;
+
+	r->fib.family = v6 ? AF_INET6 : AF_INET;
+	if (p->ip4)
+		r->fib.tos = p->ip4->tos;
+	__builtin_memcpy(r->fib.ipv6_dst, t->addr, 16);
+	r->fib.ifindex = in_ifindex;
+	r->fib.tot_len = tot;
+	r->fib.l4_protocol = ipip ? (v6 ? IPPROTO_IPV6 : IPPROTO_IPIP) : p->key.proto;
+	rc = bpf_fib_lookup(ctx, &r->fib, sizeof(r->fib), r->stack ? BPF_FIB_LOOKUP_SRC : 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return LIMPET_R_DROP_TOO_BIG;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return LIMPET_R_DROP_DSR_PATH;
+	r->stack = rc != BPF_FIB_LKUP_RET_SUCCESS ||
+		   (r->fib.ifindex != in_ifindex &&
+		    !bpf_map_lookup_elem(&MAP_NAME_TX_DEVS, &r->fib.ifindex));
+	if (!ipip) /* the backend itself must be the next hop */
+		return r->fib.ipv6_dst[0] != t->addr[0] ||
+			       (v6 && (r->fib.ipv6_dst[1] != t->addr[1] ||
+				       r->fib.ipv6_dst[2] != t->addr[2] ||
+				       r->fib.ipv6_dst[3] != t->addr[3])) ?
+		       LIMPET_R_DROP_DSR_PATH : 0;
+	return 0;
+}
+
+/* The way and, for ipip, the outer source and the flow's hash, from the FIB. 0 or a reason. */
+static __noinline int dsr_way(struct xdp_md *ctx, const struct pkt *p,
+			    const struct dsr_to *t, __u32 tot, struct dsr_route *r)
+{
+	__u32 vip_id = t->vip_id;
+	struct dsr_spec *ds = NULL;
+	int rc;
+
+	if (t->mode == LIMPET_MODE_IPIP)
+		ds = bpf_map_lookup_elem(&MAP_NAME_DSR, &vip_id);
+	r->stack = t->mode == LIMPET_MODE_IPIP && (!ds || !ds->src_plen); /* in: the FIB's source */
+	rc = dsr_route(ctx, p, t, tot, r);
+	if (rc || t->mode != LIMPET_MODE_IPIP)
+		return rc;
+	if (!p->ip4 || (ds && ds->src_plen))
+		r->hash = limpet_hash9(p->key.src, p->key.dst,
+				       ((__u32)p->key.sport << 16 | p->key.dport) ^ p->key.proto, 0);
+	return encap_src(ds, &r->fib, !p->ip4, r->hash, r->src) ? LIMPET_R_DROP_DSR_PATH : 0;
+}
+
+/* The way an established flow took a moment ago, while fresh (no FIB lookup per packet, as NAT
+ * flows). 1: r filled; 0: ask the FIB.
+ */
+static __always_inline int dsr_cached(const struct flow_val *fv, __u32 in_ifindex, __u32 tot,
+				      __u64 now, struct dsr_route *r)
+{
+	if (!fv || fv->nh.in_ifindex != in_ifindex || now >= fv->nh.expires || tot > fv->dc.ok_len)
+		return 0;
+	r->fib.ifindex = fv->nh.ifindex;
+	__builtin_memcpy(r->fib.dmac, fv->nh.dmac, ETH_ALEN);
+	__builtin_memcpy(r->fib.smac, fv->nh.smac, ETH_ALEN);
+	__builtin_memcpy(r->src, fv->dc.src, 16);
+	r->hash = fv->dc.hash;
+	return 1;
+}
+
+static __always_inline void dsr_cache_set(struct flow_val *fv, __u32 in_ifindex, __u32 tot,
+					  __u64 now, const struct dsr_route *r)
+{
+	if (!fv || r->stack)
+		return;
+	fv->nh.ifindex = r->fib.ifindex;
+	fv->nh.in_ifindex = in_ifindex;
+	__builtin_memcpy(fv->nh.dmac, r->fib.dmac, ETH_ALEN);
+	__builtin_memcpy(fv->nh.smac, r->fib.smac, ETH_ALEN);
+	__builtin_memcpy(fv->dc.src, r->src, 16);
+	fv->dc.hash = r->hash;
+	fv->dc.ok_len = tot;
+	fv->nh.expires = now + LIMPET_NEXTHOP_TTL_NS;
+}
+
 /* Send p where t says. A reason. */
 static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, const struct dsr_to *t)
 {
-	__u32 in_ifindex = ctx->ingress_ifindex, vip_id = t->vip_id, src[4] = {};
-	__u32 dlen, l2len, inner_word, hash, hsize, v6word = 0;
-	struct bpf_fib_lookup fib = {};
-	struct dsr_spec *ds = NULL;
-	int v6, rc, ipip = t->mode == LIMPET_MODE_IPIP, xdp_dev;
+	__u32 in_ifindex = ctx->ingress_ifindex, dlen, l2len, inner_word = 0, tot;
+	int v6, ipip = t->mode == LIMPET_MODE_IPIP, rc;
+	struct backend *sb = t->second ? backend_get(t->second - 1, t->vip_id) : NULL;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct flow_val *fv = t->fv;
+	struct dsr_route r = {};
 
 	if (p->ip4) {
 		v6 = 0;
 		dlen = bpf_ntohs(p->ip4->tot_len);
 		l2len = (void *)p->ip4 - (void *)p->eth;
 		inner_word = p->ip4->tos;
-		fib.family = AF_INET;
-		fib.tos = p->ip4->tos;
-		fib.ipv4_dst = t->addr[0];
 	} else if (p->ip6) {
 		v6 = 1;
 		dlen = bpf_ntohs(p->ip6->payload_len) + sizeof(struct ipv6hdr);
 		l2len = (void *)p->ip6 - (void *)p->eth;
-		fib.family = AF_INET6;
-		__builtin_memcpy(fib.ipv6_dst, t->addr, 16);
-		v6word = *(__be32 *)p->ip6;
+		inner_word = *(__be32 *)p->ip6;
 	} else {
 		return LIMPET_R_PASS_BAD_L3;
 	}
-	hsize = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
-	fib.ifindex = in_ifindex;
-	fib.tot_len = dlen + (ipip ? hsize * t->n_hdrs : 0);
-	fib.l4_protocol = ipip ? (v6 ? IPPROTO_IPV6 : IPPROTO_IPIP) : p->key.proto;
-	if (ipip)
-		ds = bpf_map_lookup_elem(&MAP_NAME_DSR, &vip_id);
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), ipip && (!ds || !ds->src_plen) ?
-							 BPF_FIB_LOOKUP_SRC : 0);
-	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return LIMPET_R_DROP_TOO_BIG;
-	xdp_dev = rc == BPF_FIB_LKUP_RET_SUCCESS &&
-		  (fib.ifindex == in_ifindex || bpf_map_lookup_elem(&MAP_NAME_TX_DEVS, &fib.ifindex));
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return LIMPET_R_DROP_DSR_PATH;
-	if (!ipip) {
-		/* the backend itself must be the next hop */
-		if (fib.ipv6_dst[0] != t->addr[0] ||
-		    (v6 && (fib.ipv6_dst[1] != t->addr[1] || fib.ipv6_dst[2] != t->addr[2] ||
-			    fib.ipv6_dst[3] != t->addr[3])))
-			return LIMPET_R_DROP_DSR_PATH;
-		return dsr_out(ctx, &fib, in_ifindex, !xdp_dev);
+	tot = dlen + (ipip ? (v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) * (sb ? 2 : 1) : 0);
+	if (!dsr_cached(fv, in_ifindex, tot, now, &r)) {
+		rc = dsr_way(ctx, p, t, tot, &r);
+		if (rc)
+			return rc;
+		dsr_cache_set(fv, in_ifindex, tot, now, &r);
 	}
-	hash = limpet_hash9(p->key.src, p->key.dst,
-			    ((__u32)p->key.sport << 16 | p->key.dport) ^ p->key.proto, 0);
+	if (!ipip)
+		return dsr_out(ctx, &r.fib, in_ifindex, r.stack);
 	/* IPv6: version and traffic class as the client sent them, the flow's own label */
 	if (v6)
-		inner_word = (v6word & bpf_htonl(0xFFF00000)) | bpf_htonl(hash & 0xFFFFF);
-	if (encap_src(ds, &fib, v6, hash, src) || encap_push(ctx, l2len, dlen, src, t, v6, inner_word))
+		inner_word = (inner_word & bpf_htonl(0xFFF00000)) | bpf_htonl(r.hash & 0xFFFFF);
+	if (encap_push(ctx, l2len, dlen, r.src, t->addr, sb ? sb->addr : NULL, v6, inner_word))
 		return LIMPET_R_DROP_DSR_PATH;
-	return dsr_out(ctx, &fib, in_ifindex, !xdp_dev);
+	return dsr_out(ctx, &r.fib, in_ifindex, r.stack);
 }
 
 #endif

@@ -360,12 +360,26 @@ _Static_assert(sizeof(struct pending) == 1480, "pending layout");
  */
 #define LIMPET_ACK_WINDOW 65536
 
+/* A DSR flow's send cache, beside its nh (docs/design.md §4.3): what the FIB and the outer
+ * source cost once, kept while nh is fresh.
+ */
+struct dsr_cache {
+	__u32 src[4]; /* ipip: the outer source */
+	__u32 hash;   /* the flow's hash (outer source bits, IPv6 flow label) */
+	__u32 ok_len; /* the largest outer datagram the FIB's MTU check let through */
+	__u32 pad[2];
+};
+_Static_assert(sizeof(struct dsr_cache) == sizeof(struct nexthop), "dsr_cache shares nh_rev's room");
+
 struct flow_val {
 	__u32 backend_id;
 	__u32 vip_id;
 	__u64 last_seen;       /* CLOCK_MONOTONIC_COARSE ns */
 	struct nexthop nh;     /* toward the backend */
-	struct nexthop nh_rev; /* toward the client */
+	union {
+		struct nexthop nh_rev; /* NAT: toward the client */
+		struct dsr_cache dc;   /* DSR: limpet never sends toward the client */
+	};
 	__u32 tok_h1, tok_h2;  /* token VIPs: the affinity key, so a live session keeps it fresh */
 	struct splice sp;
 	union {

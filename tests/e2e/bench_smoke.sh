@@ -34,5 +34,11 @@ note "$row"
 # sticky, 0 moved on add, removal moves only be2's sessions: limpet's own guarantees
 check "limpet ip-hash: 100 % sticky, 0 % moved on add, 0 % needless on removal, WebSockets kept" \
 	bash -c "echo '$row' | awk -F'|' '{exit !(\$3 ~ /100.0 %/ && \$6 ~ / 0.0 %/ && \$10 ~ / 0.0 %/ && \$11 ~ / 4 \\/ 4/)}'"
+out=$(TB=lpsps$$ "$E2E_ROOT/tools/bench/push.sh" 1 1 4 2>&1)
+rc=$?
+check "push.sh measured NAT and ipip server push, each counted as what it says (exit $rc)" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || echo "$out" | sed 's/^/# /' | tail -5
+check "push.sh put DSR's balancer CPU per GB beside NAT's" grep -q "DSR / NAT = " <<<"$out"
+check "no namespace or pin of push.sh is left" bash -c "! ip netns list | grep -q lpsps$$ && [ ! -e /sys/fs/bpf/limpet/lpsps$$ ]"
 check "three plots written" bash -c "[ -s '$dir/rps.png' ] && [ -s '$dir/cpu.png' ] && [ -s '$dir/moved.png' ]"
 t_done

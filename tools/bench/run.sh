@@ -11,8 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 secs=1 rounds=3 requests=200 peer_secs=6 peer_rounds=5 sessions=200 conns=10 fill=10000000
-fuzz=1000000
-[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50 peer_secs=3 peer_rounds=1 conns=3 fill=1000000 fuzz=200000
+fuzz=1000000 push_secs=5
+[ "${QUICK:-0}" = 1 ] && secs=0.2 rounds=1 requests=50 peer_secs=3 peer_rounds=1 conns=3 fill=1000000 fuzz=200000 push_secs=2
 out=build/bench
 mkdir -p "$out"
 OUT=$out tools/bench/peers.sh "$peer_secs" "$peer_rounds" "$sessions" "$conns"
@@ -50,6 +50,12 @@ tools/bench/report.py "$out"
 	echo '```'
 	LIMPET_FUZZ_FRAMES=$fuzz bash tests/e2e/fuzz.sh 2>&1 | grep -E '^(ok|not ok|#)' || true
 	echo '```'
+	echo
+	echo "## Server push: NAT vs ipip DSR"
+	echo
+	echo "Command: \`tools/bench/push.sh $push_secs $rounds 12\` (12 clients downloading 32 MiB again and again from 3 nginx backends through a one-armed limpet; the balancer's CPU is its BPF programs' run time, \`kernel.bpf_stats_enabled\`; each round checks that NAT translated the backends' packets and DSR none)."
+	echo
+	tools/bench/push.sh $push_secs "$rounds" 12
 	echo
 	echo "## Time to first byte"
 	echo

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Server push through limpet, NAT vs ipip DSR: backends send to many clients (downloads), and
+# the balancer's CPU per GB sent is measured as its BPF programs' run time (kernel.bpf_stats),
+# with the whole machine's busy CPU per GB beside it.
+#   push.sh [SECONDS [ROUNDS [CLIENTS]]]
+#
+#   cli ── rt (router, bridge br0) ── lb (limpet, one arm)
+#                                 └── be1..be3 (nginx, limpet decap)
+# Clients reach the VIP through rt, which routes it to lb. In NAT mode the backends route their
+# replies to clients through lb; in DSR mode straight to rt.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TB=${TB:-lpps}
+. "$ROOT/tools/testbed.sh"
+SECS=${1:-5}
+ROUNDS=${2:-3}
+NCLI=${3:-12}
+VIP=203.0.113.60
+TB_PROBE_NS=sw
+cleanup() {
+	sysctl -qw kernel.bpf_stats_enabled="$stats_was"
+	for b in 1 2 3; do rm -rf "/sys/fs/bpf/limpet-decap/${TB}be$b"; done
+	tb_cleanup
+}
+stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+trap cleanup EXIT
+sysctl -qw kernel.bpf_stats_enabled=1
+
+TB_DIR=$(mktemp -d "/tmp/$TB.XXXXXX")
+chmod 755 "$TB_DIR"
+mkdir -p "$TB_DIR/www"
+head -c $((32 << 20)) /dev/urandom >"$TB_DIR/www/big.bin"
+for ns in cli sw lb; do
+	ip netns add "$TB-$ns"
+	ip -n "$TB-$ns" link set lo up
+	tb_in "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+done
+tb_in sw sysctl -qw net.ipv4.ip_forward=1
+tb_in lb sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1
+# the clients' side keeps veth's offloads, and GRO on: a client's kernel acknowledges what
+# arrived together at once, as behind any NIC with GRO (nothing rewrites these frames)
+ip link add cli0 netns "$TB-cli" type veth peer name rc netns "$TB-sw"
+ip -n "$TB-cli" link set cli0 up
+ip -n "$TB-sw" link set rc up
+tb_in cli ethtool -K cli0 gro on >/dev/null 2>&1
+ip -n "$TB-sw" addr add 198.18.255.254/16 dev rc
+for ((c = 0; c < NCLI; c++)); do echo "addr add $(tb_client4 $c)/16 dev cli0"; done | ip -n "$TB-cli" -batch -
+ip -n "$TB-cli" route add default via 198.18.255.254
+ip -n "$TB-sw" link add br0 type bridge
+ip -n "$TB-sw" link set br0 up
+ip -n "$TB-sw" addr add 10.99.0.254/24 dev br0
+ip link add eth0 netns "$TB-lb" type veth peer name lb netns "$TB-sw"
+tb_link_prep "$TB-lb" eth0
+tb_link_prep "$TB-sw" lb
+ip -n "$TB-sw" link set lb master br0
+ip -n "$TB-sw" link set dev lb xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
+ip -n "$TB-lb" addr add 10.99.0.100/24 dev eth0
+ip -n "$TB-lb" route add default via 10.99.0.254
+ip -n "$TB-sw" route add $VIP/32 via 10.99.0.100
+for b in 1 2 3; do
+	tb_backend_add "$b" >/dev/null || exit 1
+	ip -n "$TB-be$b" addr add $VIP/32 dev lo
+	tb_in "be$b" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+	nsenter --net="/run/netns/$TB-be$b" "$TB_BUILD/limpet" -i "${TB}be$b" decap attach dev eth0 >/dev/null &&
+		nsenter --net="/run/netns/$TB-be$b" "$TB_BUILD/limpet" -i "${TB}be$b" decap vip add $VIP || exit 1
+done
+limpet attach dev eth0 >/dev/null || exit 1
+
+run_ns() { # PROG_PIN: run_time_ns of one of the instance's pinned programs
+	bpftool -j prog show pinned "/sys/fs/bpf/limpet/$TB/$1" |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("run_time_ns", 0))'
+}
+busy() { # the machine's busy CPU time so far, in jiffies (all but idle and iowait)
+	awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+vstat() { # FIELD: the VIPs' sum of a limpetctl stats field
+	limpetctl -j stats | /usr/bin/python3 -c 'import json,sys; print(sum(v[sys.argv[1]] for v in json.load(sys.stdin)["vips"]))' "$1"
+}
+load() { # SECONDS: every client downloads again and again; prints the bytes received
+	local c
+	for ((c = 0; c < NCLI; c++)); do
+		(
+			end=$((SECONDS + $1))
+			while [ $SECONDS -lt $end ]; do
+				tb_in cli curl -s -o /dev/null -m $(($1 + 5)) --interface "$(tb_client4 $c)" \
+					-w '%{size_download}\n' "http://$VIP/big.bin"
+			done
+		) >"$TB_DIR/load.$c" &
+	done
+	wait
+	cat "$TB_DIR"/load.* | awk '{s += $1} END {print s + 0}'
+}
+mode() { # nat|ipip: the VIP in that mode, and the backends' route to clients to match
+	limpetctl vip del $VIP:80/tcp >/dev/null 2>&1
+	if [ "$1" = nat ]; then
+		limpetctl vip add $VIP:80/tcp >/dev/null
+	else
+		limpetctl vip add $VIP:80/tcp mode ipip >/dev/null
+	fi
+	for b in 1 2 3; do
+		limpetctl backend add $VIP:80/tcp "$(tb_backend4 $b)" >/dev/null
+		if [ "$1" = nat ]; then
+			ip -n "$TB-be$b" route replace 198.18.0.0/16 via 10.99.0.100
+		else
+			ip -n "$TB-be$b" route del 198.18.0.0/16 2>/dev/null
+		fi
+	done
+}
+
+echo "| round | mode | GB sent | limpet BPF CPU (ms) | limpet CPU per GB (ms) | machine CPU per GB (s) | client packets through limpet | backend packets through limpet | bytes through limpet per byte sent |"
+echo "|---|---|---|---|---|---|---|---|---|"
+declare -A per_gb
+hz=$(getconf CLK_TCK)
+for ((r = 1; r <= ROUNDS; r++)); do
+	for m in nat ipip; do
+		mode $m
+		x0=$(run_ns prog_xdp) t0=$(run_ns prog_tc) b0=$(busy) p0=$(vstat reply_packets) c0=$(vstat packets)
+		y0=$(($(vstat bytes) + $(vstat reply_bytes)))
+		bytes=$(load "$SECS")
+		x1=$(run_ns prog_xdp) t1=$(run_ns prog_tc) b1=$(busy) p1=$(vstat reply_packets) c1=$(vstat packets)
+		y1=$(($(vstat bytes) + $(vstat reply_bytes)))
+		/usr/bin/python3 - "$r" "$m" "$bytes" $((x1 - x0 + t1 - t0)) $((b1 - b0)) "$hz" $((p1 - p0)) $((c1 - c0)) $((y1 - y0)) \
+			>>"$TB_DIR/rows" <<'PY'
+import sys
+r, m = sys.argv[1], sys.argv[2]
+b, ns, jif, hz, rep, cli, thru = (int(x) for x in sys.argv[3:10])
+gb = b / 1e9
+print(r, m, gb, ns / 1e6, ns / 1e6 / gb if gb else 0, jif / hz / gb if gb else 0, rep, cli, thru / b if b else 0)
+PY
+		# the case measures what it says: NAT translated the backends' packets, DSR none
+		read -r _ _ gb _ _ _ back cli _ < <(tail -1 "$TB_DIR/rows")
+		if [ "$m" = nat ] && [ "$back" -eq 0 ] || [ "$m" = ipip ] && [ "$back" -ne 0 ] || [ "$cli" -eq 0 ]; then
+			echo "Error: push.sh: mode $m: $back backend and $cli client packets through limpet" >&2
+			exit 1
+		fi
+		tail -1 "$TB_DIR/rows" | awk '{printf "| %s | %s | %.2f | %.1f | %.2f | %.2f | %d | %d | %.3f |\n", $1, $2, $3, $4, $5, $6, $8, $7, $9}'
+	done
+done
+echo
+awk '{ms[$2] += $4; gb[$2] += $3; mc[$2] += $6; n[$2]++; pk[$2] += $7 + $8}
+	END {
+		nat = ms["nat"] / gb["nat"]; dsr = ms["ipip"] / gb["ipip"]
+		printf "Balancer CPU per GB sent (limpet BPF run time, all rounds): NAT %.2f ms, ipip DSR %.3f ms: DSR / NAT = %.3f (target <= 0.1)\n", nat, dsr, dsr / nat
+		printf "Whole machine (clients, backends, router, balancer) per GB: NAT %.2f s, ipip DSR %.2f s\n", mc["nat"] / n["nat"], mc["ipip"] / n["ipip"]
+		printf "Packets through limpet per GB sent: NAT %d, ipip DSR %d (the clients acknowledgements); per packet: NAT %.0f ns, ipip %.0f ns\n", pk["nat"] / gb["nat"], pk["ipip"] / gb["ipip"], ms["nat"] * 1e6 / pk["nat"], ms["ipip"] * 1e6 / pk["ipip"]
+	}' "$TB_DIR/rows"
