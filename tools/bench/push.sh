@@ -128,9 +128,11 @@ b, ns, jif, hz, rep, cli, thru = (int(x) for x in sys.argv[3:10])
 gb = b / 1e9
 print(r, m, gb, ns / 1e6, ns / 1e6 / gb if gb else 0, jif / hz / gb if gb else 0, rep, cli, thru / b if b else 0)
 PY
-		# the case measures what it says: NAT translated the backends' packets, DSR none
+		# the case measures what it says: NAT translated the backends' packets, DSR none (but a
+		# straggler of the NAT round before it: under 0.1 % of the client packets)
 		read -r _ _ gb _ _ _ back cli _ < <(tail -1 "$TB_DIR/rows")
-		if [ "$m" = nat ] && [ "$back" -eq 0 ] || [ "$m" = ipip ] && [ "$back" -ne 0 ] || [ "$cli" -eq 0 ]; then
+		if [ "$cli" -eq 0 ] || { [ "$m" = nat ] && [ "$back" -eq 0 ]; } ||
+			{ [ "$m" = ipip ] && [ $((back * 1000)) -gt "$cli" ]; }; then
 			echo "Error: push.sh: mode $m: $back backend and $cli client packets through limpet" >&2
 			exit 1
 		fi
