@@ -6,11 +6,10 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
-#include <linux/pkt_cls.h>
-#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <limpet/decap.h>
+#include "lib/neigh.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -181,25 +180,10 @@ static __always_inline int strip(struct xdp_md *ctx, __u32 n)
 	return 0;
 }
 
-/* A hand-on the XDP step cannot send itself (forwarding off: the FIB answers nothing; or the
- * previous owner's neighbour unresolved, typically, as backends rarely talk to each other):
- * marked in the frame's metadata for the TC step, which has the kernel resolve the next hop.
- */
-static __always_inline int mark_hand_on(struct xdp_md *ctx)
-{
-	__u32 *meta;
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
-		return LIMPET_DECAP_SECOND_STACK;
-	meta = (void *)(long)ctx->data_meta;
-	if ((void *)(meta + 1) > (void *)(long)ctx->data)
-		return LIMPET_DECAP_SECOND_STACK;
-	*meta = LIMPET_DECAP_META_HAND_ON;
-	return LIMPET_DECAP_SECOND_STACK;
-}
-
 /* Hand the inner packet, still inside the second header, on to the previous owner: out the
- * same device when the FIB says so (forwarding on), else through the TC step.
+ * same device when the FIB says so (forwarding on), else by the TC step (lib/neigh.h), the
+ * kernel routing it and resolving the neighbour: backends rarely have each other's, and need
+ * not forward.
  */
 static __always_inline int hand_on(struct xdp_md *ctx, const struct encap *e)
 {
@@ -222,7 +206,8 @@ static __always_inline int hand_on(struct xdp_md *ctx, const struct encap *e)
 	eth = data;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != ctx->ingress_ifindex ||
 	    (void *)(eth + 1) > end)
-		return mark_hand_on(ctx);
+		return neigh_mark(ctx, ctx->ingress_ifindex, 0, NULL) ? LIMPET_DECAP_DROP :
+									LIMPET_DECAP_SECOND_STACK;
 	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	return LIMPET_DECAP_SECOND_TX;
@@ -267,21 +252,19 @@ int LIMPET_DECAP_PROG_NAME(struct xdp_md *ctx)
 	}
 }
 
-/* The TC step: a hand-on the XDP step marked goes out this device to the previous owner, the
- * kernel routing it and resolving the next hop (no forwarding needed). Only those are counted.
- */
+/* The TC step: a hand-on the XDP step marked (second_stack) goes on; only those are counted. */
 SEC("tc")
 int LIMPET_DECAP_TC_NAME(struct __sk_buff *skb)
 {
-	__u32 *meta = (void *)(long)skb->data_meta, k = LIMPET_DECAP_SECOND_NEIGH;
+	__u32 k = LIMPET_DECAP_SECOND_NEIGH;
 	__u64 *c;
 
-	if ((void *)(meta + 1) > (void *)(long)skb->data || *meta != LIMPET_DECAP_META_HAND_ON)
+	if (!neigh_marked(skb))
 		return TC_ACT_OK;
 	c = bpf_map_lookup_elem(&MAP_NAME_DECAP_REASONS, &k);
 	if (c)
 		(*c)++;
-	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return neigh_send(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -22,6 +22,7 @@
 #include "lib/tcp.h"
 #include "lib/synproxy.h"
 #include "lib/flow.h"
+#include "lib/neigh.h"
 
 struct tc_pkt {
 	__u32 l3off, l4off, th_len, plen;
@@ -469,25 +470,11 @@ static __always_inline int tc_action(struct __sk_buff *skb, int r)
 		return TC_ACT_OK;
 	case LIMPET_TC_DELIVER:
 		return bpf_redirect(skb->ifindex, 0);
+	case LIMPET_TC_NEIGH:
+		return neigh_send(skb);
 	default:
 		return TC_ACT_SHOT;
 	}
-}
-
-/* A DSR frame XDP passed for sending (struct limpet_neigh_meta): out its device to its next
- * hop, the kernel resolving the neighbour. A verdict, or -1: not such a frame.
- */
-static __always_inline int tc_neigh(struct __sk_buff *skb)
-{
-	struct limpet_neigh_meta *m = (void *)(long)skb->data_meta;
-	struct bpf_redir_neigh nh = {};
-
-	if ((void *)(m + 1) > (void *)(long)skb->data || m->magic != LIMPET_META_NEIGH)
-		return -1;
-	nh.nh_family = m->family;
-	__builtin_memcpy(nh.ipv6_nh, m->nh, 16);
-	tc_reason_count(LIMPET_TC_NEIGH);
-	return bpf_redirect_neigh(m->ifindex, &nh, sizeof(nh), 0);
 }
 
 SEC("tc")
@@ -495,14 +482,12 @@ int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 {
 	struct tc_pkt *t;
 	__u32 zero = 0;
-	int r = tc_neigh(skb);
-
-	if (r >= 0)
-		return r;
-	r = LIMPET_TC_PASS;
+	int r = LIMPET_TC_PASS;
 
 	t = bpf_map_lookup_elem(&tc_pkts, &zero);
-	if (t) {
+	if (neigh_marked(skb)) {
+		r = LIMPET_TC_NEIGH; /* a DSR frame XDP could not address (fwd_stack) */
+	} else if (t) {
 		__builtin_memset(t, 0, sizeof(*t));
 		r = tc_process(skb, t);
 	}

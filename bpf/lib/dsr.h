@@ -80,7 +80,7 @@ static __always_inline __u32 dsr_second(const struct pkt *p, const struct vip_me
 		return 0;
 	idx = slot + vip->maglev_m;
 	prev = bpf_map_lookup_elem(table, &idx);
-	/* the control plane keeps only owners that still serve the VIP; dsr_choose checks again */
+	/* the control plane keeps only owners that still serve the VIP; dsr_send checks again */
 	if (!prev || *prev == LIMPET_NO_BACKEND || *prev == id)
 		return 0;
 	return *prev + 1;

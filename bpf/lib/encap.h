@@ -12,6 +12,7 @@
 #include "fwd.h"
 #include "tcp.h"
 #include "dsr.h"
+#include "neigh.h"
 
 #define ENCAP_TTL 64
 #define IP4_DF 0x4000
@@ -122,42 +123,21 @@ static __always_inline int encap_push(struct xdp_md *ctx, __u32 l2len, __u32 dle
 	return 0;
 }
 
-/* The frame for the TC step to send (struct limpet_neigh_meta). 0, or -1: no room for it. */
-static __always_inline int neigh_mark(struct xdp_md *ctx, const struct bpf_fib_lookup *fib)
-{
-	struct limpet_neigh_meta *m;
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
-		return -1;
-	m = (void *)(long)ctx->data_meta;
-	if ((void *)(m + 1) > (void *)(long)ctx->data)
-		return -1;
-	m->magic = LIMPET_META_NEIGH;
-	m->ifindex = fib->ifindex;
-	m->family = fib->family;
-	__builtin_memcpy(m->nh, fib->ipv6_dst, 16);
-	return 0;
-}
-
-/* The frame's next hop is on dev fib->ifindex: new MACs, out the same device or a redirect.
- * stack: the TC step sends it instead (an unresolved neighbour, a device without XDP frames).
+/* The frame to its next hop: new MACs, out the same device or a redirect (no hop limit to
+ * decrement: the backend is the packet's destination). stack: the TC step sends it instead (an
+ * unresolved neighbour, a device without XDP frames).
  */
 static __always_inline int dsr_out(struct xdp_md *ctx, const struct bpf_fib_lookup *fib,
 				   __u32 in_ifindex, int stack)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
+	struct ethhdr *eth = (void *)(long)ctx->data;
 
 	if (stack)
-		return neigh_mark(ctx, fib) ? LIMPET_R_DROP_DSR_PATH : LIMPET_R_FWD_STACK;
-	if ((void *)(eth + 1) > data_end)
+		return neigh_mark(ctx, fib->ifindex, fib->family, fib->ipv6_dst) ?
+			       LIMPET_R_DROP_DSR_PATH : LIMPET_R_FWD_STACK;
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
 		return LIMPET_R_DROP_DSR_PATH;
-	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
-	if (fib->ifindex == in_ifindex)
-		return LIMPET_R_FWD_TX;
-	bpf_redirect_map(&MAP_NAME_TX_DEVS, fib->ifindex, 0);
-	return LIMPET_R_FWD_REDIRECT;
+	return l2_out(eth, in_ifindex, fib->ifindex, fib->dmac, fib->smac);
 }
 
 /* Where a DSR packet goes next: the FIB's answer (or a flow's cache of it), and for ipip the
@@ -167,12 +147,11 @@ struct dsr_route {
 	struct bpf_fib_lookup fib;
 	__u32 src[4];
 	__u32 hash;
-	int stack; /* the TC step sends it (no neighbour yet, a device without XDP frames) */
+	int fib_src; /* in: ask the FIB for the host's source address toward the backend */
+	int stack;   /* the TC step sends it (no neighbour yet, a device without XDP frames) */
 };
 
-/* Ask the FIB for the way to t's backend, a datagram of tot bytes leaving (with the host's
- * source address toward it when src). 0 or a reason.
- */
+/* Ask the FIB for the way to t's backend, a datagram of tot bytes leaving. 0 or a reason. */
 static __noinline int dsr_route(struct xdp_md *ctx, const struct pkt *p,
 			      const struct dsr_to *t, __u32 tot, struct dsr_route *r)
 {
@@ -186,7 +165,7 @@ static __noinline int dsr_route(struct xdp_md *ctx, const struct pkt *p,
 	r->fib.ifindex = in_ifindex;
 	r->fib.tot_len = tot;
 	r->fib.l4_protocol = ipip ? (v6 ? IPPROTO_IPV6 : IPPROTO_IPIP) : p->key.proto;
-	rc = bpf_fib_lookup(ctx, &r->fib, sizeof(r->fib), r->stack ? BPF_FIB_LOOKUP_SRC : 0);
+	rc = bpf_fib_lookup(ctx, &r->fib, sizeof(r->fib), r->fib_src ? BPF_FIB_LOOKUP_SRC : 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return LIMPET_R_DROP_TOO_BIG;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
@@ -213,7 +192,7 @@ static __noinline int dsr_way(struct xdp_md *ctx, const struct pkt *p,
 
 	if (t->mode == LIMPET_MODE_IPIP)
 		ds = bpf_map_lookup_elem(&MAP_NAME_DSR, &vip_id);
-	r->stack = t->mode == LIMPET_MODE_IPIP && (!ds || !ds->src_plen); /* in: the FIB's source */
+	r->fib_src = t->mode == LIMPET_MODE_IPIP && (!ds || !ds->src_plen);
 	rc = dsr_route(ctx, p, t, tot, r);
 	if (rc || t->mode != LIMPET_MODE_IPIP)
 		return rc;
@@ -229,7 +208,7 @@ static __noinline int dsr_way(struct xdp_md *ctx, const struct pkt *p,
 static __always_inline int dsr_cached(const struct flow_val *fv, __u32 in_ifindex, __u32 tot,
 				      __u64 now, struct dsr_route *r)
 {
-	if (!fv || fv->nh.in_ifindex != in_ifindex || now >= fv->nh.expires || tot > fv->dc.ok_len)
+	if (!fv || !nh_fresh(&fv->nh, in_ifindex, now) || tot > fv->dc.ok_len)
 		return 0;
 	r->fib.ifindex = fv->nh.ifindex;
 	__builtin_memcpy(r->fib.dmac, fv->nh.dmac, ETH_ALEN);
@@ -243,15 +222,11 @@ static __always_inline void dsr_cache_set(struct flow_val *fv, __u32 in_ifindex,
 					  __u64 now, const struct dsr_route *r)
 {
 	if (!fv || r->stack)
-		return;
-	fv->nh.ifindex = r->fib.ifindex;
-	fv->nh.in_ifindex = in_ifindex;
-	__builtin_memcpy(fv->nh.dmac, r->fib.dmac, ETH_ALEN);
-	__builtin_memcpy(fv->nh.smac, r->fib.smac, ETH_ALEN);
+		return; /* the TC step's frames need the FIB's next hop each time */
+	nh_set(&fv->nh, &r->fib, in_ifindex, 0, now);
 	__builtin_memcpy(fv->dc.src, r->src, 16);
 	fv->dc.hash = r->hash;
 	fv->dc.ok_len = tot;
-	fv->nh.expires = now + LIMPET_NEXTHOP_TTL_NS;
 }
 
 /* Send p where t says. A reason. */

@@ -40,17 +40,41 @@ static __always_inline void hop_limit_decrement(struct pkt *p)
 	}
 }
 
+/* The frame at eth to its next hop: new MACs, out the same device or a redirect. */
+static __always_inline int l2_out(struct ethhdr *eth, __u32 in_ifindex, __u32 ifindex,
+				  const __u8 *dmac, const __u8 *smac)
+{
+	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
+	if (ifindex == in_ifindex)
+		return LIMPET_R_FWD_TX;
+	/* a member of tx_devs (the caller checked): the redirect is the map's, not a bare ifindex */
+	bpf_redirect_map(&MAP_NAME_TX_DEVS, ifindex, 0);
+	return LIMPET_R_FWD_REDIRECT;
+}
+
 static __always_inline int fwd_out(struct xdp_md *ctx, struct pkt *p, __u32 in_ifindex,
 				   __u32 ifindex, const __u8 *dmac, const __u8 *smac)
 {
 	hop_limit_decrement(p);
-	__builtin_memcpy(p->eth->h_dest, dmac, ETH_ALEN);
-	__builtin_memcpy(p->eth->h_source, smac, ETH_ALEN);
-	if (ifindex == in_ifindex)
-		return LIMPET_R_FWD_TX;
-	/* a member of tx_devs (fwd_packet checked): the redirect is the map's, not a bare ifindex */
-	bpf_redirect_map(&MAP_NAME_TX_DEVS, ifindex, 0);
-	return LIMPET_R_FWD_REDIRECT;
+	return l2_out(p->eth, in_ifindex, ifindex, dmac, smac);
+}
+
+/* A flow's cached next hop, usable for a packet that arrived on in_ifindex. */
+static __always_inline int nh_fresh(const struct nexthop *nh, __u32 in_ifindex, __u64 now)
+{
+	return nh && nh->in_ifindex == in_ifindex && now < nh->expires;
+}
+
+static __always_inline void nh_set(struct nexthop *nh, const struct bpf_fib_lookup *fib,
+				   __u32 in_ifindex, __u32 flags, __u64 now)
+{
+	nh->ifindex = fib->ifindex;
+	nh->in_ifindex = in_ifindex;
+	__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
+	nh->flags = flags;
+	nh->expires = now + LIMPET_NEXTHOP_TTL_NS;
 }
 
 /* nh: the flow's cached next hop (NULL: none), used while fresh and refreshed from the FIB. */
@@ -61,7 +85,7 @@ static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p, struct 
 	struct bpf_fib_lookup fib = {};
 	int rc, stack;
 
-	if (nh && nh->in_ifindex == in_ifindex && now < nh->expires)
+	if (nh_fresh(nh, in_ifindex, now))
 		return nh->flags & LIMPET_NH_STACK ?
 			       LIMPET_R_FWD_STACK :
 			       fwd_out(ctx, p, in_ifindex, nh->ifindex, nh->dmac, nh->smac);
@@ -89,14 +113,8 @@ static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p, struct 
 	}
 	/* XDP frames only to devices that take them; the kernel forwards the rest */
 	stack = fib.ifindex != in_ifindex && !bpf_map_lookup_elem(&MAP_NAME_TX_DEVS, &fib.ifindex);
-	if (nh) {
-		nh->ifindex = fib.ifindex;
-		nh->in_ifindex = in_ifindex;
-		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
-		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
-		nh->flags = stack ? LIMPET_NH_STACK : 0;
-		nh->expires = now + LIMPET_NEXTHOP_TTL_NS;
-	}
+	if (nh)
+		nh_set(nh, &fib, in_ifindex, stack ? LIMPET_NH_STACK : 0, now);
 	if (stack)
 		return LIMPET_R_FWD_STACK;
 	return fwd_out(ctx, p, in_ifindex, fib.ifindex, fib.dmac, fib.smac);

@@ -14,7 +14,6 @@
 #define LIMPET_DECAP_PIN_PROG "prog_decap"
 #define LIMPET_DECAP_TC_HANDLE 0x4c4d /* its TC ingress filter, beside limpet's own */
 #define LIMPET_DECAP_TC_PRIO 2
-#define LIMPET_DECAP_META_HAND_ON 0x4c48414eu /* XDP → TC metadata: "LHAN", a hand-on */
 #define LIMPET_DECAP_REASONS_CAP 32
 
 /* A VIP this backend serves: the inner destination a packet must have to be unwrapped. */
@@ -35,7 +34,7 @@ enum limpet_decap_reason {
 	LIMPET_DECAP_SECOND_TX,     /* second chance: no socket here, sent on to the previous owner */
 	LIMPET_DECAP_SECOND_STACK,  /* second chance, left to the TC step (or the kernel) */
 	LIMPET_DECAP_DROP,          /* could not be unwrapped (no room to move headers) */
-	LIMPET_DECAP_SECOND_NEIGH,  /* TC step: a second_stack packet sent on, next hop resolved */
+	LIMPET_DECAP_SECOND_NEIGH,  /* TC step: a second_stack packet sent on, next hop resolved (lib/neigh.h) */
 	LIMPET_DECAP_MAX,
 };
 _Static_assert(LIMPET_DECAP_MAX <= LIMPET_DECAP_REASONS_CAP, "decap_reasons map too small");

@@ -432,10 +432,12 @@ struct dsr_spec {
 };
 _Static_assert(sizeof(struct dsr_spec) == 20, "dsr_spec layout");
 
-/* A DSR frame XDP could not address (its next hop's neighbour unresolved, or a device without
- * XDP frames): XDP passes it with this in its metadata, and the TC step has the kernel send it to
- * nh out ifindex, resolving the neighbour (the kernel itself would not: an ipip frame's source
- * is the host's own address, an l2dsr frame's destination a local VIP).
+/* A frame XDP could not address (its next hop's neighbour unresolved, a device without XDP
+ * frames): XDP passes it with this in its metadata, and the TC step has the kernel send it to
+ * nh out ifindex (family 0: where its destination routes), resolving the neighbour. The kernel
+ * would not forward it itself: an ipip frame's source is the host's own address, an l2dsr
+ * frame's destination a local VIP, and a backend's decap hand-on needs no forwarding
+ * (bpf/lib/neigh.h).
  */
 #define LIMPET_META_NEIGH 0x4c4e4748u /* "LNGH" */
 struct limpet_neigh_meta {
