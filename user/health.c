@@ -36,6 +36,7 @@ struct health {
 	struct inst in; /* reads; changes take the instance lock */
 	log_fn log;
 	struct vip_set vips;
+	bool changed; /* a backend's health changed since the last tick */
 };
 
 static double now_s(void)
@@ -183,6 +184,7 @@ static void health_set(struct health *h, struct hc_target *t, __u8 health, __u8 
 		op_backend_ramp(&in, &m, t->be_id, 1);
 	}
 	r = op_backend_health_set(&in, &m, t->be_id, health);
+	h->changed |= r > 0;
 	if (r > 0)
 		h->log("backend %s %s %s (%d checks in a row)%s", health == LIMPET_HEALTH_UP ? "up" : "down",
 		       name, health == LIMPET_HEALTH_DOWN ? "failed" : "passed",
@@ -268,12 +270,15 @@ struct health *health_start(log_fn log, char *err, size_t errlen)
 	return h;
 }
 
-/* Probes due start, finished ones count; waits up to wait_ms for network activity. */
-void health_tick(struct health *h, bool resync, int wait_ms)
+/* Probes due start, finished ones count; waits up to wait_ms for network activity. Whether a
+ * backend's health changed.
+ */
+bool health_tick(struct health *h, bool resync, int wait_ms)
 {
 	double now = now_s();
 	CURLMsg *msg;
 	int running, left;
+	bool changed;
 
 	if (resync)
 		health_sync(h);
@@ -288,6 +293,9 @@ void health_tick(struct health *h, bool resync, int wait_ms)
 		if (msg->msg == CURLMSG_DONE)
 			probe_done(h, msg);
 	curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL);
+	changed = h->changed;
+	h->changed = false;
+	return changed;
 }
 
 void health_stop(struct health *h)

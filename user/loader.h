@@ -18,7 +18,7 @@ void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct health;
 struct health *health_start(log_fn log, char *err, size_t errlen);
 /* Start due probes, count finished ones, wait up to wait_ms; resync: VIPs or backends changed. */
-void health_tick(struct health *h, bool resync, int wait_ms);
+bool health_tick(struct health *h, bool resync, int wait_ms);
 void health_stop(struct health *h);
 /* /metrics on ADDR:PORT in a thread of its own; NULL with err when it cannot listen. */
 void *metrics_start(const char *addr, char *err, size_t errlen);

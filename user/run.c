@@ -117,10 +117,11 @@ static void run_sweep(const struct cfg *c)
 	inst_close(&in);
 }
 
-/* Announce what should be (VIPs with a backend taking clients) when it changed, or on force
- * (a resync: someone may have touched the device). An error is logged once, until it changes.
+/* Announce what should be (VIPs with a backend taking clients) after a health change, and on
+ * every resync (a reload, limpetctl's changes, someone touching the device), when it differs
+ * from what was done. An error is logged once, until it changes.
  */
-static void run_announce(const struct cfg *c, struct announce_set *done, bool force)
+static void run_announce(const struct cfg *c, struct announce_set *done, bool resync)
 {
 	static struct announce_set want;
 	static char last_err[LIMPET_ERR_LEN];
@@ -131,7 +132,8 @@ static void run_announce(const struct cfg *c, struct announce_set *done, bool fo
 		return;
 	ret = announce_wanted(&in, &want);
 	inst_close(&in);
-	if (ret || (!force && want.n == done->n && !memcmp(want.a, done->a, sizeof(want.a[0]) * want.n)))
+	if (ret || (!resync && want.n == done->n &&
+		    !memcmp(want.a, done->a, sizeof(want.a[0]) * want.n)))
 		return;
 	err[0] = '\0';
 	ret = announce_apply(c->announce_dev, &want, log_change, NULL, err, sizeof(err));
@@ -247,7 +249,7 @@ int cmd_run(const char *path)
 	if (!health)
 		daemon_log("health checks off: %s", err);
 	while (!got_term) {
-		bool resync = false;
+		bool resync = false, changed = false;
 
 		if (got_hup) {
 			got_hup = 0;
@@ -260,10 +262,11 @@ int cmd_run(const char *path)
 			resync = true; /* and pick up what limpetctl changed */
 		}
 		if (health)
-			health_tick(health, resync, 200);
+			changed = health_tick(health, resync, 200);
 		else
 			usleep(200000);
-		run_announce(&c, &announced, resync);
+		if (resync || changed)
+			run_announce(&c, &announced, resync);
 	}
 	health_stop(health);
 	daemon_log("exiting on a signal; the datapath keeps forwarding on the pinned state");
