@@ -62,7 +62,7 @@ err=$(limpetctl apply "$TB_DIR/ann.conf" 2>&1 >/dev/null)
 check "two announce lines: refused, naming the second ($err)" \
 	[ $? -eq 1 -a -n "$(echo "$err" | grep 'ann.conf:2: announce: already given')" ]
 printf 'attach dev lbc\nannounce dev nosuchdev0\n' >"$TB_DIR/ann.conf"
-err=$(limpet run -c "$TB_DIR/ann.conf" 2>&1 >/dev/null)
+err=$(timeout 5 nsenter --net="/run/netns/$TB-lb" "$TB_BUILD/limpet" -i "$TB" run -c "$TB_DIR/ann.conf" 2>&1 >/dev/null)
 check "limpet run with an announce device that does not exist: one line, exit 1 ($err)" \
 	[ $? -eq 1 -a "$(echo "$err" | wc -l)" -eq 1 -a -n "$(echo "$err" | grep 'nosuchdev0: no such device')" ]
 # what the maps would refuse is found before anything changes too: an endpoint for 5 VIPs

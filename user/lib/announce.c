@@ -18,11 +18,6 @@
 
 #define ERR(...) (err ? (void)snprintf(err, errlen, __VA_ARGS__) : (void)0)
 
-static bool serves(const struct backend *be)
-{
-	return be->state == LIMPET_BE_ACTIVE && be->health != LIMPET_HEALTH_DOWN;
-}
-
 static bool set_has(const struct announce_set *s, const __u32 *a, __u8 family)
 {
 	for (int i = 0; i < s->n; i++)
@@ -54,7 +49,7 @@ int announce_wanted(struct inst *in, struct announce_set *want)
 	if (ret)
 		return ret;
 	for (int i = 0; i < LIMPET_MAX_BACKENDS; i++)
-		if (serves(&bes[i]) && bes[i].vip_id < LIMPET_MAX_VIPS)
+		if (backend_takes_clients(&bes[i]) && bes[i].vip_id < LIMPET_MAX_VIPS)
 			vip_serves[bes[i].vip_id] = true;
 	for (int v = 0; v < vips.n; v++)
 		if (vips.v[v].m.vip_id < LIMPET_MAX_VIPS && vip_serves[vips.v[v].m.vip_id])

@@ -125,6 +125,13 @@ struct vip_set {
 	} v[LIMPET_MAX_VIPS];
 	int n;
 };
+/* A backend that takes new clients: in its VIP's Maglev table (unless all are down: fail-open),
+ * and what makes a VIP worth announcing.
+ */
+static inline bool backend_takes_clients(const struct backend *be)
+{
+	return be->state == LIMPET_BE_ACTIVE && be->health != LIMPET_HEALTH_DOWN;
+}
 int vips_read(struct inst *in, struct vip_set *s);
 int op_backend_health_set(struct inst *in, const struct vip_meta *meta, __u32 id, __u8 health);
 bool vip_all_down(struct inst *in, const struct vip_meta *meta);

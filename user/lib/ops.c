@@ -176,7 +176,7 @@ static int table_members(struct inst *in, __u32 vip_id, struct maglev_backend *b
 		for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
 			if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
 			    be.state != LIMPET_BE_ACTIVE || be.vip_id != vip_id ||
-			    (pass == 0 && be.health == LIMPET_HEALTH_DOWN))
+			    (pass == 0 && !backend_takes_clients(&be)))
 				continue;
 			bs[n].id = id;
 			memcpy(bs[n].addr, be.addr, 16);
