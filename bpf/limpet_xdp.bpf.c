@@ -21,18 +21,9 @@
 #include "lib/dsr.h"
 #include "lib/encap.h"
 
-/* Programs the main one hands packets to: filled by libbpf at load, never pinned, so an upgrade
- * brings its own.
+/* Programs the main one hands packets to (enum limpet_jump): filled by libbpf at load, never
+ * pinned, so an upgrade brings its own.
  */
-enum {
-	LIMPET_JUMP_SYNPROXY4 = 0,
-	LIMPET_JUMP_SYNPROXY6 = 1,
-	LIMPET_JUMP_RESET4 = 2,
-	LIMPET_JUMP_RESET6 = 3,
-	LIMPET_JUMP_DSR4 = 4,
-	LIMPET_JUMP_DSR6 = 5,
-	LIMPET_JUMP_MAX,
-};
 int limpet_synproxy4(struct xdp_md *ctx);
 int limpet_synproxy6(struct xdp_md *ctx);
 int limpet_reset4(struct xdp_md *ctx);
@@ -424,8 +415,10 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)
 	vip = vip_lookup(&p->key, p->key.dport);
 	if (!vip)
 		return lb_reply(ctx, p);
-	if (vip->mode != LIMPET_MODE_NAT)
-		return lb_dsr(ctx, p);
+	if (vip->mode != LIMPET_MODE_NAT) {
+		r = dsr_fast(ctx, p, vip);
+		return r == DSR_SLOW ? lb_dsr(ctx, p) : r;
+	}
 	return lb_vip(ctx, p, vip);
 }
 

@@ -42,64 +42,68 @@ static __always_inline int encap_src(const struct dsr_spec *ds, const struct bpf
 	return 0;
 }
 
-/* An outer IPv4 header in front of a datagram of dlen bytes (IPv6: the same). */
-static __always_inline void encap_hdr4(void *at, const __u32 *src, const __u32 *dst, __u32 dlen,
-				       __u8 tos)
+/* An outer IPv4 header at h in front of a datagram of dlen bytes (IPv6: the same), written in
+ * place; its checksum summed inline over its five words (no helper call per packet).
+ */
+static __always_inline void encap_hdr4(struct iphdr *h, const __u32 *src, const __u32 *dst,
+				       __u32 dlen, __u8 tos)
 {
-	struct iphdr h = { .version = 4, .ihl = 5, .tos = tos, .tot_len = bpf_htons(dlen + 20),
-			   .frag_off = bpf_htons(IP4_DF), .ttl = ENCAP_TTL, .protocol = IPPROTO_IPIP,
-			   .saddr = src[0], .daddr = dst[0] };
-	ip4_csum_set(&h);
-	__builtin_memcpy(at, &h, sizeof(h));
+	__u32 *w = (__u32 *)h, c = 0;
+	int i;
+
+	h->version = 4;
+	h->ihl = 5;
+	h->tos = tos;
+	h->tot_len = bpf_htons(dlen + 20);
+	h->id = 0;
+	h->frag_off = bpf_htons(IP4_DF);
+	h->ttl = ENCAP_TTL;
+	h->protocol = IPPROTO_IPIP;
+	h->check = 0;
+	h->saddr = src[0];
+	h->daddr = dst[0];
+#pragma unroll
+	for (i = 0; i < 5; i++)
+		c = csum_add32(c, w[i]);
+	h->check = csum_fold32(c);
 }
 
-static __always_inline void encap_hdr6(void *at, const __u32 *src, const __u32 *dst, __u32 dlen,
-				       __be32 vtc_flow)
+static __always_inline void encap_hdr6(struct ipv6hdr *h, const __u32 *src, const __u32 *dst,
+				       __u32 dlen, __be32 vtc_flow)
 {
-	struct ipv6hdr h = { .payload_len = bpf_htons(dlen), .nexthdr = IPPROTO_IPV6,
-			     .hop_limit = ENCAP_TTL };
-
-	*(__be32 *)&h = vtc_flow;
-	__builtin_memcpy(&h.saddr, src, 16);
-	__builtin_memcpy(&h.daddr, dst, 16);
-	__builtin_memcpy(at, &h, sizeof(h));
+	*(__be32 *)h = vtc_flow;
+	h->payload_len = bpf_htons(dlen);
+	h->nexthdr = IPPROTO_IPV6;
+	h->hop_limit = ENCAP_TTL;
+	__builtin_memcpy(&h->saddr, src, 16);
+	__builtin_memcpy(&h->daddr, dst, 16);
 }
 
-/* Move the L2 header (Ethernet and up to two VLAN tags) hlen bytes to the front and write the
- * outer headers behind it. 0, or -1 (no headroom).
+/* Make room for hlen bytes of outer headers behind the L2 header (Ethernet and the one VLAN tag
+ * the parse takes): the head grows, the L2 header is copied from its old place to the new front
+ * (they do not overlap: hlen >= 20 > 18), and the outer headers are written behind it. 0 or -1.
  */
 static __always_inline int encap_push(struct xdp_md *ctx, __u32 l2len, __u32 dlen, const __u32 *src,
 				      const __u32 *dst, const __u32 *second, int v6, __u32 inner_word)
 {
 	__u32 hsize = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
 	__u32 hlen = second ? 2 * hsize : hsize, off;
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	__u8 l2[22];
+	void *data, *data_end, *old;
 
-	if (l2len != 14 && l2len != 18 && l2len != 22)
+	if (l2len != 14 && l2len != 18)
 		return -1;
-	if (data + 22 > data_end)
-		return -1; /* an IP header follows any L2 header, so 22 bytes are there */
-	__builtin_memcpy(l2, data, 22);
 	if (bpf_xdp_adjust_head(ctx, -(int)hlen))
 		return -1;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	if (data + 14 > data_end)
-		return -1;
-	__builtin_memcpy(data, l2, 14);
+	old = data + hlen;
+	if (old + 18 > data_end)
+		return -1; /* an IP header follows the L2 header, so 18 bytes are there */
+	__builtin_memcpy(data, old, 14);
 	off = 14;
-	if (l2len >= 18) {
-		if (data + 18 > data_end)
-			return -1;
-		__builtin_memcpy(data + 14, l2 + 14, 4);
+	if (l2len == 18) {
+		__builtin_memcpy(data + 14, old + 14, 4);
 		off = 18;
-	}
-	if (l2len == 22) {
-		if (data + 22 > data_end)
-			return -1;
-		__builtin_memcpy(data + 18, l2 + 18, 4);
-		off = 22;
 	}
 	asm volatile("" : "+r"(off)); /* a constant on each path for the verifier, not l2len */
 	data += off;
@@ -205,10 +209,16 @@ static __noinline int dsr_way(struct xdp_md *ctx, const struct pkt *p,
 /* The way an established flow took a moment ago, while fresh (no FIB lookup per packet, as NAT
  * flows). 1: r filled; 0: ask the FIB.
  */
+static __always_inline int dsr_cache_ok(const struct flow_val *fv, __u32 in_ifindex, __u32 tot,
+					__u64 now)
+{
+	return fv && nh_fresh(&fv->nh, in_ifindex, now) && tot <= fv->dc.ok_len;
+}
+
 static __always_inline int dsr_cached(const struct flow_val *fv, __u32 in_ifindex, __u32 tot,
 				      __u64 now, struct dsr_route *r)
 {
-	if (!fv || !nh_fresh(&fv->nh, in_ifindex, now) || tot > fv->dc.ok_len)
+	if (!dsr_cache_ok(fv, in_ifindex, tot, now))
 		return 0;
 	r->fib.ifindex = fv->nh.ifindex;
 	__builtin_memcpy(r->fib.dmac, fv->nh.dmac, ETH_ALEN);
@@ -229,44 +239,115 @@ static __always_inline void dsr_cache_set(struct flow_val *fv, __u32 in_ifindex,
 	fv->dc.ok_len = tot;
 }
 
+/* The datagram a DSR packet carries and what it becomes on the wire. */
+struct dsr_frame {
+	__u32 dlen;       /* the client's datagram */
+	__u32 l2len;      /* its L2 header */
+	__u32 inner_word; /* IPv4: its TOS; IPv6: its first word */
+	__u32 tot;        /* the datagram that leaves (with outer headers, ipip) */
+};
+
+/* p's frame in mode (second: with a second outer header). 0, or -1 (not IP). */
+static __always_inline int dsr_frame_of(const struct pkt *p, __u8 mode, int second,
+					struct dsr_frame *f)
+{
+	__u32 hsize = p->ip4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+
+	if (p->ip4) {
+		f->dlen = bpf_ntohs(p->ip4->tot_len);
+		f->l2len = (void *)p->ip4 - (void *)p->eth;
+		f->inner_word = p->ip4->tos;
+	} else if (p->ip6) {
+		f->dlen = bpf_ntohs(p->ip6->payload_len) + sizeof(struct ipv6hdr);
+		f->l2len = (void *)p->ip6 - (void *)p->eth;
+		f->inner_word = *(__be32 *)p->ip6;
+	} else {
+		return -1;
+	}
+	f->tot = f->dlen + (mode == LIMPET_MODE_IPIP ? hsize * (second ? 2 : 1) : 0);
+	return 0;
+}
+
+/* ipip: the outer header(s) from src to dst (and second, or NULL) in front of p's datagram;
+ * l2dsr: nothing. 0, or a reason.
+ */
+static __always_inline int dsr_encap(struct xdp_md *ctx, const struct pkt *p, __u8 mode,
+				     const struct dsr_frame *f, const __u32 *src, __u32 hash,
+				     const __u32 *dst, const __u32 *second)
+{
+	__u32 inner_word = f->inner_word;
+
+	if (mode != LIMPET_MODE_IPIP)
+		return 0;
+	/* IPv6: version and traffic class as the client sent them, the flow's own label */
+	if (!p->ip4)
+		inner_word = (inner_word & bpf_htonl(0xFFF00000)) | bpf_htonl(hash & 0xFFFFF);
+	return encap_push(ctx, f->l2len, f->dlen, src, dst, second, !p->ip4, inner_word) ?
+		       LIMPET_R_DROP_DSR_PATH : 0;
+}
+
 /* Send p where t says. A reason. */
 static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, const struct dsr_to *t)
 {
-	__u32 in_ifindex = ctx->ingress_ifindex, dlen, l2len, inner_word = 0, tot;
-	int v6, ipip = t->mode == LIMPET_MODE_IPIP, rc;
+	__u32 in_ifindex = ctx->ingress_ifindex;
 	struct backend *sb = t->second ? backend_get(t->second - 1, t->vip_id) : NULL;
 	__u64 now = bpf_ktime_get_coarse_ns();
-	struct flow_val *fv = t->fv;
 	struct dsr_route r = {};
+	struct dsr_frame f;
+	int rc;
 
-	if (p->ip4) {
-		v6 = 0;
-		dlen = bpf_ntohs(p->ip4->tot_len);
-		l2len = (void *)p->ip4 - (void *)p->eth;
-		inner_word = p->ip4->tos;
-	} else if (p->ip6) {
-		v6 = 1;
-		dlen = bpf_ntohs(p->ip6->payload_len) + sizeof(struct ipv6hdr);
-		l2len = (void *)p->ip6 - (void *)p->eth;
-		inner_word = *(__be32 *)p->ip6;
-	} else {
+	if (dsr_frame_of(p, t->mode, sb != NULL, &f))
 		return LIMPET_R_PASS_BAD_L3;
-	}
-	tot = dlen + (ipip ? (v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) * (sb ? 2 : 1) : 0);
-	if (!dsr_cached(fv, in_ifindex, tot, now, &r)) {
-		rc = dsr_way(ctx, p, t, tot, &r);
+	if (!dsr_cached(t->fv, in_ifindex, f.tot, now, &r)) {
+		rc = dsr_way(ctx, p, t, f.tot, &r);
 		if (rc)
 			return rc;
-		dsr_cache_set(fv, in_ifindex, tot, now, &r);
+		dsr_cache_set(t->fv, in_ifindex, f.tot, now, &r);
 	}
-	if (!ipip)
-		return dsr_out(ctx, &r.fib, in_ifindex, r.stack);
-	/* IPv6: version and traffic class as the client sent them, the flow's own label */
-	if (v6)
-		inner_word = (inner_word & bpf_htonl(0xFFF00000)) | bpf_htonl(r.hash & 0xFFFFF);
-	if (encap_push(ctx, l2len, dlen, r.src, t->addr, sb ? sb->addr : NULL, v6, inner_word))
+	rc = dsr_encap(ctx, p, t->mode, &f, r.src, r.hash, t->addr, sb ? sb->addr : NULL);
+	return rc ? rc : dsr_out(ctx, &r.fib, in_ifindex, r.stack);
+}
+
+/* An established DSR flow's packet, sent by limpet_xdp itself when nothing but its cached way is
+ * needed: not a fragment, no TCP SYN, FIN or RST, its backend serving and up, no second chance,
+ * the way fresh. Everything else goes to the DSR program (its tail call costs a second parse and
+ * lookups). A reason, or DSR_SLOW before anything was changed or counted.
+ */
+#define DSR_SLOW (-2)
+
+static __noinline int dsr_fast(struct xdp_md *ctx, struct pkt *p, const struct vip_meta *vip)
+{
+	__u32 in_ifindex = ctx->ingress_ifindex;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct tcphdr *th = p->l4;
+	struct flow_val *fv;
+	struct backend *be;
+	struct dsr_frame f;
+	struct ethhdr *eth;
+	int rc;
+
+	if (p->frag != PKT_NOT_FRAG || !th)
+		return DSR_SLOW;
+	if (p->key.proto == IPPROTO_TCP &&
+	    ((void *)(th + 1) > p->data_end || th->syn || th->fin || th->rst))
+		return DSR_SLOW;
+	fv = bpf_map_lookup_elem(&MAP_NAME_FLOWS, &p->key);
+	if (!fv || fv->vip_id != vip->vip_id || fv->second)
+		return DSR_SLOW;
+	be = backend_get(fv->backend_id, vip->vip_id);
+	if (!be || be->health == LIMPET_HEALTH_DOWN || dsr_frame_of(p, vip->mode, 0, &f) ||
+	    !dsr_cache_ok(fv, in_ifindex, f.tot, now))
+		return DSR_SLOW;
+	dsr_client_step(p, vip, fv, FLOW_EST);
+	stats_count(vip_stats_get(vip->vip_id), p->len, 0);
+	stats_count(backend_stats_get(fv->backend_id), p->len, 0);
+	rc = dsr_encap(ctx, p, vip->mode, &f, fv->dc.src, fv->dc.hash, be->addr, NULL);
+	if (rc)
+		return rc;
+	eth = (void *)(long)ctx->data;
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
 		return LIMPET_R_DROP_DSR_PATH;
-	return dsr_out(ctx, &r.fib, in_ifindex, r.stack);
+	return l2_out(eth, in_ifindex, fv->nh.ifindex, fv->nh.dmac, fv->nh.smac);
 }
 
 #endif

@@ -134,6 +134,17 @@ struct check_spec {
 };
 _Static_assert(sizeof(struct check_spec) == 80, "check_spec layout");
 
+/* limpet_xdp's jump table: the programs it tail-calls, one per family and job. */
+enum limpet_jump {
+	LIMPET_JUMP_SYNPROXY4 = 0,
+	LIMPET_JUMP_SYNPROXY6 = 1,
+	LIMPET_JUMP_RESET4 = 2,
+	LIMPET_JUMP_RESET6 = 3,
+	LIMPET_JUMP_DSR4 = 4,
+	LIMPET_JUMP_DSR6 = 5,
+	LIMPET_JUMP_MAX,
+};
+
 /* Why the XDP program passed, dropped or forwarded a packet: exactly one per packet (reasons
  * map), so they add up to the packets it saw. 0 is no reason: functions return it for "go on".
  */

@@ -106,6 +106,7 @@ void test_dsr_encap_source(void **state);
 void test_dsr_ipip6(void **state);
 void test_dsr_l2(void **state);
 void test_dsr_mtu(void **state);
+void test_dsr_established(void **state);
 void test_dsr_fragments(void **state);
 void test_dsr_flow_state(void **state);
 void test_dsr_second_chance(void **state);

@@ -95,14 +95,15 @@ static void dsr_setup(void)
 /* The expected ipip frame, from scratch: Ethernet toward the backend's MAC, one outer header
  * per dst (outermost first), then the input's IP datagram unchanged.
  */
-static size_t want_ipip(const unsigned char *in_pkt, size_t in_len, int v6, const char *src,
-			const char *const *dst, int n, const unsigned char *dmac, unsigned char *out)
+static size_t want_ipip_l2(const unsigned char *in_pkt, size_t in_len, size_t l2, int v6,
+			   const char *src, const char *const *dst, int n, const unsigned char *dmac,
+			   unsigned char *out)
 {
-	size_t hs = v6 ? 40 : 20, dl = in_len - 14, at = 14;
+	size_t hs = v6 ? 40 : 20, dl = in_len - l2, at = l2;
 
 	memcpy(out, dmac, 6);
 	memcpy(out + 6, dout_mac, 6);
-	memcpy(out + 12, in_pkt + 12, 2);
+	memcpy(out + 12, in_pkt + 12, l2 - 12); /* a VLAN tag stays in front */
 	for (int i = 0; i < n; i++, at += hs) {
 		unsigned char *h = out + at;
 		size_t below = dl + hs * (n - 1 - i);
@@ -110,7 +111,7 @@ static size_t want_ipip(const unsigned char *in_pkt, size_t in_len, int v6, cons
 		memset(h, 0, hs);
 		if (!v6) {
 			h[0] = 0x45;
-			h[1] = in_pkt[15]; /* the client's TOS */
+			h[1] = in_pkt[l2 + 1]; /* the client's TOS */
 			pb_put16(h + 2, below + 20);
 			h[6] = 0x40; /* DF */
 			h[8] = 64;
@@ -119,7 +120,7 @@ static size_t want_ipip(const unsigned char *in_pkt, size_t in_len, int v6, cons
 			inet_pton(AF_INET, dst[i], h + 16);
 			pb_put16(h + 10, pb_fold(pb_sum(h, 20, 0)));
 		} else {
-			memcpy(h, in_pkt + 14, 4); /* version, class; the label is checked apart */
+			memcpy(h, in_pkt + l2, 4); /* version, class; the label is checked apart */
 			h[1] &= 0xf0, h[2] = h[3] = 0;
 			pb_put16(h + 4, below);
 			h[6] = 41;
@@ -128,8 +129,14 @@ static size_t want_ipip(const unsigned char *in_pkt, size_t in_len, int v6, cons
 			inet_pton(AF_INET6, dst[i], h + 24);
 		}
 	}
-	memcpy(out + at, in_pkt + 14, dl);
+	memcpy(out + at, in_pkt + l2, dl);
 	return at + dl;
+}
+
+static size_t want_ipip(const unsigned char *in_pkt, size_t in_len, int v6, const char *src,
+			const char *const *dst, int n, const unsigned char *dmac, unsigned char *out)
+{
+	return want_ipip_l2(in_pkt, in_len, 14, v6, src, dst, n, dmac, out);
 }
 
 static void expect_bytes(const struct result *r, const unsigned char *want, size_t len)
@@ -324,6 +331,85 @@ void test_dsr_mtu(void **state)
 	run_if(pkt, len, &r, din);
 	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
 	assert_int_equal(r.len, len);
+}
+
+/* Packets from..to-1 of one connection (SYN, the handshake's ACK, then data), each expected at
+ * the backend be in the frame built here (be empty: the first packet's backend, written to be).
+ * IPv6 frames' label is checked to stay the flow's own, then set to 0 on both sides.
+ */
+static void dsr_connection(struct pspec *s, int from, int to, const char *src, char *be,
+			   size_t belen)
+{
+	unsigned char pkt[2048], want[2048], mac[6], label[3] = { 0 };
+	size_t l2 = s->vlan ? 18 : 14, len, wl, ho = l2 + (s->family == 6 ? 24 : 16);
+	const char *dst[1] = { be };
+	struct result r;
+
+	for (int i = from; i < to; i++) {
+		s->tcp_flags = i == 0 ? 0x02 : i == 1 ? 0x10 : 0x18;
+		s->payload = i < 2 ? "" : "data of an established connection";
+		s->seq = 1 + i, s->ack = i ? 1 : 0;
+		len = pkt_build(s, pkt);
+		run_if(pkt, len, &r, din);
+		assert_int_equal(r.action, XDP_REDIRECT);
+		assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+		if (!be[0])
+			inet_ntop(s->family == 6 ? AF_INET6 : AF_INET, r.out + ho, be, belen);
+		backend_mac(be, mac);
+		wl = want_ipip_l2(pkt, len, l2, s->family == 6, src, dst, 1, mac, want);
+		if (s->family == 6) {
+			unsigned char *l = r.out + l2 + 1, got[3] = { l[0] & 0x0f, l[1], l[2] };
+
+			if (i == from)
+				memcpy(label, got, 3);
+			assert_memory_equal(got, label, 3);
+			l[0] &= 0xf0, l[1] = l[2] = 0;
+		}
+		expect_bytes(&r, want, wl);
+	}
+}
+
+/* An established flow's packets are sent by limpet_xdp itself from the flow's cached way (no
+ * tail call into the DSR program, no second parse), in the same frames as the DSR program's:
+ * with the DSR programs taken out of the jump table, an established connection still goes,
+ * byte for byte, and a new one is dropped as drop_tail_call. IPv4 and IPv6, a VLAN tag, UDP.
+ */
+void test_dsr_established(void **state)
+{
+	struct pspec s4 = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.12",
+			    .dst = "10.200.1.1", .sport = 9100, .dport = 80, .vlan = 7 };
+	struct pspec s6 = { .family = 6, .proto = IPPROTO_TCP, .src = "2001:db8::12",
+			    .dst = "fc00:200:1::1", .sport = 9100, .dport = 80 };
+	struct pspec su = { .family = 4, .proto = IPPROTO_UDP, .src = "198.51.100.12",
+			    .dst = "10.200.1.5", .sport = 9100, .dport = 53 };
+	int jump = bpf_map__fd(skel->maps.limpet_jump), fd4, fd6;
+	__u32 k4 = LIMPET_JUMP_DSR4, k6 = LIMPET_JUMP_DSR6;
+	char be4[64] = "", be6[64] = "", beu[64] = "";
+	unsigned char pkt[2048];
+	struct result r;
+
+	dsr_setup();
+	dsr_connection(&s4, 0, 5, "10.2.0.254", be4, sizeof(be4));
+	dsr_connection(&s6, 0, 5, "fd00:2::fe", be6, sizeof(be6));
+	s4.vlan = 0; /* the same flow untagged (the frame, not the flow, carries the tag) */
+	dsr_connection(&s4, 5, 7, "10.2.0.254", be4, sizeof(be4));
+	dsr_connection(&su, 0, 4, "10.2.0.254", beu, sizeof(beu)); /* the second datagram proves */
+
+	fd4 = bpf_program__fd(skel->progs.limpet_dsr4);
+	fd6 = bpf_program__fd(skel->progs.limpet_dsr6);
+	assert_int_equal(bpf_map_delete_elem(jump, &k4), 0);
+	assert_int_equal(bpf_map_delete_elem(jump, &k6), 0);
+	s4.vlan = 7;
+	dsr_connection(&s4, 7, 10, "10.2.0.254", be4, sizeof(be4));
+	dsr_connection(&s6, 5, 8, "fd00:2::fe", be6, sizeof(be6));
+	dsr_connection(&su, 4, 6, "10.2.0.254", beu, sizeof(beu));
+	s4.sport = 9101, s4.tcp_flags = 0x02, s4.payload = "";
+	run_if(pkt, pkt_build(&s4, pkt), &r, din);
+	assert_int_equal(r.reason, LIMPET_R_DROP_TAIL_CALL);
+	assert_int_equal(bpf_map_update_elem(jump, &k4, &fd4, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(jump, &k6, &fd6, BPF_ANY), 0);
+	run_if(pkt, pkt_build(&s4, pkt), &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
 }
 
 /* Fragments: the later ones go where the first went, inside the same outer header. */

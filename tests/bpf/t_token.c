@@ -469,7 +469,7 @@ void test_tail_call_missed(void **state)
 	int jump = bpf_map__fd(skel->maps.limpet_jump), fd;
 	unsigned char pkt[512];
 	struct result r;
-	__u32 k = 0;
+	__u32 k = LIMPET_JUMP_SYNPROXY4;
 
 	assert_int_equal(bpf_map_lookup_elem(jump, &k, &fd), 0); /* the program's id */
 	assert_int_equal(bpf_map_delete_elem(jump, &k), 0);

@@ -136,12 +136,27 @@ int fresh(void **state)
 {
 	static const enum inst_map maps[] = { IM_FLOWS, IM_HALFOPEN, IM_AFFINITY, IM_FRAGS,
 					      IM_PENDING };
+	struct bpf_program *const jumps[LIMPET_JUMP_MAX] = {
+		[LIMPET_JUMP_SYNPROXY4] = skel->progs.limpet_synproxy4,
+		[LIMPET_JUMP_SYNPROXY6] = skel->progs.limpet_synproxy6,
+		[LIMPET_JUMP_RESET4] = skel->progs.limpet_reset4,
+		[LIMPET_JUMP_RESET6] = skel->progs.limpet_reset6,
+		[LIMPET_JUMP_DSR4] = skel->progs.limpet_dsr4,
+		[LIMPET_JUMP_DSR6] = skel->progs.limpet_dsr6,
+	};
 	char key[64];
+	int fd;
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		while (!bpf_map_get_next_key(in.fd[maps[i]], NULL, key))
 			if (bpf_map_delete_elem(in.fd[maps[i]], key))
 				return -1;
+	/* a test that took programs out of the jump table leaves the next one a whole table */
+	for (__u32 k = 0; k < LIMPET_JUMP_MAX; k++) {
+		fd = bpf_program__fd(jumps[k]);
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.limpet_jump), &k, &fd, BPF_ANY))
+			return -1;
+	}
 	return 0;
 }
 
@@ -439,6 +454,7 @@ int main(void)
 		cmocka_unit_test_setup(test_dsr_ipip6, fresh),
 		cmocka_unit_test_setup(test_dsr_l2, fresh),
 		cmocka_unit_test_setup(test_dsr_mtu, fresh),
+		cmocka_unit_test_setup(test_dsr_established, fresh),
 		cmocka_unit_test_setup(test_dsr_fragments, fresh),
 		cmocka_unit_test_setup(test_dsr_flow_state, fresh),
 		cmocka_unit_test_setup(test_dsr_second_chance, fresh),
