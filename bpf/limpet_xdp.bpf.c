@@ -20,6 +20,7 @@
 #include "lib/frag.h"
 #include "lib/dsr.h"
 #include "lib/encap.h"
+#include "lib/toobig.h"
 
 /* Programs the main one hands packets to (enum limpet_jump): filled by libbpf at load, never
  * pinned, so an upgrade brings its own.
@@ -469,6 +470,8 @@ static __always_inline int dsr_prog(struct xdp_md *ctx, const int v6)
 			r = LIMPET_R_DROP_TAIL_CALL;
 		} else if (!r) {
 			r = dsr_send(ctx, &p, &t);
+			if (r == LIMPET_R_DROP_TOO_BIG)
+				r = limpet_toobig(ctx, t.mtu, t.hlen);
 		}
 	}
 	reason_count(r);

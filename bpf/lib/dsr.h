@@ -22,6 +22,8 @@ struct dsr_to {
 	__u32 second;    /* ipip, second chance: the slot's previous owner's id + 1; 0: none */
 	__u32 vip_id;
 	__u8 mode;       /* enum limpet_mode */
+	__u16 mtu;       /* out, drop_too_big: the path's MTU toward the backend... */
+	__u16 hlen;      /* ...and the outer headers that did not fit */
 };
 
 /* A DSR flow's client packet (the only direction limpet sees): keep it fresh; the handshake's

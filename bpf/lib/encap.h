@@ -42,30 +42,11 @@ static __always_inline int encap_src(const struct dsr_spec *ds, const struct bpf
 	return 0;
 }
 
-/* An outer IPv4 header at h in front of a datagram of dlen bytes (IPv6: the same), written in
- * place; its checksum summed inline over its five words (no helper call per packet).
- */
+/* An outer IPv4 header at h in front of a datagram of dlen bytes (IPv6: the same). */
 static __always_inline void encap_hdr4(struct iphdr *h, const __u32 *src, const __u32 *dst,
 				       __u32 dlen, __u8 tos)
 {
-	__u32 *w = (__u32 *)h, c = 0;
-	int i;
-
-	h->version = 4;
-	h->ihl = 5;
-	h->tos = tos;
-	h->tot_len = bpf_htons(dlen + 20);
-	h->id = 0;
-	h->frag_off = bpf_htons(IP4_DF);
-	h->ttl = ENCAP_TTL;
-	h->protocol = IPPROTO_IPIP;
-	h->check = 0;
-	h->saddr = src[0];
-	h->daddr = dst[0];
-#pragma unroll
-	for (i = 0; i < 5; i++)
-		c = csum_add32(c, w[i]);
-	h->check = csum_fold32(c);
+	ip4_hdr_put((__u32 *)h, tos, dlen + 20, IP4_DF, ENCAP_TTL, IPPROTO_IPIP, src[0], dst[0]);
 }
 
 static __always_inline void encap_hdr6(struct ipv6hdr *h, const __u32 *src, const __u32 *dst,
@@ -286,8 +267,8 @@ static __always_inline int dsr_encap(struct xdp_md *ctx, const struct pkt *p, __
 		       LIMPET_R_DROP_DSR_PATH : 0;
 }
 
-/* Send p where t says. A reason. */
-static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, const struct dsr_to *t)
+/* Send p where t says. A reason (drop_too_big: t's mtu and hlen say by how much). */
+static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, struct dsr_to *t)
 {
 	__u32 in_ifindex = ctx->ingress_ifindex;
 	struct backend *sb = t->second ? backend_get(t->second - 1, t->vip_id) : NULL;
@@ -300,6 +281,10 @@ static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, const struct d
 		return LIMPET_R_PASS_BAD_L3;
 	if (!dsr_cached(t->fv, in_ifindex, f.tot, now, &r)) {
 		rc = dsr_way(ctx, p, t, f.tot, &r);
+		if (rc == LIMPET_R_DROP_TOO_BIG) {
+			t->mtu = r.fib.mtu_result;
+			t->hlen = f.tot - f.dlen;
+		}
 		if (rc)
 			return rc;
 		dsr_cache_set(t->fv, in_ifindex, f.tot, now, &r);

@@ -65,6 +65,7 @@ static __always_inline int reason_action(__u32 reason)
 	case LIMPET_R_FWD_TX:
 	case LIMPET_R_SYNACK:
 	case LIMPET_R_TX_RESET:
+	case LIMPET_R_TX_TOO_BIG:
 		return XDP_TX;
 	case LIMPET_R_DROP_NO_BACKEND:
 	case LIMPET_R_DROP_BAD_BACKEND:

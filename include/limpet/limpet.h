@@ -174,6 +174,7 @@ enum limpet_reason {
 	LIMPET_R_TX_RESET,         /* a flow's backend is down (on-down reset): the client gets a RST */
 	LIMPET_R_DROP_TOO_BIG,     /* DSR: encapsulated it would exceed the path MTU */
 	LIMPET_R_DROP_DSR_PATH,    /* DSR: no usable path to the backend (route, neighbour, device) */
+	LIMPET_R_TX_TOO_BIG,       /* DSR: too big once encapsulated: answered with ICMP frag needed / packet too big */
 	LIMPET_R_MAX,
 };
 
@@ -191,7 +192,7 @@ _Static_assert(LIMPET_R_MAX <= LIMPET_REASONS_CAP, "reasons map too small");
 	  "pass_l4_other", "pass_ttl", "pass_frag", "pass_bad_l2", "pass_bad_l3",                 \
 	  "pass_bad_l4", "pass_ipv6_ext", "drop_no_backend", "drop_bad_backend", "synack",        \
 	  "to_tc", "drop_absorbed", "pass_stale", "drop_tail_call", "drop_bad_syn",       \
-	  "pass_ipv6_rh", "tx_reset", "drop_too_big", "drop_dsr_path" }
+	  "pass_ipv6_rh", "tx_reset", "drop_too_big", "drop_dsr_path", "tx_too_big" }
 
 /* Why the TC program let a packet go, changed it or dropped it: one per packet (tc_reasons). */
 enum limpet_tc_reason {

@@ -287,8 +287,64 @@ void test_dsr_l2(void **state)
 	assert_int_equal(r.reason, LIMPET_R_DROP_DSR_PATH);
 }
 
-/* MTU: a full-size datagram that the outer header would push past dout0's MTU is dropped as
- * drop_too_big (the README says how to size the backend path); the same size in l2dsr goes.
+/* The ICMP error a client gets for in_pkt (its IP header at 14, no options or extension
+ * headers) that is too big by mtu, from scratch: MACs swapped, the VIP to the client, type 3
+ * code 4 (IPv6: type 2), the MTU, the client's IP header and 8 bytes behind it quoted.
+ */
+static size_t want_too_big(const unsigned char *in_pkt, int v6, unsigned int mtu, unsigned char *out)
+{
+	size_t hs = v6 ? 40 : 20, q = hs + 8, at = 14 + hs;
+	unsigned char *h = out + 14, *m = out + at;
+	unsigned int acc = 0;
+
+	memcpy(out, in_pkt + 6, 6);
+	memcpy(out + 6, in_pkt, 6);
+	memcpy(out + 12, in_pkt + 12, 2);
+	memset(h, 0, hs + 8);
+	memcpy(m + 8, in_pkt + 14, q);
+	if (!v6) {
+		h[0] = 0x45;
+		pb_put16(h + 2, 20 + 8 + q);
+		h[8] = 64;
+		h[9] = IPPROTO_ICMP;
+		memcpy(h + 12, in_pkt + 14 + 16, 4); /* from the VIP */
+		memcpy(h + 16, in_pkt + 14 + 12, 4); /* to the client */
+		pb_put16(h + 10, pb_fold(pb_sum(h, 20, 0)));
+		m[0] = 3, m[1] = 4;
+		pb_put16(m + 6, mtu);
+	} else {
+		h[0] = 0x60;
+		pb_put16(h + 4, 8 + q);
+		h[6] = IPPROTO_ICMPV6;
+		h[7] = 64;
+		memcpy(h + 8, in_pkt + 14 + 24, 16);
+		memcpy(h + 24, in_pkt + 14 + 8, 16);
+		m[0] = 2;
+		pb_put16(m + 4, mtu >> 16), pb_put16(m + 6, mtu & 0xffff);
+		acc = pb_sum(h + 8, 32, 0) + 8 + q + IPPROTO_ICMPV6;
+	}
+	pb_put16(m + 2, pb_fold(pb_sum(m, 8 + q, acc)));
+	return at + 8 + q;
+}
+
+/* s, a full-size (1500-byte) packet, is answered with the ICMP error naming mtu. */
+static void expect_too_big(const struct pspec *s, unsigned int mtu)
+{
+	unsigned char pkt[2048], want[2048];
+	struct result r;
+	size_t len = pkt_build(s, pkt);
+
+	assert_int_equal(len, 14 + 1500);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.action, XDP_TX);
+	assert_int_equal(r.reason, LIMPET_R_TX_TOO_BIG);
+	expect_bytes(&r, want, want_too_big(pkt, s->family == 6, mtu, want));
+}
+
+/* MTU: a full-size datagram that the outer header would push past dout0's MTU (1500) is
+ * answered with ICMP fragmentation needed naming 1480 (IPv6: packet too big, 1460), so the
+ * client sends smaller ones; without DF it is dropped as drop_too_big; the same size in l2dsr
+ * goes.
  */
 void test_dsr_mtu(void **state)
 {
@@ -296,6 +352,9 @@ void test_dsr_mtu(void **state)
 	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.10",
 			   .dst = "10.200.1.1", .sport = 7000, .dport = 80, .tcp_flags = 0x10,
 			   .payload = big, .seq = 1, .ack = 1, .df = 1 };
+	struct pspec s6 = { .family = 6, .proto = IPPROTO_TCP, .src = "2001:db8::10",
+			    .dst = "fc00:200:1::1", .sport = 7000, .dport = 80, .tcp_flags = 0x10,
+			    .payload = big, .seq = 1, .ack = 1 };
 	unsigned char pkt[2048];
 	struct result r;
 	size_t len;
@@ -308,11 +367,7 @@ void test_dsr_mtu(void **state)
 	assert_int_equal(r.len, len + 20);
 	s.tcp_flags = 0x10, s.payload = big;
 	memset(big, 'a', 1460);
-	len = pkt_build(&s, pkt);
-	assert_int_equal(len, 14 + 1500);
-	run_if(pkt, len, &r, din);
-	assert_int_equal(r.action, XDP_DROP);
-	assert_int_equal(r.reason, LIMPET_R_DROP_TOO_BIG);
+	expect_too_big(&s, 1480);
 	big[1460 - 20] = 0; /* 1480 bytes: 1500 once encapsulated */
 	len = pkt_build(&s, pkt);
 	run_if(pkt, len, &r, din);
@@ -322,15 +377,24 @@ void test_dsr_mtu(void **state)
 	 * through: a bigger packet is still too big
 	 */
 	memset(big, 'a', 1460);
+	expect_too_big(&s, 1480);
+	s.df = 0; /* may be fragmented: no ICMP is due, and limpet cannot fragment it */
 	len = pkt_build(&s, pkt);
 	run_if(pkt, len, &r, din);
+	assert_int_equal(r.action, XDP_DROP);
 	assert_int_equal(r.reason, LIMPET_R_DROP_TOO_BIG);
-	s.dst = "10.200.1.3";
-	memset(big, 'a', 1460);
+	s.dst = "10.200.1.3", s.df = 1;
 	len = pkt_build(&s, pkt);
 	run_if(pkt, len, &r, din);
 	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
 	assert_int_equal(r.len, len);
+	/* IPv6: 40 bytes of outer header, packet too big naming 1460 */
+	s6.tcp_flags = 0x02, s6.payload = "";
+	run_if(pkt, pkt_build(&s6, pkt), &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	s6.tcp_flags = 0x10, s6.payload = big;
+	big[1440] = 0;
+	expect_too_big(&s6, 1460);
 }
 
 /* Packets from..to-1 of one connection (SYN, the handshake's ACK, then data), each expected at

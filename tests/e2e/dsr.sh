@@ -105,6 +105,27 @@ b=${r%% *}
 stored=$(ls -t "$TB_DIR/$b/body/"* 2>/dev/null | head -1)
 check "a 1 MiB upload over ipip (full-size segments, advmss) arrives byte-exact at $b" \
 	cmp -s "$TB_DIR/up.bin" "$stored"
+# without advmss the clients send full-size segments, too big once encapsulated: limpet answers
+# them with ICMP fragmentation needed / packet too big, and the clients' stacks send smaller ones
+for b in 1 2 3; do
+	ip -n "$TB-be$b" route replace default via 10.99.0.254
+	ip -n "$TB-be$b" -6 route replace default via fd00:99::fe
+done
+up_exact() { # CLIENT-ADDRESS URL: the upload's answer names the backend that stored it
+	local r stored
+	r=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$1" --data-binary "@$TB_DIR/up.bin" "$2")
+	stored=$(ls -t "$TB_DIR/${r%% *}/body/"* 2>/dev/null | head -1)
+	[ -n "$r" ] && cmp -s "$TB_DIR/up.bin" "$stored"
+}
+up_exact "$(tb_client4 5)" "http://$TB_VIP4/upload"
+u4=$?
+up_exact "$(tb_client6 5)" "http://[$TB_VIP6]/upload"
+u6=$?
+tbig=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['reasons'] if x['reason']=='tx_too_big'][0]")
+check "1 MiB uploads without advmss (v4 $u4, v6 $u6) arrive byte-exact: $tbig too-big packets answered with ICMP" \
+	[ $u4 -eq 0 -a $u6 -eq 0 -a "$tbig" -ge 2 ]
+check "the client learned the path MTU limpet named (1480)" \
+	grep -q "mtu 1480" <(tb_in cli ip route get "$TB_VIP4" from "$(tb_client4 5)")
 
 tb_in be1 ping -c1 -W1 10.99.0.2 >/dev/null
 st=$(nsenter --net="/run/netns/$TB-be1" "$TB_BUILD/limpet" -j -i "${TB}be1" decap stats)
