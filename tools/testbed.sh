@@ -193,9 +193,25 @@ tb_get() { # SRC URL [COUNT]
 		tr -d '\r'
 }
 
+# Instance NAME's daemon stopped, and waited for (destroy refuses while one runs): the pid in
+# its lock file is signalled only while the lock is held, so never a stale one.
+tb_daemon_stop() { # NAME
+	local f=/run/limpet/$1.run pid i
+	[ -e "$f" ] && ! flock -n "$f" true || return 0
+	pid=$(cat "$f")
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		flock -n "$f" true && return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	sleep 0.2
+}
+
 tb_cleanup() {
 	local i ns
 	[ -n "${TB_DIR:-}" ] || return 0
+	tb_daemon_stop "$TB"
 	nsenter --net="/run/netns/$TB-lb" "$TB_BUILD/limpet" -i "$TB" destroy >/dev/null 2>&1
 	for f in "$TB_DIR"/be*/nginx.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
@@ -204,6 +220,6 @@ tb_cleanup() {
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
-	rm -rf "$TB_DIR" "/run/limpet/$TB.lock"
+	rm -rf "$TB_DIR" "/run/limpet/$TB.lock" "/run/limpet/$TB.run"
 	TB_DIR=
 }

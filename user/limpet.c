@@ -57,7 +57,8 @@ static void usage(FILE *f)
 		"         print each verdict and rewrite, and write the output frames to OUT.pcap. A\n"
 		"         frame the kernel will not run (too short or too long) gets verdict 'error'\n"
 		"         and goes to OUT.pcap as it was; the run carries on.\n"
-		"destroy  detach from every device and remove the instance's pins.\n"
+		"destroy  withdraw the VIP addresses it announced, detach from every device and remove the\n"
+		"         instance's pins.\n"
 		"run      the daemon (foreground, for systemd): attach the devices FILE names, make the\n"
 		"         instance's VIPs and backends what FILE says (as limpetctl apply), run the VIPs'\n"
 		"         health checks (a backend found down leaves the table), sweep flows\n"
@@ -272,13 +273,21 @@ static int dev_undo(const void *key, const void *val, void *ctx)
 	return 0;
 }
 
+static void destroy_log(void *ctx, const char *change)
+{
+	(void)ctx;
+	daemon_log("%s", change);
+}
+
 /* Works on any instance, an older limpet's too: only its devices map is needed (if even that
- * is gone, there is nothing attached to undo).
+ * is gone, there is nothing attached to undo). The instance's VIP addresses that limpet
+ * announced (announce dev) are withdrawn first, so the host stops drawing their traffic.
  */
 static int cmd_destroy(void)
 {
+	static struct announce_set vips;
 	char dir[128], path[256];
-	int lock, devs;
+	int run, lock, devs, ret;
 
 	if (need_root())
 		return 1;
@@ -287,9 +296,24 @@ static int cmd_destroy(void)
 		out_error("instance '%s' not found (%s)", instance, dir);
 		return 1;
 	}
+	run = run_lock();
+	if (run < 0)
+		return 1;
 	lock = inst_lock(instance, err, sizeof(err));
 	if (lock < 0) {
 		out_error("%s", err);
+		close(run);
+		return 1;
+	}
+	ret = announce_of_pins(dir, &vips);
+	if (ret)
+		snprintf(err, sizeof(err), "reading the instance's VIPs: %s", strerror(-ret));
+	else
+		ret = announce_withdraw(&vips, destroy_log, NULL, err, sizeof(err));
+	if (ret) {
+		out_error("destroy %s: %s; nothing was detached, run destroy again", instance, err);
+		close(lock);
+		close(run);
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, inst_map_names[IM_DEVS]);
@@ -300,6 +324,7 @@ static int cmd_destroy(void)
 	}
 	pins_remove(dir);
 	close(lock);
+	close(run);
 	if (rmdir(dir)) {
 		out_error("remove %s: %s", dir, strerror(errno));
 		return 1;

@@ -48,8 +48,10 @@ static void log_change(void *ctx, const char *change)
 	daemon_log("%s", change);
 }
 
-/* One daemon per instance: a lock held for its life, naming the holder. */
-static int run_lock(void)
+/* One daemon per instance: a lock held for its life, naming the holder (destroy takes it too,
+ * so it never pulls an instance from under a daemon that would announce its VIPs again).
+ */
+int run_lock(void)
 {
 	char path[256], pid[32] = "";
 	int fd;
@@ -66,7 +68,7 @@ static int run_lock(void)
 
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		out_error("instance '%s' is already run by another limpet run (pid %s); stop it first",
+		out_error("instance '%s' is run by a limpet run daemon (pid %s); stop it first",
 			  instance, pid[0] ? pid : "?");
 		close(fd);
 		return -1;

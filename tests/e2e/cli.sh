@@ -4,7 +4,7 @@
 # bpftool's view of the maps, and the loader's errors.
 . "$(dirname "$0")/lib.sh"
 TB=lpcli$$
-trap 'tb_cleanup; ip link del lpx$$a 2>/dev/null' EXIT
+trap 'tb_cleanup; ip link del lpx$$a 2>/dev/null; rm -f /run/limpet/${TB}new.lock /run/limpet/${TB}new.run' EXIT
 V=10.0.0.10:80/tcp
 
 ip netns add "$TB-lb"

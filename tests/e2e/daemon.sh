@@ -49,7 +49,12 @@ check "60 clients served through the daemon's instance, $n3 on be3" \
 out=$(nsenter --net="/run/netns/$TB-lb" "$TB_BUILD/limpet" -i "$TB" run -c "$conf" 2>&1)
 rc=$?
 check "a second daemon on the instance: refused, names the first ($out)" \
-	[ $rc -eq 1 -a -n "$(echo "$out" | grep "already run by another limpet run (pid $DPID)")" ]
+	[ $rc -eq 1 -a -n "$(echo "$out" | grep "is run by a limpet run daemon (pid $DPID)")" ]
+out=$(limpet destroy 2>&1)
+rc=$?
+check "destroy while the daemon runs: refused in one line, names it ($out)" \
+	[ $rc -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 -a -n "$(echo "$out" | grep "pid $DPID")" ]
+check "  the instance serves on" [ -n "$(tb_get "$(tb_client4 1)" "$URL")" ]
 
 # the sweeper: the 60 connections above closed; closed 1 s, every 5 s
 swept=0

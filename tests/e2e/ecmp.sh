@@ -14,7 +14,11 @@ VIP=203.0.113.10 L2=203.0.113.11 CHK=203.0.113.20
 hn() { echo "${TB}h$1"; } # host N's limpet instance
 ctl() { local n=$1; shift; "$TB_BUILD/limpetctl" -i "$(hn "$n")" "$@"; }
 cleanup() {
-	for n in 1 2 3; do nsenter --net="/run/netns/$TB-h$n" "$TB_BUILD/limpet" -i "$(hn "$n")" destroy >/dev/null 2>&1; done
+	for n in 1 2 3; do
+		tb_daemon_stop "$(hn "$n")"
+		nsenter --net="/run/netns/$TB-h$n" "$TB_BUILD/limpet" -i "$(hn "$n")" destroy >/dev/null 2>&1
+		rm -f "/run/limpet/$(hn "$n").run" "/run/limpet/$(hn "$n").lock"
+	done
 	for b in 1 2 3 4; do rm -rf "/sys/fs/bpf/limpet-decap/${TB}be$b"; done
 	tb_cleanup
 }
@@ -233,4 +237,20 @@ check "60 idle sessions across a backend add and a host failure: push answered b
 st=$(nsenter --net="/run/netns/$TB-be4" "$TB_BUILD/limpet" -j -i "${TB}be4" decap stats)
 sc=$(jget "$st" "sum(x['packets'] for x in d['reasons'] if x['reason'] in ('second_tx', 'second_neigh'))")
 check "the new backend handed packets of connections it does not hold to their previous owner ($sc)" [ "$sc" -gt 0 ]
+
+# Taking host 1 out: its daemon stopped (fail-static: still announced), then limpet destroy
+# withdraws its VIP addresses and the router stops sending it clients.
+pid=$(cat "/run/limpet/$(hn 1).run")
+kill -TERM "$pid"
+for ((i = 0; i < 50 && $(kill -0 "$pid" 2>/dev/null && echo 1 || echo 0); i++)); do sleep 0.1; done
+sleep 1
+check "host 1's daemon stopped: still announced, 2 paths (fail-static)" [ "$(paths $VIP)" -eq 2 ]
+out=$(nsenter --net="/run/netns/$TB-h1" "$TB_BUILD/limpet" -i "$(hn 1)" destroy 2>&1)
+check "limpet destroy on host 1 withdrew its 3 VIP addresses ($(echo "$out" | grep -c withdraw) lines)" \
+	[ "$(echo "$out" | grep -c -e "withdraw $VIP from lo" -e "withdraw $L2 from lo" -e "withdraw $CHK from lo")" -eq 3 ]
+check "  none of them is left on host 1's lo" [ -z "$(ip -n "$TB-h1" addr show dev lo | grep -e "$VIP/" -e "$L2/" -e "$CHK/")" ]
+check "  the router dropped host 1's path (1 left)" wait_paths $VIP 1 10
+ok=0
+for ((c = 0; c < 10; c++)); do [ -n "$(tb_get "$(tb_client4 $c)" "http://$VIP/")" ] && ok=$((ok + 1)); done
+check "  10 new clients served by the host left ($ok)" [ "$ok" -eq 10 ]
 t_done

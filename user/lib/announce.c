@@ -4,6 +4,9 @@
  * limpet owns the addresses it added there by their address protocol, and only those.
  */
 #include <errno.h>
+#include <limits.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +172,86 @@ static int announce_one(struct mnl_socket *nl, const char *dev, int ifindex, con
 	return 0;
 }
 
+static int vip_addr_add(const void *key, const void *val, void *ctx)
+{
+	const struct vip_key *k = key;
+
+	(void)val;
+	set_add(ctx, k->addr, k->family);
+	return 0;
+}
+
+int announce_of_pins(const char *dir, struct announce_set *vips)
+{
+	char path[PATH_MAX];
+	int fd, ret;
+
+	vips->n = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, inst_map_names[IM_VIPS]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ret = map_scan(fd, sizeof(struct vip_key), sizeof(struct vip_meta), vip_addr_add, vips);
+	close(fd);
+	return ret;
+}
+
+/* A netlink socket for address changes, or NULL with *ret = -errno and err filled (what: the
+ * caller's job).
+ */
+static struct mnl_socket *nl_open(const char *what, int *ret, char *err, size_t errlen)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID)) {
+		*ret = -errno;
+		ERR("%s: netlink: %s", what, strerror(-*ret));
+		if (nl)
+			mnl_socket_close(nl);
+		return NULL;
+	}
+	return nl;
+}
+
+int announce_withdraw(const struct announce_set *vips, announce_log_fn log, void *ctx, char *err,
+		      size_t errlen)
+{
+	static struct announce_set have, any;
+	struct if_nameindex *ifs, *i;
+	struct mnl_socket *nl;
+	int ret = 0, one;
+
+	nl = nl_open("withdraw announcements", &ret, err, errlen);
+	if (!nl)
+		return ret;
+	ifs = if_nameindex();
+	if (!ifs) {
+		ret = -errno;
+		ERR("withdraw announcements: listing devices: %s", strerror(-ret));
+		mnl_socket_close(nl);
+		return ret;
+	}
+	/* device by device: every change is tried; the first failure is the one reported */
+	for (i = ifs; i->if_index; i++) {
+		struct dump_ctx d = { .ifindex = i->if_index, .have = &have, .any = &any };
+
+		have.n = any.n = 0;
+		one = addr_dump(nl, &d);
+		if (one && !ret)
+			ERR("withdraw announcements: reading %s's addresses: %s", i->if_name,
+			    strerror(-one));
+		for (int j = 0; !one && j < have.n; j++)
+			if (set_has(vips, have.a[j].a, have.a[j].family))
+				one = announce_one(nl, i->if_name, d.ifindex, have.a[j].a,
+						   have.a[j].family, false, log, ctx,
+						   ret ? NULL : err, errlen);
+		ret = ret ?: one;
+	}
+	mnl_socket_close(nl);
+	if_freenameindex(ifs);
+	return ret;
+}
+
 int announce_apply(const char *dev, const struct announce_set *want, announce_log_fn log,
 		   void *ctx, char *err, size_t errlen)
 {
@@ -184,13 +267,9 @@ int announce_apply(const char *dev, const struct announce_set *want, announce_lo
 		    dev);
 		return -ENODEV;
 	}
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID)) {
-		ERR("announce dev %s: netlink: %s", dev, strerror(errno));
-		if (nl)
-			mnl_socket_close(nl);
-		return -errno;
-	}
+	nl = nl_open("announce", &ret, err, errlen);
+	if (!nl)
+		return ret;
 	ret = addr_dump(nl, &d);
 	if (ret)
 		ERR("announce dev %s: reading its addresses: %s", dev, strerror(-ret));

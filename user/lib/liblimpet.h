@@ -237,6 +237,15 @@ int announce_wanted(struct inst *in, struct announce_set *want);
  */
 int announce_apply(const char *dev, const struct announce_set *want, announce_log_fn log,
 		   void *ctx, char *err, size_t errlen);
+/* The VIP addresses of the instance pinned at dir (an older limpet's too: only its vips map is
+ * read; none when that is gone). 0 or -errno.
+ */
+int announce_of_pins(const char *dir, struct announce_set *vips);
+/* Withdraw from every device the limpet-owned addresses that are in vips (an instance going
+ * away); each change goes to log. 0 or -errno (every one tried).
+ */
+int announce_withdraw(const struct announce_set *vips, announce_log_fn log, void *ctx, char *err,
+		      size_t errlen);
 
 /* Prometheus text exposition of the instance's counters and tables (metrics.c). */
 int metrics_render(struct inst *in, FILE *f);
