@@ -79,7 +79,7 @@ $(BUILD)/test_unit: tests/unit/test_unit.c $(BUILD)/liblimpet.a
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/test_bpf: $(wildcard tests/bpf/*.c) $(wildcard tests/bpf/*.h) $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
+$(BUILD)/test_bpf: $(wildcard tests/bpf/*.c) $(wildcard tests/bpf/*.h) $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/limpet_decap.skel.h $(BUILD)/liblimpet.a
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(wildcard tests/bpf/*.c) $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
 

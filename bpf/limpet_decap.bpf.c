@@ -37,16 +37,18 @@ struct {
 /* An encapsulated packet as limpet sends it: outer header(s), then the client's datagram. */
 struct encap {
 	void *inner;      /* the client's IP header */
-	int v6;
+	int v6;           /* the outer headers' family */
+	int inner_v6;     /* the client's (IPv4 in IPv6: 0 under v6) */
 	int n_hdrs;       /* 1, or 2 with a second-chance header */
 	__u32 hsize;      /* one outer header's size */
 	__u32 second[4];  /* n_hdrs 2: the previous owner */
 };
 
-/* Outer header at l3: IPIP (no options, not a fragment) or IP6IP6 (no extension headers), its
- * length inside the frame. 0: one of limpet's; else a reason.
+/* Outer header at l3: IPIP (no options, not a fragment), or IPv6 (no extension headers) over
+ * IPv6 or IPv4; its length inside the frame, and what it carries. 0: one of limpet's; else a
+ * reason.
  */
-static __always_inline int outer_ok(void *l3, void *end, int v6, __u32 *len)
+static __always_inline int outer_ok(void *l3, void *end, int v6, __u32 *len, int *next_v6)
 {
 	if (!v6) {
 		struct iphdr *h = l3;
@@ -57,14 +59,16 @@ static __always_inline int outer_ok(void *l3, void *end, int v6, __u32 *len)
 		    (h->frag_off & bpf_htons(0x3fff)))
 			return LIMPET_DECAP_PASS_OTHER;
 		*len = bpf_ntohs(h->tot_len);
+		*next_v6 = 0;
 	} else {
 		struct ipv6hdr *h = l3;
 
 		if ((void *)(h + 1) > end)
 			return LIMPET_DECAP_PASS_BAD;
-		if (h->version != 6 || h->nexthdr != IPPROTO_IPV6)
+		if (h->version != 6 || (h->nexthdr != IPPROTO_IPV6 && h->nexthdr != IPPROTO_IPIP))
 			return LIMPET_DECAP_PASS_OTHER;
 		*len = bpf_ntohs(h->payload_len) + sizeof(*h);
+		*next_v6 = h->nexthdr == IPPROTO_IPV6;
 	}
 	return l3 + *len > end ? LIMPET_DECAP_PASS_BAD : 0;
 }
@@ -73,7 +77,7 @@ static __always_inline int outer_ok(void *l3, void *end, int v6, __u32 *len)
 static __always_inline int encap_parse(void *l3, void *end, int v6, struct encap *e)
 {
 	__u32 len, ilen;
-	int r = outer_ok(l3, end, v6, &len);
+	int r = outer_ok(l3, end, v6, &len, &e->inner_v6), next_v6;
 	struct decap_key k = {};
 
 	if (r)
@@ -82,8 +86,8 @@ static __always_inline int encap_parse(void *l3, void *end, int v6, struct encap
 	e->hsize = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
 	e->n_hdrs = 1;
 	e->inner = l3 + e->hsize;
-	/* a second outer header, toward the previous owner: limpet's second chance */
-	if (!outer_ok(e->inner, end, v6, &ilen)) {
+	/* a second outer header (of the same family), toward the previous owner: second chance */
+	if (e->inner_v6 == v6 && !outer_ok(e->inner, end, v6, &ilen, &next_v6)) {
 		if (ilen + e->hsize != len)
 			return LIMPET_DECAP_PASS_BAD;
 		if (v6)
@@ -92,10 +96,11 @@ static __always_inline int encap_parse(void *l3, void *end, int v6, struct encap
 			e->second[0] = ((struct iphdr *)e->inner)->daddr;
 		e->n_hdrs = 2;
 		e->inner += e->hsize;
+		e->inner_v6 = next_v6;
 		len -= e->hsize;
 	}
-	k.family = v6 ? 6 : 4;
-	if (v6) {
+	k.family = e->inner_v6 ? 6 : 4;
+	if (e->inner_v6) {
 		struct ipv6hdr *h = e->inner;
 
 		if ((void *)(h + 1) > end || h->version != 6 ||
@@ -124,7 +129,7 @@ static __always_inline int not_mine(struct xdp_md *ctx, const struct encap *e, v
 	__u32 tlen;
 	int state;
 
-	if (e->v6) {
+	if (e->inner_v6) {
 		struct ipv6hdr *h = e->inner;
 
 		if ((void *)(h + 1) > end || h->nexthdr != IPPROTO_TCP)
@@ -146,7 +151,7 @@ static __always_inline int not_mine(struct xdp_md *ctx, const struct encap *e, v
 	}
 	if ((void *)(th + 1) > end || th->syn)
 		return 0;
-	if (e->v6) {
+	if (e->inner_v6) {
 		t.ipv6.sport = th->source;
 		t.ipv6.dport = th->dest;
 	} else {
@@ -161,8 +166,8 @@ static __always_inline int not_mine(struct xdp_md *ctx, const struct encap *e, v
 	return state == BPF_TCP_LISTEN;
 }
 
-/* Strip n outer headers (moving the Ethernet header up). 0 or -1. */
-static __always_inline int strip(struct xdp_md *ctx, __u32 n)
+/* Strip n outer header bytes (moving the Ethernet header up, its type now v6's). 0 or -1. */
+static __always_inline int strip(struct xdp_md *ctx, __u32 n, int v6)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr eth;
@@ -170,6 +175,7 @@ static __always_inline int strip(struct xdp_md *ctx, __u32 n)
 	if (data + sizeof(eth) > end)
 		return -1;
 	__builtin_memcpy(&eth, data, sizeof(eth));
+	eth.h_proto = bpf_htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
 	if (bpf_xdp_adjust_head(ctx, (int)n))
 		return -1;
 	data = (void *)(long)ctx->data;
@@ -192,10 +198,10 @@ static __always_inline int hand_on(struct xdp_md *ctx, const struct encap *e)
 	struct ethhdr *eth;
 	int rc;
 
-	if (strip(ctx, e->hsize))
+	if (strip(ctx, e->hsize, e->v6))
 		return LIMPET_DECAP_DROP;
 	fib.family = e->v6 ? AF_INET6 : AF_INET;
-	fib.l4_protocol = e->v6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+	fib.l4_protocol = e->inner_v6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
 	if (e->v6)
 		__builtin_memcpy(fib.ipv6_dst, e->second, 16);
 	else
@@ -230,7 +236,7 @@ static __always_inline int decap_process(struct xdp_md *ctx)
 		return r;
 	if (e.n_hdrs == 2 && not_mine(ctx, &e, end))
 		return hand_on(ctx, &e);
-	return strip(ctx, e.hsize * e.n_hdrs) ? LIMPET_DECAP_DROP : LIMPET_DECAP_DELIVER;
+	return strip(ctx, e.hsize * e.n_hdrs, e.inner_v6) ? LIMPET_DECAP_DROP : LIMPET_DECAP_DELIVER;
 }
 
 SEC("xdp")

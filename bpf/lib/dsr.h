@@ -22,6 +22,7 @@ struct dsr_to {
 	__u32 second;    /* ipip, second chance: the slot's previous owner's id + 1; 0: none */
 	__u32 vip_id;
 	__u8 mode;       /* enum limpet_mode */
+	__u8 family;     /* the backend's, so the outer header's (ipip: IPv4 in IPv6 too) */
 	__u16 mtu;       /* out, drop_too_big: the path's MTU toward the backend... */
 	__u16 hlen;      /* ...and the outer headers that did not fit */
 };
@@ -159,6 +160,7 @@ static __noinline int dsr_choose(struct xdp_md *ctx, struct pkt *p, struct dsr_t
 	__builtin_memcpy(t->addr, be->addr, 16);
 	t->vip_id = vip->vip_id;
 	t->mode = vip->mode;
+	t->family = be->family;
 	t->second = second; /* dsr_send finds its address (and that it still serves the VIP) */
 	return 0;
 }
@@ -182,6 +184,7 @@ static __noinline int dsr_frag_later(const struct pkt *p, struct dsr_to *t)
 	stats_count(backend_stats_get(fv->backend_id), p->len, 0);
 	__builtin_memcpy(t->addr, be->addr, 16);
 	t->vip_id = fv->vip_id;
+	t->family = be->family;
 	t->mode = fv->dir == LIMPET_FRAG_L2DSR ? LIMPET_MODE_L2DSR : LIMPET_MODE_IPIP;
 	return 0;
 }

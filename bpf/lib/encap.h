@@ -50,11 +50,11 @@ static __always_inline void encap_hdr4(struct iphdr *h, const __u32 *src, const 
 }
 
 static __always_inline void encap_hdr6(struct ipv6hdr *h, const __u32 *src, const __u32 *dst,
-				       __u32 dlen, __be32 vtc_flow)
+				       __u32 dlen, __be32 vtc_flow, __u8 next)
 {
 	*(__be32 *)h = vtc_flow;
 	h->payload_len = bpf_htons(dlen);
-	h->nexthdr = IPPROTO_IPV6;
+	h->nexthdr = next;
 	h->hop_limit = ENCAP_TTL;
 	__builtin_memcpy(&h->saddr, src, 16);
 	__builtin_memcpy(&h->daddr, dst, 16);
@@ -62,10 +62,12 @@ static __always_inline void encap_hdr6(struct ipv6hdr *h, const __u32 *src, cons
 
 /* Make room for hlen bytes of outer headers behind the L2 header (Ethernet and the one VLAN tag
  * the parse takes): the head grows, the L2 header is copied from its old place to the new front
- * (they do not overlap: hlen >= 20 > 18), and the outer headers are written behind it. 0 or -1.
+ * (they do not overlap: hlen >= 20 > 18), its type set to the outer family's, and the outer
+ * headers are written behind it; v6: IPv6 outer headers (over IPv6, or IPv4: inner4). 0 or -1.
  */
 static __always_inline int encap_push(struct xdp_md *ctx, __u32 l2len, __u32 dlen, const __u32 *src,
-				      const __u32 *dst, const __u32 *second, int v6, __u32 inner_word)
+				      const __u32 *dst, const __u32 *second, int v6, int inner4,
+				      __u32 inner_word)
 {
 	__u32 hsize = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
 	__u32 hlen = second ? 2 * hsize : hsize, off;
@@ -87,15 +89,18 @@ static __always_inline int encap_push(struct xdp_md *ctx, __u32 l2len, __u32 dle
 		off = 18;
 	}
 	asm volatile("" : "+r"(off)); /* a constant on each path for the verifier, not l2len */
+	*(__be16 *)(data + off - 2) = bpf_htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
 	data += off;
 	if (v6) {
 		struct ipv6hdr *h = data;
+		__u8 next = inner4 ? IPPROTO_IPIP : IPPROTO_IPV6;
 
 		if ((void *)(h + 1) > data_end)
 			return -1;
-		encap_hdr6(h, src, dst, dlen + hlen - hsize, inner_word);
+		/* a second header nests in the first: its next header is the second's */
+		encap_hdr6(h, src, dst, dlen + hlen - hsize, inner_word, second ? IPPROTO_IPV6 : next);
 		if (second && (void *)(h + 2) <= data_end)
-			encap_hdr6(h + 1, src, second, dlen, inner_word);
+			encap_hdr6(h + 1, src, second, dlen, inner_word, next);
 	} else {
 		struct iphdr *h = data;
 
@@ -141,15 +146,15 @@ static __noinline int dsr_route(struct xdp_md *ctx, const struct pkt *p,
 			      const struct dsr_to *t, __u32 tot, struct dsr_route *r)
 {
 	__u32 in_ifindex = ctx->ingress_ifindex;
-	int v6 = !p->ip4, ipip = t->mode == LIMPET_MODE_IPIP, rc;
+	int v6 = t->family == LIMPET_AF_INET6, ipip = t->mode == LIMPET_MODE_IPIP, rc;
 
 	r->fib.family = v6 ? AF_INET6 : AF_INET;
-	if (p->ip4)
+	if (p->ip4 && !v6)
 		r->fib.tos = p->ip4->tos;
 	__builtin_memcpy(r->fib.ipv6_dst, t->addr, 16);
 	r->fib.ifindex = in_ifindex;
 	r->fib.tot_len = tot;
-	r->fib.l4_protocol = ipip ? (v6 ? IPPROTO_IPV6 : IPPROTO_IPIP) : p->key.proto;
+	r->fib.l4_protocol = ipip ? (p->ip4 ? IPPROTO_IPIP : IPPROTO_IPV6) : p->key.proto;
 	rc = bpf_fib_lookup(ctx, &r->fib, sizeof(r->fib), r->fib_src ? BPF_FIB_LOOKUP_SRC : 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return LIMPET_R_DROP_TOO_BIG;
@@ -175,16 +180,20 @@ static __noinline int dsr_way(struct xdp_md *ctx, const struct pkt *p,
 	struct dsr_spec *ds = NULL;
 	int rc;
 
-	if (t->mode == LIMPET_MODE_IPIP)
+	/* encap-source is a prefix of the VIP's family: an IPv6 backend of an IPv4 VIP takes the
+	 * host's source
+	 */
+	if (t->mode == LIMPET_MODE_IPIP && t->family == p->key.family)
 		ds = bpf_map_lookup_elem(&MAP_NAME_DSR, &vip_id);
 	r->fib_src = t->mode == LIMPET_MODE_IPIP && (!ds || !ds->src_plen);
 	rc = dsr_route(ctx, p, t, tot, r);
 	if (rc || t->mode != LIMPET_MODE_IPIP)
 		return rc;
-	if (!p->ip4 || (ds && ds->src_plen))
+	if (t->family == LIMPET_AF_INET6 || (ds && ds->src_plen))
 		r->hash = limpet_hash9(p->key.src, p->key.dst,
 				       ((__u32)p->key.sport << 16 | p->key.dport) ^ p->key.proto, 0);
-	return encap_src(ds, &r->fib, !p->ip4, r->hash, r->src) ? LIMPET_R_DROP_DSR_PATH : 0;
+	return encap_src(ds, &r->fib, t->family == LIMPET_AF_INET6, r->hash, r->src) ?
+		       LIMPET_R_DROP_DSR_PATH : 0;
 }
 
 /* The way an established flow took a moment ago, while fresh (no FIB lookup per packet, as NAT
@@ -228,11 +237,13 @@ struct dsr_frame {
 	__u32 tot;        /* the datagram that leaves (with outer headers, ipip) */
 };
 
-/* p's frame in mode (second: with a second outer header). 0, or -1 (not IP). */
-static __always_inline int dsr_frame_of(const struct pkt *p, __u8 mode, int second,
+/* p's frame in mode toward a backend of family (second: with a second outer header). 0, or -1
+ * (not IP).
+ */
+static __always_inline int dsr_frame_of(const struct pkt *p, __u8 mode, __u8 family, int second,
 					struct dsr_frame *f)
 {
-	__u32 hsize = p->ip4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	__u32 hsize = family == LIMPET_AF_INET6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
 
 	if (p->ip4) {
 		f->dlen = bpf_ntohs(p->ip4->tot_len);
@@ -249,22 +260,25 @@ static __always_inline int dsr_frame_of(const struct pkt *p, __u8 mode, int seco
 	return 0;
 }
 
-/* ipip: the outer header(s) from src to dst (and second, or NULL) in front of p's datagram;
- * l2dsr: nothing. 0, or a reason.
+/* ipip: the outer header(s) of family from src to dst (and second, or NULL) in front of p's
+ * datagram; l2dsr: nothing. 0, or a reason.
  */
 static __always_inline int dsr_encap(struct xdp_md *ctx, const struct pkt *p, __u8 mode,
-				     const struct dsr_frame *f, const __u32 *src, __u32 hash,
-				     const __u32 *dst, const __u32 *second)
+				     __u8 family, const struct dsr_frame *f, const __u32 *src,
+				     __u32 hash, const __u32 *dst, const __u32 *second)
 {
+	int v6 = family == LIMPET_AF_INET6;
 	__u32 inner_word = f->inner_word;
 
 	if (mode != LIMPET_MODE_IPIP)
 		return 0;
-	/* IPv6: version and traffic class as the client sent them, the flow's own label */
-	if (!p->ip4)
+	/* IPv6: the client's traffic class (IPv4: its TOS), the flow's own label */
+	if (v6 && p->ip4)
+		inner_word = bpf_htonl(6 << 28 | (inner_word & 0xff) << 20 | (hash & 0xFFFFF));
+	else if (v6)
 		inner_word = (inner_word & bpf_htonl(0xFFF00000)) | bpf_htonl(hash & 0xFFFFF);
-	return encap_push(ctx, f->l2len, f->dlen, src, dst, second, !p->ip4, inner_word) ?
-		       LIMPET_R_DROP_DSR_PATH : 0;
+	return encap_push(ctx, f->l2len, f->dlen, src, dst, second, v6, p->ip4 != NULL,
+			  inner_word) ? LIMPET_R_DROP_DSR_PATH : 0;
 }
 
 /* Send p where t says. A reason (drop_too_big: t's mtu and hlen say by how much). */
@@ -277,7 +291,9 @@ static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, struct dsr_to 
 	struct dsr_frame f;
 	int rc;
 
-	if (dsr_frame_of(p, t->mode, sb != NULL, &f))
+	if (sb && sb->family != t->family)
+		sb = NULL; /* a second header nests in the first: the same family only */
+	if (dsr_frame_of(p, t->mode, t->family, sb != NULL, &f))
 		return LIMPET_R_PASS_BAD_L3;
 	if (!dsr_cached(t->fv, in_ifindex, f.tot, now, &r)) {
 		rc = dsr_way(ctx, p, t, f.tot, &r);
@@ -289,7 +305,8 @@ static __noinline int dsr_send(struct xdp_md *ctx, struct pkt *p, struct dsr_to 
 			return rc;
 		dsr_cache_set(t->fv, in_ifindex, f.tot, now, &r);
 	}
-	rc = dsr_encap(ctx, p, t->mode, &f, r.src, r.hash, t->addr, sb ? sb->addr : NULL);
+	rc = dsr_encap(ctx, p, t->mode, t->family, &f, r.src, r.hash, t->addr,
+		       sb ? sb->addr : NULL);
 	return rc ? rc : dsr_out(ctx, &r.fib, in_ifindex, r.stack);
 }
 
@@ -320,13 +337,13 @@ static __noinline int dsr_fast(struct xdp_md *ctx, struct pkt *p, const struct v
 	if (!fv || fv->vip_id != vip->vip_id || fv->second)
 		return DSR_SLOW;
 	be = backend_get(fv->backend_id, vip->vip_id);
-	if (!be || be->health == LIMPET_HEALTH_DOWN || dsr_frame_of(p, vip->mode, 0, &f) ||
+	if (!be || be->health == LIMPET_HEALTH_DOWN || dsr_frame_of(p, vip->mode, be->family, 0, &f) ||
 	    !dsr_cache_ok(fv, in_ifindex, f.tot, now))
 		return DSR_SLOW;
 	dsr_client_step(p, vip, fv, FLOW_EST);
 	stats_count(vip_stats_get(vip->vip_id), p->len, 0);
 	stats_count(backend_stats_get(fv->backend_id), p->len, 0);
-	rc = dsr_encap(ctx, p, vip->mode, &f, fv->dc.src, fv->dc.hash, be->addr, NULL);
+	rc = dsr_encap(ctx, p, vip->mode, be->family, &f, fv->dc.src, fv->dc.hash, be->addr, NULL);
 	if (rc)
 		return rc;
 	eth = (void *)(long)ctx->data;

@@ -68,6 +68,16 @@ void must(int ret);
 int fresh(void **state); /* no connection state: flows, affinities, fragments, held segments */
 void vip(const char *spec, __u8 policy, int prefix);
 void backend(const char *vspec, const char *be);
+/* limpet's ipip frame from scratch: Ethernet dmac ← smac (a VLAN tag of in_pkt kept), one outer
+ * header per dst (outermost first; v6: IPv6 ones, the label left 0) from src, then in_pkt's IP
+ * datagram (at l2) unchanged. Its length. (t_dsr.c)
+ */
+size_t ipip_frame(const unsigned char *in_pkt, size_t in_len, size_t l2, int v6, const char *src,
+		  const char *const *dst, int n, const unsigned char *dmac, const unsigned char *smac,
+		  unsigned char *out);
+/* Run a frame through program fd whose reasons (nreasons of them) are counted in reasons_fd. */
+void run_prog(int fd, int reasons_fd, int nreasons, const unsigned char *pkt, size_t len,
+	      struct result *r, unsigned int ifindex);
 void run_if(const unsigned char *pkt, size_t len, struct result *r, unsigned int ifindex);
 void run(const unsigned char *pkt, size_t len, struct result *r);
 void expect_frame(const struct result *r, const struct pspec *want);
@@ -107,6 +117,11 @@ void test_dsr_ipip6(void **state);
 void test_dsr_l2(void **state);
 void test_dsr_mtu(void **state);
 void test_dsr_established(void **state);
+void test_dsr_4in6(void **state);
+void test_decap_deliver(void **state);
+void test_decap_second_chance(void **state);
+void test_decap_foreign(void **state);
+void test_decap_truncated(void **state);
 void test_dsr_fragments(void **state);
 void test_dsr_flow_state(void **state);
 void test_dsr_second_chance(void **state);

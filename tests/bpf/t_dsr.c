@@ -10,6 +10,7 @@
 #define DVIP6 "[fc00:200:1::1]:80/tcp"
 #define DVIP4GW "10.200.1.4:80/tcp"
 #define DVIP4U "10.200.1.5:53/udp"
+#define DVIP46 "10.200.1.6:80/tcp" /* IPv4 in IPv6: backends with IPv6 addresses only */
 
 static unsigned int din, dout;
 static unsigned char dout_mac[6];
@@ -90,20 +91,22 @@ static void dsr_setup(void)
 	backend(DVIP4U, "10.2.0.2");
 	dsr_vip(DVIP4GW, LIMPET_MODE_L2DSR, NULL);
 	backend(DVIP4GW, "10.3.0.9");
+	dsr_vip(DVIP46, LIMPET_MODE_IPIP, NULL);
+	backend(DVIP46, "fd00:2::1");
+	backend(DVIP46, "fd00:2::2");
 }
 
-/* The expected ipip frame, from scratch: Ethernet toward the backend's MAC, one outer header
- * per dst (outermost first), then the input's IP datagram unchanged.
- */
-static size_t want_ipip_l2(const unsigned char *in_pkt, size_t in_len, size_t l2, int v6,
-			   const char *src, const char *const *dst, int n, const unsigned char *dmac,
-			   unsigned char *out)
+size_t ipip_frame(const unsigned char *in_pkt, size_t in_len, size_t l2, int v6, const char *src,
+		  const char *const *dst, int n, const unsigned char *dmac, const unsigned char *smac,
+		  unsigned char *out)
 {
 	size_t hs = v6 ? 40 : 20, dl = in_len - l2, at = l2;
+	int inner6 = in_pkt[l2] >> 4 == 6;
 
 	memcpy(out, dmac, 6);
-	memcpy(out + 6, dout_mac, 6);
+	memcpy(out + 6, smac, 6);
 	memcpy(out + 12, in_pkt + 12, l2 - 12); /* a VLAN tag stays in front */
+	pb_put16(out + l2 - 2, v6 ? 0x86dd : 0x0800); /* the outer header's type */
 	for (int i = 0; i < n; i++, at += hs) {
 		unsigned char *h = out + at;
 		size_t below = dl + hs * (n - 1 - i);
@@ -120,10 +123,15 @@ static size_t want_ipip_l2(const unsigned char *in_pkt, size_t in_len, size_t l2
 			inet_pton(AF_INET, dst[i], h + 16);
 			pb_put16(h + 10, pb_fold(pb_sum(h, 20, 0)));
 		} else {
-			memcpy(h, in_pkt + l2, 4); /* version, class; the label is checked apart */
-			h[1] &= 0xf0, h[2] = h[3] = 0;
+			if (inner6) { /* version, class; the label is checked apart */
+				memcpy(h, in_pkt + l2, 4);
+				h[1] &= 0xf0, h[2] = h[3] = 0;
+			} else { /* IPv4 in IPv6: the TOS as traffic class */
+				h[0] = 0x60 | in_pkt[l2 + 1] >> 4;
+				h[1] = (in_pkt[l2 + 1] & 0x0f) << 4;
+			}
 			pb_put16(h + 4, below);
-			h[6] = 41;
+			h[6] = i < n - 1 || inner6 ? 41 : 4;
 			h[7] = 64;
 			inet_pton(AF_INET6, src, h + 8);
 			inet_pton(AF_INET6, dst[i], h + 24);
@@ -133,10 +141,18 @@ static size_t want_ipip_l2(const unsigned char *in_pkt, size_t in_len, size_t l2
 	return at + dl;
 }
 
+/* The expected ipip frame out of dout0 toward a backend's MAC. */
+static size_t ipip_frame_to(const unsigned char *in_pkt, size_t in_len, size_t l2, int v6,
+			    const char *src, const char *const *dst, int n, const unsigned char *dmac,
+			    unsigned char *out)
+{
+	return ipip_frame(in_pkt, in_len, l2, v6, src, dst, n, dmac, dout_mac, out);
+}
+
 static size_t want_ipip(const unsigned char *in_pkt, size_t in_len, int v6, const char *src,
 			const char *const *dst, int n, const unsigned char *dmac, unsigned char *out)
 {
-	return want_ipip_l2(in_pkt, in_len, 14, v6, src, dst, n, dmac, out);
+	return ipip_frame_to(in_pkt, in_len, 14, v6, src, dst, n, dmac, out);
 }
 
 static void expect_bytes(const struct result *r, const unsigned char *want, size_t len)
@@ -398,14 +414,16 @@ void test_dsr_mtu(void **state)
 }
 
 /* Packets from..to-1 of one connection (SYN, the handshake's ACK, then data), each expected at
- * the backend be in the frame built here (be empty: the first packet's backend, written to be).
- * IPv6 frames' label is checked to stay the flow's own, then set to 0 on both sides.
+ * the backend be in the frame built here (be empty: the first packet's backend, written to be),
+ * from src (an IPv6 one: IPv6 outer headers). IPv6 outer headers' label is checked to stay the
+ * flow's own, then set to 0 on both sides.
  */
 static void dsr_connection(struct pspec *s, int from, int to, const char *src, char *be,
 			   size_t belen)
 {
 	unsigned char pkt[2048], want[2048], mac[6], label[3] = { 0 };
-	size_t l2 = s->vlan ? 18 : 14, len, wl, ho = l2 + (s->family == 6 ? 24 : 16);
+	int outer6 = strchr(src, ':') != NULL;
+	size_t l2 = s->vlan ? 18 : 14, len, wl, ho = l2 + (outer6 ? 24 : 16);
 	const char *dst[1] = { be };
 	struct result r;
 
@@ -418,10 +436,10 @@ static void dsr_connection(struct pspec *s, int from, int to, const char *src, c
 		assert_int_equal(r.action, XDP_REDIRECT);
 		assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
 		if (!be[0])
-			inet_ntop(s->family == 6 ? AF_INET6 : AF_INET, r.out + ho, be, belen);
+			inet_ntop(outer6 ? AF_INET6 : AF_INET, r.out + ho, be, belen);
 		backend_mac(be, mac);
-		wl = want_ipip_l2(pkt, len, l2, s->family == 6, src, dst, 1, mac, want);
-		if (s->family == 6) {
+		wl = ipip_frame_to(pkt, len, l2, outer6, src, dst, 1, mac, want);
+		if (outer6) {
 			unsigned char *l = r.out + l2 + 1, got[3] = { l[0] & 0x0f, l[1], l[2] };
 
 			if (i == from)
@@ -474,6 +492,33 @@ void test_dsr_established(void **state)
 	assert_int_equal(bpf_map_update_elem(jump, &k6, &fd6, BPF_ANY), 0);
 	run_if(pkt, pkt_build(&s4, pkt), &r, din);
 	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+}
+
+/* IPv4 in IPv6: an IPv4 ipip VIP's IPv6 backends get the client's datagram behind an IPv6
+ * header (next header 4, the TOS as traffic class, the flow's label, Ethernet type IPv6), from
+ * the handshake to established packets (limpet_xdp's own path); a packet too big once
+ * encapsulated learns the IPv6 path's MTU less 40. Only an ipip IPv4 VIP takes IPv6 backends.
+ */
+void test_dsr_4in6(void **state)
+{
+	static char big[1500];
+	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.13",
+			   .dst = "10.200.1.6", .sport = 9200, .dport = 80, .df = 1 };
+	struct vip_key k;
+	char be[64] = "";
+
+	dsr_setup();
+	dsr_connection(&s, 0, 6, "fd00:2::fe", be, sizeof(be));
+	assert_true(!strcmp(be, "fd00:2::1") || !strcmp(be, "fd00:2::2"));
+	s.tcp_flags = 0x10, s.payload = big;
+	memset(big, 'a', 1460);
+	expect_too_big(&s, 1460);
+
+	must(vip_parse(DVIP4L2, &k, err, sizeof(err)));
+	assert_int_equal(op_backend_add(&in, &k, "fd00:2::3", 1, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "only an IPv4 VIP in mode ipip takes IPv6 backends"));
+	must(vip_parse(DVIP6, &k, err, sizeof(err)));
+	assert_int_equal(op_backend_add(&in, &k, "10.2.0.3", 1, err, sizeof(err)), -EINVAL);
 }
 
 /* Fragments: the later ones go where the first went, inside the same outer header. */

@@ -171,7 +171,7 @@ static int teardown(void **state)
 /* One frame through a program (XDP: ifindex as the ingress device, 0 for none), and the one
  * reason of nreasons it counted: exactly one per packet, and never 0 (a program's "go on").
  */
-static void run_prog(int fd, int reasons_fd, int nreasons, const unsigned char *pkt, size_t len,
+void run_prog(int fd, int reasons_fd, int nreasons, const unsigned char *pkt, size_t len,
 		     struct result *r, unsigned int ifindex)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, t);
@@ -455,6 +455,11 @@ int main(void)
 		cmocka_unit_test_setup(test_dsr_l2, fresh),
 		cmocka_unit_test_setup(test_dsr_mtu, fresh),
 		cmocka_unit_test_setup(test_dsr_established, fresh),
+		cmocka_unit_test_setup(test_dsr_4in6, fresh),
+		cmocka_unit_test(test_decap_deliver),
+		cmocka_unit_test(test_decap_second_chance),
+		cmocka_unit_test(test_decap_foreign),
+		cmocka_unit_test(test_decap_truncated),
 		cmocka_unit_test_setup(test_dsr_fragments, fresh),
 		cmocka_unit_test_setup(test_dsr_flow_state, fresh),
 		cmocka_unit_test_setup(test_dsr_second_chance, fresh),

@@ -26,17 +26,25 @@ vip add 203.0.113.41:0/udp policy five-tuple prefix 24
 backend add 203.0.113.41:0/udp $B4
 vip add 203.0.113.42:80/tcp policy token token header X-Session-Id fallback five-tuple syn-data on
 backend add 203.0.113.42:80/tcp $B1:8080
+vip add 203.0.113.43:80/tcp mode ipip
+backend add 203.0.113.43:80/tcp $(tb_backend6 1)
 metrics listen 127.0.0.1:9810
 announce dev lo
 EOF
 out=$(limpetctl -j apply "$TB_DIR/a.conf")
-check "apply to an empty instance: 4 VIPs and 7 backends added, 1 drained ($(jget "$out" "len(d['changes'])") changes)" \
-	[ "$(jget "$out" "len(d['changes'])")" = 12 ]
+check "apply to an empty instance: 5 VIPs and 8 backends added, 1 drained ($(jget "$out" "len(d['changes'])") changes)" \
+	[ "$(jget "$out" "len(d['changes'])")" = 14 ]
 limpetctl save >"$TB_DIR/saved.conf"
 check "save then apply: nothing changes" [ "$(limpetctl -j apply "$TB_DIR/saved.conf")" = '{"changes":[]}' ]
 check "the original file again: nothing changes" [ "$(limpetctl -j apply "$TB_DIR/a.conf")" = '{"changes":[]}' ]
 check "save prints what was applied (options, weight, drain, a backend port)" \
 	grep -qx "vip add 203.0.113.42:80/tcp policy token token header X-Session-Id fallback five-tuple syn-data on" "$TB_DIR/saved.conf"
+check "save: an IPv6 backend of an IPv4 ipip VIP (IPv4 in IPv6)" \
+	grep -qx "backend add 203.0.113.43:80/tcp $(tb_backend6 1)" "$TB_DIR/saved.conf"
+printf 'vip add 203.0.113.44:80/tcp\nbackend add 203.0.113.44:80/tcp %s\n' "$(tb_backend6 1)" >"$TB_DIR/fam.conf"
+err=$(limpetctl apply "$TB_DIR/fam.conf" 2>&1 >/dev/null)
+check "an IPv6 backend of a nat IPv4 VIP: refused with its line ($err)" \
+	[ $? -eq 1 -a -n "$(echo "$err" | grep 'fam.conf:2: .*only an IPv4 VIP in mode ipip takes IPv6 backends')" ]
 check "save: the drained backend and the weight" bash -c \
 	"grep -qx 'backend drain 203.0.113.40:80/tcp $B2' '$TB_DIR/saved.conf' && grep -qx 'backend add 203.0.113.40:80/tcp $B1 weight 3' '$TB_DIR/saved.conf'"
 
@@ -55,7 +63,7 @@ before=$(limpetctl save)
 err=$(limpetctl apply "$TB_DIR/bad.conf" 2>&1 >/dev/null)
 rc=$?
 check "a bad line: exit 1, one line naming it ($err)" \
-	[ $rc -eq 1 -a "$(echo "$err" | wc -l)" -eq 1 -a -n "$(echo "$err" | grep 'bad.conf:17: backend add: weight')" ]
+	[ $rc -eq 1 -a "$(echo "$err" | wc -l)" -eq 1 -a -n "$(echo "$err" | grep 'bad.conf:19: backend add: weight')" ]
 check "a bad line: nothing changed" [ "$(limpetctl save)" = "$before" ]
 printf 'announce dev lo\nannounce dev eth0\n' >"$TB_DIR/ann.conf"
 err=$(limpetctl apply "$TB_DIR/ann.conf" 2>&1 >/dev/null)

@@ -9,6 +9,7 @@ trap 'for b in 1 2 3; do rm -rf "/sys/fs/bpf/limpet-decap/${TB}be$b"; done; tb_c
 V4=$TB_VIP4:80/tcp
 V6="[$TB_VIP6]:80/tcp"
 L2=203.0.113.11
+V46=203.0.113.14 # an IPv4 VIP whose backends are reached by IPv6 (IPv4 in IPv6)
 
 tb_setup 3 40 10 || { not_ok "testbed"; t_done; exit 1; }
 decap() { # N ARGS...: limpet decap in backend N's namespace
@@ -22,6 +23,7 @@ for b in 1 2 3; do
 	ip -n "$ns" addr add "$TB_VIP4/32" dev lo
 	ip -n "$ns" addr add "$TB_VIP6/128" dev lo
 	ip -n "$ns" addr add "$L2/32" dev lo
+	ip -n "$ns" addr add "$V46/32" dev lo
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
 	ip -n "$ns" route replace default via 10.99.0.254 advmss 1440
@@ -41,15 +43,20 @@ check "a file with a port on a DSR backend: refused with its line ($out)" \
 check "no VIP was left behind by the refusals" [ -z "$(limpetctl vip list | grep -e 203.0.113.12 -e 203.0.113.13)" ]
 
 limpetctl vip add "$V4" mode ipip encap-source 10.98.0.0/16 &&
-	limpetctl vip add "$V6" mode ipip && limpetctl vip add "$L2:80/tcp" mode l2dsr
+	limpetctl vip add "$V6" mode ipip && limpetctl vip add "$L2:80/tcp" mode l2dsr &&
+	limpetctl vip add "$V46:80/tcp" mode ipip
 for b in 1 2 3; do
 	limpetctl backend add "$V4" "$(tb_backend4 $b)"
 	limpetctl backend add "$V6" "$(tb_backend6 $b)"
 	limpetctl backend add "$L2:80/tcp" "$(tb_backend4 $b)"
+	limpetctl backend add "$V46:80/tcp" "$(tb_backend6 $b)"
 done
+out=$(limpetctl backend add "$L2:80/tcp" "$(tb_backend6 1)" 2>&1)
+check "an IPv6 backend of an l2dsr IPv4 VIP: refused, says which take one ($out)" \
+	[ $? -ne 0 -a -n "$(echo "$out" | grep 'only an IPv4 VIP in mode ipip takes IPv6 backends')" ]
 out=$(limpetctl backend add "$V4" "$(tb_backend4 1):8080" 2>&1)
 check "a backend port on a DSR VIP: refused ($out)" [ $? -ne 0 ]
-check "vip list shows the modes" [ "$(limpetctl vip list | grep -c 'ipip')" -eq 2 -a \
+check "vip list shows the modes" [ "$(limpetctl vip list | grep -c 'ipip')" -eq 3 -a \
 	"$(limpetctl vip list | grep -c 'l2dsr')" -eq 1 ]
 check "save prints them as given" grep -q "vip add $V4 mode ipip encap-source 10.98.0.0/16" \
 	<(limpetctl save)
@@ -64,7 +71,8 @@ check "no decap on the backends: ipip clients are not served ($n0 answers)" [ "$
 echo 0 >"$TB_DIR/.failing"
 
 for b in 1 2 3; do
-	decap "$b" attach dev eth0 >/dev/null && decap "$b" vip add "$TB_VIP4" && decap "$b" vip add "$TB_VIP6"
+	decap "$b" attach dev eth0 >/dev/null && decap "$b" vip add "$TB_VIP4" && decap "$b" vip add "$TB_VIP6" &&
+		decap "$b" vip add "$V46"
 done
 check "decap vip list shows both VIPs" [ "$(decap 1 vip list | grep -c -e "$TB_VIP4" -e "$TB_VIP6")" -eq 2 ]
 out=$(decap 1 vip add not-an-address 2>&1)
@@ -85,6 +93,14 @@ for ((c = 0; c < 10; c++)); do
 	[ -n "$r" ] && ok6=$((ok6 + 1))
 done
 check "ipip IPv6 (IP6IP6): 10 clients served ($ok6)" [ $ok6 -eq 10 ]
+declare -A seen46
+ok46=0
+for ((c = 0; c < 20; c++)); do
+	r=$(tb_get "$(tb_client4 $c)" "http://$V46/")
+	[ -n "$r" ] && ok46=$((ok46 + 1)) && seen46[$r]=1
+done
+check "IPv4 in IPv6 (backends by their IPv6 addresses): 20 clients served ($ok46), by ${#seen46[@]} backends" \
+	[ $ok46 -eq 20 -a ${#seen46[@]} -ge 2 ]
 okl2=0
 for ((c = 0; c < 20; c++)); do
 	[ -n "$(tb_get "$(tb_client4 $c)" "http://$L2/")" ] && okl2=$((okl2 + 1))
@@ -97,7 +113,9 @@ want=$(sha256sum <"$TB_DIR/www/big.bin" | cut -d' ' -f1)
 got4=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client4 3)" "http://$TB_VIP4/big.bin" | sha256sum | cut -d' ' -f1)
 got6=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client6 3)" "http://[$TB_VIP6]/big.bin" | sha256sum | cut -d' ' -f1)
 gotl2=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client4 3)" "http://$L2/big.bin" | sha256sum | cut -d' ' -f1)
-check "4 MiB downloads byte-exact over ipip v4, v6 and l2dsr" [ "$got4" = "$want" -a "$got6" = "$want" -a "$gotl2" = "$want" ]
+got46=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client4 3)" "http://$V46/big.bin" | sha256sum | cut -d' ' -f1)
+check "4 MiB downloads byte-exact over ipip v4, v6, IPv4 in IPv6 and l2dsr" \
+	[ "$got4" = "$want" -a "$got6" = "$want" -a "$got46" = "$want" -a "$gotl2" = "$want" ]
 head -c 1048576 /dev/urandom >"$TB_DIR/up.bin"
 r=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client4 4)" --data-binary "@$TB_DIR/up.bin" \
 	"http://$TB_VIP4/upload")
@@ -121,11 +139,14 @@ up_exact "$(tb_client4 5)" "http://$TB_VIP4/upload"
 u4=$?
 up_exact "$(tb_client6 5)" "http://[$TB_VIP6]/upload"
 u6=$?
+up_exact "$(tb_client4 6)" "http://$V46/upload"
+u46=$?
 tbig=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['reasons'] if x['reason']=='tx_too_big'][0]")
-check "1 MiB uploads without advmss (v4 $u4, v6 $u6) arrive byte-exact: $tbig too-big packets answered with ICMP" \
-	[ $u4 -eq 0 -a $u6 -eq 0 -a "$tbig" -ge 2 ]
-check "the client learned the path MTU limpet named (1480)" \
-	grep -q "mtu 1480" <(tb_in cli ip route get "$TB_VIP4" from "$(tb_client4 5)")
+check "1 MiB uploads without advmss (v4 $u4, v6 $u6, 4in6 $u46) arrive byte-exact: $tbig too-big packets answered with ICMP" \
+	[ $u4 -eq 0 -a $u6 -eq 0 -a $u46 -eq 0 -a "$tbig" -ge 3 ]
+check "the clients learned the path MTUs limpet named (1480 under IPv4, 1460 under IPv6)" \
+	bash -c "ip netns exec $TB-cli ip route get $TB_VIP4 from $(tb_client4 5) | grep -q 'mtu 1480' &&
+		ip netns exec $TB-cli ip route get $V46 from $(tb_client4 6) | grep -q 'mtu 1460'"
 
 tb_in be1 ping -c1 -W1 10.99.0.2 >/dev/null
 st=$(nsenter --net="/run/netns/$TB-be1" "$TB_BUILD/limpet" -j -i "${TB}be1" decap stats)

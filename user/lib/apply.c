@@ -116,7 +116,7 @@ static int cfg_check_limits(const struct cfg *c, char *err, size_t errlen)
 	for (i = 0; i < c->nbes; i++) {
 		for (j = 0, same = 0; j < c->nbes; j++)
 			same += !memcmp(c->bes[j].addr, c->bes[i].addr, 16) &&
-				c->bes[j].port == c->bes[i].port &&
+				c->bes[j].family == c->bes[i].family && c->bes[j].port == c->bes[i].port &&
 				c->bes[j].k.proto == c->bes[i].k.proto;
 		if (same > LIMPET_REV_VIPS) {
 			snprintf(err, errlen, "%s:%d: backend %s would serve %d VIPs of this protocol; "
@@ -183,7 +183,7 @@ static int apply_backends(struct inst *in, const struct cfg *c, const struct vip
 			continue;
 		for (j = 0; j < c->nbes; j++)
 			if (!memcmp(&c->bes[j].k, k, sizeof(*k)) && c->bes[j].port == be.port &&
-			    !memcmp(c->bes[j].addr, be.addr, 16))
+			    c->bes[j].family == be.family && !memcmp(c->bes[j].addr, be.addr, 16))
 				break;
 		if (j < c->nbes) {
 			seen[j] = true;

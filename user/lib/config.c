@@ -123,12 +123,13 @@ static int backend_line(const struct ctl_cmd *cmd, struct cfg *c, const char *pa
 	vip_str(&cmd->vip, vs, sizeof(vs));
 	if (v < 0)
 		LFAIL("backend %s: vip %s is not added above", cmd->be_spec, vs);
-	if (backend_endpoint(&cmd->vip, cmd->be_spec, b.addr, &b.port, e2, sizeof(e2)))
+	if (backend_endpoint(&cmd->vip, c->vips[v].o.mode, cmd->be_spec, b.addr, &b.family, &b.port,
+			     e2, sizeof(e2)))
 		LFAIL("%s", e2);
 	snprintf(b.spec, sizeof(b.spec), "%s", cmd->be_spec);
 	for (i = 0; i < c->nbes; i++)
 		if (!memcmp(&c->bes[i].k, &b.k, sizeof(b.k)) && c->bes[i].port == b.port &&
-		    !memcmp(c->bes[i].addr, b.addr, 16))
+		    c->bes[i].family == b.family && !memcmp(c->bes[i].addr, b.addr, 16))
 			break;
 	if (cmd->op == CTL_BE_DRAIN) {
 		if (i == c->nbes)

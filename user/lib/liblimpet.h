@@ -142,9 +142,11 @@ int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct chec
 		     char *err, size_t errlen);
 int op_backend_weight(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
 		      char *err, size_t errlen);
-/* The address and port a backend spec names for VIP k (its port by default). */
-int backend_endpoint(const struct vip_key *k, const char *spec, __u32 addr[4], __be16 *port,
-		     char *err, size_t errlen);
+/* The address, its family and the port a backend spec names for VIP k in mode (its port by
+ * default; an ipip IPv4 VIP takes IPv6 backends).
+ */
+int backend_endpoint(const struct vip_key *k, __u8 mode, const char *spec, __u32 addr[4],
+		     __u8 *family, __be16 *port, char *err, size_t errlen);
 
 /* Attaching (attach.c): the instance's programs on a device — the first time creating the
  * instance with table sizes ask (0: default), else upgrading every device it runs on, its state
@@ -183,6 +185,7 @@ struct cfg_backend {
 	struct vip_key k;
 	char spec[128];
 	__u32 addr[4];
+	__u8 family;
 	__be16 port;
 	__u32 weight;
 	bool drain;

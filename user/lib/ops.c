@@ -578,8 +578,10 @@ int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errle
 	return 0;
 }
 
-/* Resolve "ADDR[:PORT]" against a VIP: family must match, port defaults to the VIP's. */
-static int backend_resolve(const struct vip_key *k, const char *spec, const char *what,
+/* Resolve "ADDR[:PORT]" against a VIP in mode: the family must be the VIP's, but an ipip IPv4
+ * VIP may have IPv6 backends (IPv4 in IPv6); the port defaults to the VIP's.
+ */
+static int backend_resolve(const struct vip_key *k, __u8 mode, const char *spec, const char *what,
 			   struct l_addr *a, __be16 *port, char *err, size_t errlen)
 {
 	char vs[80];
@@ -591,9 +593,10 @@ static int backend_resolve(const struct vip_key *k, const char *spec, const char
 	ret = backend_parse(spec, a, &p, &has_port, err, errlen);
 	if (ret)
 		return ret;
-	if (a->family != k->family) {
-		snprintf(err, errlen, "%s backend %s to vip %s: address family differs from the VIP's",
-			 what, spec, vs);
+	if (a->family != k->family &&
+	    (mode != LIMPET_MODE_IPIP || a->family != LIMPET_AF_INET6)) {
+		snprintf(err, errlen, "%s backend %s to vip %s: address family differs from the VIP's "
+			 "(only an IPv4 VIP in mode ipip takes IPv6 backends)", what, spec, vs);
 		return -EINVAL;
 	}
 	if (has_port && !k->port) {
@@ -606,14 +609,16 @@ static int backend_resolve(const struct vip_key *k, const char *spec, const char
 	return 0;
 }
 
-int backend_endpoint(const struct vip_key *k, const char *spec, __u32 addr[4], __be16 *port,
-		     char *err, size_t errlen)
+int backend_endpoint(const struct vip_key *k, __u8 mode, const char *spec, __u32 addr[4],
+		     __u8 *family, __be16 *port, char *err, size_t errlen)
 {
 	struct l_addr a;
-	int ret = backend_resolve(k, spec, "add", &a, port, err, errlen);
+	int ret = backend_resolve(k, mode, spec, "add", &a, port, err, errlen);
 
-	if (!ret)
+	if (!ret) {
 		memcpy(addr, a.a, 16);
+		*family = a.family;
+	}
 	return ret;
 }
 
@@ -653,7 +658,7 @@ int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, _
 		snprintf(err, errlen, "add backend %s to vip %s: vip not found", spec, vs);
 		return -ENOENT;
 	}
-	ret = backend_resolve(k, spec, "add", &a, &port, err, errlen);
+	ret = backend_resolve(k, meta.mode, spec, "add", &a, &port, err, errlen);
 	if (ret)
 		return ret;
 	if (meta.mode != LIMPET_MODE_NAT && port != k->port) {
@@ -732,7 +737,7 @@ static int backend_locate(struct inst *in, const struct vip_key *k, const char *
 		snprintf(err, errlen, "%s backend %s of vip %s: vip not found", what, spec, vs);
 		return -ENOENT;
 	}
-	ret = backend_resolve(k, spec, what, &a, &port, err, errlen);
+	ret = backend_resolve(k, meta->mode, spec, what, &a, &port, err, errlen);
 	if (ret)
 		return ret;
 	id = backend_find(in, meta->vip_id, &a, port, be);
