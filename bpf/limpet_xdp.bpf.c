@@ -409,10 +409,10 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)
 		r = frag_later(ctx, p);
 		return r == FRAG_GO_DSR ? lb_dsr(ctx, p) : r;
 	}
-	if (p->key.proto == IPPROTO_ICMP)
-		return icmp_error(ctx, p);
-	if (p->key.proto == IPPROTO_ICMPV6)
-		return icmp6_error(ctx, p);
+	if (p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) {
+		r = p->key.proto == IPPROTO_ICMP ? icmp_error(ctx, p) : icmp6_error(ctx, p);
+		return r == ICMP_GO_DSR ? lb_dsr(ctx, p) : r;
+	}
 	vip = vip_lookup(&p->key, p->key.dport);
 	if (!vip)
 		return lb_reply(ctx, p);
@@ -464,7 +464,12 @@ static __always_inline int dsr_prog(struct xdp_md *ctx, const int v6)
 	if (r < 0) {
 		r = -r;
 	} else {
-		r = p.frag == PKT_FRAG_LATER ? dsr_frag_later(&p, &t) : dsr_choose(ctx, &p, &t);
+		if (p.frag == PKT_FRAG_LATER)
+			r = dsr_frag_later(&p, &t);
+		else if (p.key.proto == IPPROTO_ICMP || p.key.proto == IPPROTO_ICMPV6)
+			r = icmp_dsr_to(&p, &t); /* an error about a DSR flow (ICMP_GO_DSR) */
+		else
+			r = dsr_choose(ctx, &p, &t);
 		if (r == DSR_RESET) {
 			bpf_tail_call(ctx, &limpet_jump, v6 ? LIMPET_JUMP_RESET6 : LIMPET_JUMP_RESET4);
 			r = LIMPET_R_DROP_TAIL_CALL;

@@ -108,6 +108,35 @@ static __always_inline int maglev_pick(const struct vip_meta *vip, __u32 hash, _
  * the Maglev slot that chose, LIMPET_NO_BACKEND when an affinity did. A global function: the
  * verifier checks it once, not on every path that reaches it.
  */
+/* The table hash of k by policy ip-hash (the client's prefix, also put in ak) or five-tuple. */
+static __always_inline __u32 pick_hash(const struct flow_key *k, const struct vip_meta *vip,
+				       __u8 policy, struct affinity_key *ak)
+{
+	if (policy == LIMPET_POLICY_IP_HASH) {
+		affinity_key_init(ak, k, vip);
+		return limpet_hash5(ak->key, 0, config_seed());
+	}
+	return limpet_hash9(k->src, k->dst, ((__u32)k->sport << 16 | k->dport) ^ k->proto,
+			    config_seed());
+}
+
+/* The backend an ip-hash or five-tuple VIP's table gives k, as any host with the same backends
+ * computes it; nothing read but the table, nothing written or counted. NULL: another policy,
+ * or no backend.
+ */
+static __always_inline struct backend *table_pick(const struct flow_key *k,
+						  const struct vip_meta *vip)
+{
+	struct affinity_key ak = {};
+	__u32 id, idx;
+
+	if (vip->policy != LIMPET_POLICY_IP_HASH && vip->policy != LIMPET_POLICY_FIVE_TUPLE)
+		return NULL;
+	if (maglev_pick(vip, pick_hash(k, vip, vip->policy, &ak), &id, &idx))
+		return NULL;
+	return backend_get(id, vip->vip_id);
+}
+
 __noinline int backend_pick(const struct flow_key *k, const struct vip_meta *vip,
 			    const struct token_hash *tok, int remember, __u32 *slot)
 {
@@ -140,13 +169,9 @@ __noinline int backend_pick(const struct flow_key *k, const struct vip_meta *vip
 									   LIMPET_POLICY_IP_HASH;
 		}
 	}
-	if (policy == LIMPET_POLICY_IP_HASH) {
-		affinity_key_init(&ak, k, vip);
-		hash = limpet_hash5(ak.key, 0, config_seed());
-		use_aff = vip->affinity_ttl != 0;
-	} else if (policy == LIMPET_POLICY_FIVE_TUPLE) {
-		hash = limpet_hash9(k->src, k->dst, ((__u32)k->sport << 16 | k->dport) ^ k->proto,
-				    config_seed());
+	if (policy == LIMPET_POLICY_IP_HASH || policy == LIMPET_POLICY_FIVE_TUPLE) {
+		hash = pick_hash(k, vip, policy, &ak);
+		use_aff = policy == LIMPET_POLICY_IP_HASH && vip->affinity_ttl != 0;
 	}
 
 	if (use_aff) {

@@ -76,8 +76,9 @@ static __always_inline int toobig_reply(struct xdp_md *ctx, struct pkt *p, __u32
 	__u32 client[4] = {}, vip[4] = {}, keep, frame, l2;
 	__u8 *ip = p->ip4 ? (void *)p->ip4 : (void *)p->ip6, mac[ETH_ALEN];
 
-	if (!ip || p->frag != PKT_NOT_FRAG || mtu < hlen)
-		return LIMPET_R_DROP_TOO_BIG;
+	if (!ip || p->frag != PKT_NOT_FRAG || mtu < hlen ||
+	    (p->key.proto != IPPROTO_TCP && p->key.proto != IPPROTO_UDP))
+		return LIMPET_R_DROP_TOO_BIG; /* never an ICMP error about an ICMP error */
 	mtu -= hlen;
 	if (!v6 ? !(p->ip4->frag_off & bpf_htons(0x4000)) || p->ip4->ihl != 5 || mtu < TOOBIG_MIN4 :
 		  p->l4 != (void *)(p->ip6 + 1) || mtu < TOOBIG_MIN6)

@@ -75,6 +75,9 @@ void backend(const char *vspec, const char *be);
 size_t ipip_frame(const unsigned char *in_pkt, size_t in_len, size_t l2, int v6, const char *src,
 		  const char *const *dst, int n, const unsigned char *dmac, const unsigned char *smac,
 		  unsigned char *out);
+/* An ICMP fragmentation-needed frame from src to dst quoting the IPv4 packet quoted. (t_icmp.c) */
+size_t icmp_error_frame(const char *src, const char *dst, const struct pspec *quoted,
+			unsigned char *out);
 /* Run a frame through program fd whose reasons (nreasons of them) are counted in reasons_fd. */
 void run_prog(int fd, int reasons_fd, int nreasons, const unsigned char *pkt, size_t len,
 	      struct result *r, unsigned int ifindex);
@@ -118,6 +121,7 @@ void test_dsr_l2(void **state);
 void test_dsr_mtu(void **state);
 void test_dsr_established(void **state);
 void test_dsr_4in6(void **state);
+void test_dsr_icmp(void **state);
 void test_decap_deliver(void **state);
 void test_decap_second_chance(void **state);
 void test_decap_foreign(void **state);

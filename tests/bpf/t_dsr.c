@@ -521,31 +521,86 @@ void test_dsr_4in6(void **state)
 	assert_int_equal(op_backend_add(&in, &k, "10.2.0.3", 1, err, sizeof(err)), -EINVAL);
 }
 
+/* s's first packet (IPv4, one outer IPv4 header): sent; its backend's address and MAC. */
+static void dsr_first4(const struct pspec *s, char *be, size_t belen, unsigned char *mac)
+{
+	unsigned char pkt[2048];
+	struct result r;
+
+	run_if(pkt, pkt_build(s, pkt), &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	inet_ntop(AF_INET, r.out + 30, be, belen);
+	backend_mac(be, mac);
+}
+
+/* The frame pkt goes to backend be (MAC mac) inside one outer IPv4 header from dout0. */
+static void expect_ipip4(const unsigned char *pkt, size_t len, const char *be,
+			 const unsigned char *mac)
+{
+	unsigned char want[2048];
+	const char *dst[1] = { be };
+	struct result r;
+
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	expect_bytes(&r, want, want_ipip(pkt, len, 0, "10.2.0.254", dst, 1, mac, want));
+}
+
+/* An ICMP error about a DSR connection — a router on the client's path could not pass the
+ * backend's reply, sent as the VIP — goes to its backend untouched inside the outer header (its
+ * stack sent the quoted packet, so path-MTU discovery reaches the socket): the flow's, or with
+ * no flow here (another host's connection, behind ECMP) the one the table gives it, which is
+ * where its SYN goes. One quoting no VIP is the kernel's.
+ */
+void test_dsr_icmp(void **state)
+{
+	struct pspec c = { .family = 4, .proto = IPPROTO_TCP, .src = "198.51.100.14",
+			   .dst = "10.200.1.1", .sport = 9300, .dport = 80, .tcp_flags = 0x02 };
+	struct pspec reply = { .family = 4, .proto = IPPROTO_TCP, .src = "10.200.1.1",
+			       .dst = "198.51.100.14", .sport = 80, .dport = 9300, .tcp_flags = 0x10,
+			       .payload = "", .seq = 7, .ack = 1 };
+	unsigned char pkt[2048], mac[6];
+	char be[64];
+	struct result r;
+	size_t len;
+
+	dsr_setup();
+	dsr_first4(&c, be, sizeof(be), mac);
+	expect_ipip4(pkt, icmp_error_frame("192.0.2.1", "10.200.1.1", &reply, pkt), be, mac);
+	for (int i = 0; i < 8; i++) { /* clients without a flow here */
+		char cl[32], tbe[64];
+
+		snprintf(cl, sizeof(cl), "198.51.%d.%d", 101 + i, 20 + i);
+		reply.dst = c.src = cl;
+		len = icmp_error_frame("192.0.2.1", "10.200.1.1", &reply, pkt);
+		run_if(pkt, len, &r, din);
+		assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+		inet_ntop(AF_INET, r.out + 30, tbe, sizeof(tbe));
+		dsr_first4(&c, be, sizeof(be), mac); /* the connection's SYN goes to the same one */
+		assert_string_equal(tbe, be);
+		expect_ipip4(pkt, len, be, mac);
+	}
+	reply.sport = 81; /* no VIP */
+	len = icmp_error_frame("192.0.2.1", "10.200.1.1", &reply, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_PASS_L4_OTHER);
+	expect_unchanged(&r, pkt, len);
+}
+
 /* Fragments: the later ones go where the first went, inside the same outer header. */
 void test_dsr_fragments(void **state)
 {
 	struct pspec s = { .family = 4, .proto = IPPROTO_UDP, .src = "198.51.100.11",
 			   .dst = "10.200.1.5", .sport = 8000, .dport = 53, .payload = "first part",
 			   .frag = 1, .ipid = 77 };
-	unsigned char pkt[2048], want[2048], mac[6];
-	const char *dst[1];
+	unsigned char pkt[2048], mac[6];
 	char be[64];
-	struct result r;
-	size_t len;
 
 	dsr_setup();
-	len = pkt_build(&s, pkt);
-	run_if(pkt, len, &r, din);
-	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
-	inet_ntop(AF_INET, r.out + 30, be, sizeof(be));
-	dst[0] = be;
-	backend_mac(be, mac);
+	dsr_first4(&s, be, sizeof(be), mac);
 	s.frag = 2;
 	s.payload = "second part";
-	len = pkt_build(&s, pkt);
-	run_if(pkt, len, &r, din);
-	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
-	expect_bytes(&r, want, want_ipip(pkt, len, 0, "10.2.0.254", dst, 1, mac, want));
+	expect_ipip4(pkt, pkt_build(&s, pkt), be, mac);
 }
 
 /* Establishing in DSR: the SYN leaves a half-open flow, the handshake's ACK moves it to flows

@@ -5,8 +5,8 @@
 /* An ICMP error (type 3, code 4: fragmentation needed) from src to dst quoting the IPv4 packet
  * `quoted` (its IP header and first 8 L4 bytes). Returns the frame length.
  */
-static size_t icmp_error_frame(const char *src, const char *dst, const struct pspec *quoted,
-			       unsigned char *out)
+size_t icmp_error_frame(const char *src, const char *dst, const struct pspec *quoted,
+			unsigned char *out)
 {
 	unsigned char q[256], *ip = out + 14, *ic = ip + 20;
 	size_t qlen = pkt_build(quoted, q);

@@ -456,6 +456,7 @@ int main(void)
 		cmocka_unit_test_setup(test_dsr_mtu, fresh),
 		cmocka_unit_test_setup(test_dsr_established, fresh),
 		cmocka_unit_test_setup(test_dsr_4in6, fresh),
+		cmocka_unit_test_setup(test_dsr_icmp, fresh),
 		cmocka_unit_test(test_decap_deliver),
 		cmocka_unit_test(test_decap_second_chance),
 		cmocka_unit_test(test_decap_foreign),

@@ -195,6 +195,28 @@ host_down() { # N: the host's link goes down (its BGP and BFD with it); prints h
 	echo $((($(date +%s%N) - t0) / 1000000))
 }
 
+# Path MTU through DSR behind ECMP: the router's link to the clients carries 1,400 bytes. The
+# backends' full-size replies (sent as the VIP) get ICMP fragmentation needed from the router,
+# which sends them all to one host (its hash sees only its own address and the VIP): that host
+# sends each to the connection's backend — by its flow, or for the others' connections by the
+# table — whose stack then sends smaller segments.
+icmp_fwd() { # the hosts' ICMP errors sent on
+	local n s=0
+	for n in 1 2 3; do
+		s=$((s + $(jget "$(ctl $n -j stats)" "[e['count'] for e in d['events'] if e['event']=='icmp_fwd'][0]")))
+	done
+	echo $s
+}
+ip -n "$TB-sw" link set rc mtu 1400
+i0=$(icmp_fwd) k=0
+for ((c = 0; c < 9; c++)); do
+	got=$(tb_in cli curl -s -f --max-time 15 --interface "$(tb_client4 $c)" "http://$VIP/big.bin" | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] && k=$((k + 1))
+done
+check "9 downloads byte-exact across a 1,400-byte link to the clients ($k): the hosts sent $(($(icmp_fwd) - i0)) ICMP errors on to the backends" \
+	[ $k -eq 9 -a $(($(icmp_fwd) - i0)) -gt 0 ]
+ip -n "$TB-sw" link set rc mtu 1500
+
 # Phase 1: the backend set unchanged; host 2 fails in the middle of everything.
 sessions 9000 30 || not_ok "push sessions opened"
 downloads ipip "http://$VIP/big.bin" 0 9
