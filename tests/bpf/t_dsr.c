@@ -585,6 +585,17 @@ void test_dsr_icmp(void **state)
 	run_if(pkt, len, &r, din);
 	assert_int_equal(r.reason, LIMPET_R_PASS_L4_OTHER);
 	expect_unchanged(&r, pkt, len);
+	/* l2dsr: the error as it came, to the backend's MAC */
+	reply.src = c.dst = "10.200.1.3", reply.sport = 80;
+	run_if(pkt, pkt_build(&c, pkt), &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	backend_mac("10.2.0.3", mac);
+	len = icmp_error_frame("192.0.2.1", "10.200.1.3", &reply, pkt);
+	run_if(pkt, len, &r, din);
+	assert_int_equal(r.reason, LIMPET_R_FWD_REDIRECT);
+	memcpy(pkt, mac, 6);
+	memcpy(pkt + 6, dout_mac, 6);
+	expect_bytes(&r, pkt, len);
 }
 
 /* Fragments: the later ones go where the first went, inside the same outer header. */
