@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 TB=lpec$$
 TB_PROBE_NS=sw
-VIP=203.0.113.10 L2=203.0.113.11 CHK=203.0.113.20
+VIP=203.0.113.10 L2=203.0.113.11 CHK=203.0.113.20 VIP6=fc00:200::10
 hn() { echo "${TB}h$1"; } # host N's limpet instance
 ctl() { local n=$1; shift; "$TB_BUILD/limpetctl" -i "$(hn "$n")" "$@"; }
 cleanup() {
@@ -35,17 +35,24 @@ for ns in cli sw h1 h2 h3; do
 	ip -n "$TB-$ns" link set lo up
 	tb_in "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 done
-tb_in sw sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
+tb_in sw sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
+	net.ipv6.conf.all.forwarding=1 net.ipv6.fib_multipath_hash_policy=1
 # the router: clients on rc, hosts and backends on br0
 ip link add cli0 netns "$TB-cli" type veth peer name rc netns "$TB-sw"
 tb_link_prep "$TB-cli" cli0
 tb_link_prep "$TB-sw" rc
 ip -n "$TB-sw" addr add 198.18.255.254/16 dev rc
-for ((c = 0; c < 30; c++)); do echo "addr add $(tb_client4 $c)/16 dev cli0"; done | ip -n "$TB-cli" -batch -
+ip -n "$TB-sw" addr add 2001:db8:c::fffe/64 dev rc nodad
+{
+	for ((c = 0; c < 30; c++)); do echo "addr add $(tb_client4 $c)/16 dev cli0"; done
+	for ((c = 0; c < 6; c++)); do echo "addr add $(tb_client6 $c)/64 dev cli0 nodad"; done
+} | ip -n "$TB-cli" -batch -
 ip -n "$TB-cli" route add default via 198.18.255.254
+ip -n "$TB-cli" -6 route add default via 2001:db8:c::fffe
 ip -n "$TB-sw" link add br0 type bridge
 ip -n "$TB-sw" link set br0 up
 ip -n "$TB-sw" addr add 10.99.0.254/24 dev br0
+ip -n "$TB-sw" addr add fd00:99::fe/64 dev br0 nodad
 for n in 1 2 3; do
 	ip link add eth0 netns "$TB-h$n" type veth peer name "h$n" netns "$TB-sw"
 	tb_link_prep "$TB-h$n" eth0
@@ -54,18 +61,22 @@ for n in 1 2 3; do
 	# XDP_TX on a host's eth0 is delivered only if its peer runs XDP
 	ip -n "$TB-sw" link set dev "h$n" xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
 	ip -n "$TB-h$n" addr add "10.99.0.1$n/24" dev eth0
+	ip -n "$TB-h$n" addr add "fd00:99::1$n/64" dev eth0 nodad
 	ip -n "$TB-h$n" route add default via 10.99.0.254
-	tb_in "h$n" sysctl -qw net.ipv4.conf.all.forwarding=1
+	ip -n "$TB-h$n" -6 route add default via fd00:99::fe
+	tb_in "h$n" sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1
 done
 for b in 1 2 3 4; do
 	tb_backend_add "$b" || { not_ok "backend $b"; t_done; exit 1; }
 	ns=$TB-be$b
 	for a in $VIP $L2 $CHK; do ip -n "$ns" addr add "$a/32" dev lo; done
+	ip -n "$ns" addr add "$VIP6/128" dev lo
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
 	ip -n "$ns" route replace default via 10.99.0.254 advmss 1440
 	d() { nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap "$@" >/dev/null; }
-	d attach dev eth0 && d vip add $VIP && d vip add $CHK || { not_ok "decap on be$b"; t_done; exit 1; }
+	d attach dev eth0 && d vip add $VIP && d vip add $CHK && d vip add $VIP6 ||
+		{ not_ok "decap on be$b"; t_done; exit 1; }
 	for p in 9000 9001; do
 		tb_in "be$b" $PY "$E2E_ROOT/tools/push_sessions.py" server "be$b" $p "$TB_DIR/push$p" \
 			>/dev/null 2>&1 &
@@ -79,21 +90,30 @@ cat >"$TB_DIR/bird-sw.conf" <<EOF
 router id 10.99.0.254;
 protocol device { scan time 1; }
 protocol kernel { ipv4 { import none; export all; }; merge paths on; }
+protocol kernel { ipv6 { import none; export all; }; merge paths on; }
 $bfd
 template bgp lb { local 10.99.0.254 as 65000; ipv4 { import all; export none; };
+	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 3; bfd on; }
+template bgp lb6 { local fd00:99::fe as 65000; ipv6 { import all; export none; };
 	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 3; bfd on; }
 protocol bgp h1 from lb { neighbor 10.99.0.11 as 65001; }
 protocol bgp h2 from lb { neighbor 10.99.0.12 as 65001; }
 protocol bgp h3 from lb { neighbor 10.99.0.13 as 65001; }
+protocol bgp h1v6 from lb6 { neighbor fd00:99::11 as 65001; }
+protocol bgp h2v6 from lb6 { neighbor fd00:99::12 as 65001; }
+protocol bgp h3v6 from lb6 { neighbor fd00:99::13 as 65001; }
 EOF
 for n in 1 2 3; do
 	cat >"$TB_DIR/bird-h$n.conf" <<EOF
 router id 10.99.0.1$n;
 protocol device { scan time 1; }
-protocol direct { ipv4; interface "lo"; }
+protocol direct { ipv4; ipv6; interface "lo"; }
 $bfd
 protocol bgp up { local 10.99.0.1$n as 65001; neighbor 10.99.0.254 as 65000;
 	ipv4 { import none; export where source = RTS_DEVICE && net ~ [ 203.0.113.0/24{32,32} ]; };
+	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 3; bfd on; }
+protocol bgp up6 { local fd00:99::1$n as 65001; neighbor fd00:99::fe as 65000;
+	ipv6 { import none; export where source = RTS_DEVICE && net ~ [ fc00:200::/64{128,128} ]; };
 	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 3; bfd on; }
 EOF
 	cat >"$TB_DIR/h$n.conf" <<EOF
@@ -104,10 +124,12 @@ vip add $VIP:9000/tcp policy five-tuple mode ipip
 vip add $VIP:9001/tcp policy five-tuple mode ipip
 vip add $L2:80/tcp mode l2dsr
 vip add $CHK:80/tcp mode ipip check http /files/healthz check-interval 1 check-timeout 1 rise 1 fall 1
+vip add [$VIP6]:80/tcp mode ipip
 EOF
 	for v in $VIP:80 $VIP:9000 $VIP:9001 $L2:80 $CHK:80; do
 		for b in 1 2 3; do echo "backend add $v/tcp $(tb_backend4 $b)"; done
 	done >>"$TB_DIR/h$n.conf"
+	for b in 1 2 3; do echo "backend add [$VIP6]:80/tcp $(tb_backend6 $b)"; done >>"$TB_DIR/h$n.conf"
 done
 for ns in sw h1 h2 h3; do
 	tb_in "$ns" bird -c "$TB_DIR/bird-$ns.conf" -s "$TB_DIR/bird-$ns.ctl" -P "$TB_DIR/bird-$ns.pid" ||
@@ -120,7 +142,10 @@ done
 
 paths() { # ADDR: how many next hops the router has for ADDR (0: no route)
 	local r
-	r=$(ip -n "$TB-sw" route show "$1/32" 2>/dev/null)
+	case $1 in
+	*:*) r=$(ip -n "$TB-sw" -6 route show "$1/128" 2>/dev/null) ;;
+	*) r=$(ip -n "$TB-sw" route show "$1/32" 2>/dev/null) ;;
+	esac
 	if [ -z "$r" ]; then echo 0; elif echo "$r" | grep -q nexthop; then echo "$r" | grep -c nexthop; else echo 1; fi
 }
 wait_paths() { # ADDR N SECONDS
@@ -132,6 +157,7 @@ wait_paths() { # ADDR N SECONDS
 	return 1
 }
 check "the router has 3 ECMP paths to the VIP, one per limpet host (BGP from BIRD)" wait_paths $VIP 3 30
+check "  and 3 to the IPv6 VIP (BGP over IPv6, each host announcing a /128 on lo)" wait_paths $VIP6 3 15
 for n in 1 2 3; do
 	check "host $n announced its VIPs on lo (daemon log)" wait_grep "$TB_DIR/h$n.log" "announce $VIP on lo" 1
 done
@@ -147,9 +173,11 @@ check "healthy again: announced again by all three hosts" wait_paths $CHK 3 15
 
 want=$(sha256sum <"$TB_DIR/www/big.bin" | cut -d' ' -f1)
 pids=()
-downloads() { # TAG URL FIRST N: slow downloads (about 8 s each) in the background
+downloads() { # TAG URL FIRST N [6]: slow downloads (about 8 s each) in the background
+	local from=tb_client4
+	[ "${5:-}" = 6 ] && from=tb_client6
 	for ((c = $3; c < $3 + $4; c++)); do
-		tb_in cli curl -s -S -f --limit-rate 500k --max-time 40 --interface "$(tb_client4 $c)" "$2" \
+		tb_in cli curl -g -s -S -f --limit-rate 500k --max-time 40 --interface "$($from $c)" "$2" \
 			-o "$TB_DIR/$1.$c" 2>"$TB_DIR/$1.$c.err" &
 		pids+=($!)
 	done
@@ -183,8 +211,8 @@ exact() { # TAG FIRST N: how many downloads arrived byte for byte (the others' e
 pushed() { # PORT: sessions whose hello, push and ok came from one backend
 	awk '$3 != "-" && $3 == $4 && $4 == $5' "$TB_DIR/push$1.out" | wc -l
 }
-flows_on() { # N: flows host N holds
-	ctl "$1" -j flows | $PY -c "import json,sys; print(len(json.load(sys.stdin).get('flows', [])))"
+flows_on() { # N [VIP]: flows host N holds (of VIP)
+	ctl "$1" -j flows ${2:+"$2"} | $PY -c "import json,sys; print(len(json.load(sys.stdin).get('flows', [])))"
 }
 host_down() { # N: the host's link goes down (its BGP and BFD with it); prints how long the router took
 	local t0 n
@@ -221,9 +249,11 @@ ip -n "$TB-sw" link set rc mtu 1500
 sessions 9000 30 || not_ok "push sessions opened"
 downloads ipip "http://$VIP/big.bin" 0 9
 downloads l2 "http://$L2/big.bin" 9 3
+downloads ipip6 "http://[$VIP6]/big.bin" 0 6 6
 sleep 2
 f1=$(flows_on 1) f2=$(flows_on 2) f3=$(flows_on 3)
-check "connections spread over the three hosts (flows: $f1, $f2, $f3)" [ "$f1" -gt 0 -a "$f2" -gt 0 -a "$f3" -gt 0 ]
+s6="$(flows_on 1 "[$VIP6]:80/tcp"), $(flows_on 2 "[$VIP6]:80/tcp"), $(flows_on 3 "[$VIP6]:80/tcp")"
+check "connections spread over the three hosts (flows: $f1, $f2, $f3; IPv6: $s6)" [ "$f1" -gt 0 -a "$f2" -gt 0 -a "$f3" -gt 0 ]
 ms=$(host_down 2)
 check "host 2 down: the router dropped its path (BFD) in $ms ms" [ "$(paths $VIP)" -eq 2 ]
 settle 9000
@@ -231,6 +261,8 @@ k=$(exact ipip 0 9)
 check "9 ipip downloads across the failure: byte-exact ($k)" [ "$k" -eq 9 ]
 k=$(exact l2 9 3)
 check "3 l2dsr downloads across the failure: byte-exact ($k)" [ "$k" -eq 3 ]
+k=$(exact ipip6 0 6)
+check "6 IPv6 (IP6IP6) downloads across the failure: byte-exact ($k)" [ "$k" -eq 6 ]
 check "30 idle sessions: the server's push after the failure answered by the same backend ($(pushed 9000))" \
 	[ "$(pushed 9000)" -eq 30 ]
 
@@ -268,8 +300,9 @@ for ((i = 0; i < 50 && $(kill -0 "$pid" 2>/dev/null && echo 1 || echo 0); i++));
 sleep 1
 check "host 1's daemon stopped: still announced, 2 paths (fail-static)" [ "$(paths $VIP)" -eq 2 ]
 out=$(nsenter --net="/run/netns/$TB-h1" "$TB_BUILD/limpet" -i "$(hn 1)" destroy 2>&1)
-check "limpet destroy on host 1 withdrew its 3 VIP addresses ($(echo "$out" | grep -c withdraw) lines)" \
-	[ "$(echo "$out" | grep -c -e "withdraw $VIP from lo" -e "withdraw $L2 from lo" -e "withdraw $CHK from lo")" -eq 3 ]
+check "limpet destroy on host 1 withdrew its 4 VIP addresses ($(echo "$out" | grep -c withdraw) lines)" \
+	[ "$(echo "$out" | grep -c -e "withdraw $VIP from lo" -e "withdraw $L2 from lo" -e "withdraw $CHK from lo" \
+		-e "withdraw $VIP6 from lo")" -eq 4 ]
 check "  none of them is left on host 1's lo" [ -z "$(ip -n "$TB-h1" addr show dev lo | grep -e "$VIP/" -e "$L2/" -e "$CHK/")" ]
 check "  the router dropped host 1's path (1 left)" wait_paths $VIP 1 10
 ok=0
