@@ -17,13 +17,20 @@ attach dev lbb
 vip add $TB_VIP4:80/tcp
 backend add $TB_VIP4:80/tcp $(tb_backend4 1)
 backend add $TB_VIP4:80/tcp $(tb_backend4 2)
+vip add 203.0.113.50:80/tcp
 metrics listen 127.0.0.1:$PORT
+announce dev lo
 EOF
 nsenter --net="/run/netns/$TB-lb" "$TB_BUILD/limpet" -i "$TB" run -c "$conf" 2>"$TB_DIR/daemon.log" &
 DPID=$!
 scrape() { tb_in lb curl -s -m 3 "http://127.0.0.1:$PORT${1:-/metrics}"; }
 for i in $(seq 50); do scrape >/dev/null && break; sleep 0.1; done
 check "the daemon serves /metrics on the configured address" scrape
+# the VIP's address now on lo: the kernel would drop the replies it forwards for limpet (their
+# source, the VIP, is local) — the daemon says so and what to do, which is done here
+check "announce with a nat VIP: the daemon warns, naming accept_local" \
+	grep -q "warning: announce dev lo with nat VIP $TB_VIP4:80/tcp: .*accept_local=1" "$TB_DIR/daemon.log"
+tb_in lb sysctl -qw net.ipv4.conf.all.accept_local=1
 for ((c = 0; c < 20; c++)); do tb_get "$(tb_client4 $c)" "$URL" 3 >/dev/null; done
 scrape >"$TB_DIR/m.txt"
 check "promtool check metrics: the exposition is valid" \
@@ -42,6 +49,9 @@ check "every reason is there, and they count more packets than went to backends 
 	[ "$(grep -c '^limpet_reason_packets_total{' "$TB_DIR/m.txt")" -ge 20 -a "$rs" -gt "$vp" ]
 check "tables: limpet_flows, limpet_affinities and their capacity" \
 	bash -c "grep -q '^limpet_flows ' '$TB_DIR/m.txt' && grep -q '^limpet_affinities ' '$TB_DIR/m.txt' && grep -q '^limpet_table_capacity{table=\"flows\"} [1-9]' '$TB_DIR/m.txt'"
+check "limpet_vip_announced: 1 for the VIP with backends, 0 for the one without" \
+	[ "$(val "limpet_vip_announced\\{vip=\"$TB_VIP4:80/tcp\"\\}")" = 1 -a \
+	"$(grep -c '^limpet_vip_announced{vip="203.0.113.50:80/tcp"} 0$' "$TB_DIR/m.txt")" = 1 ]
 check "other paths: 404" bash -c "[ \"\$(ip netns exec $TB-lb curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/)\" = 404 ]"
 
 # a real Prometheus scrapes it

@@ -78,6 +78,27 @@ static void vip_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 	}
 }
 
+/* Whether each VIP's address is announced here (a limpet-owned address on some device): for a
+ * host behind ECMP, whether the router sends it the VIP's clients. Skipped if unreadable.
+ */
+static void announce_metrics(FILE *f, const struct vip_set *l)
+{
+	static struct announce_set have;
+	char vs[80];
+
+	if (announce_present(&have, NULL, 0))
+		return;
+	family(f, "limpet_vip_announced", "gauge",
+	       "1 while the VIP's address is announced from this host (announce dev), else 0.");
+	for (int v = 0; v < l->n; v++) {
+		int on = 0;
+
+		for (int i = 0; i < have.n && !on; i++)
+			on = have.a[i].family == l->v[v].k.family && !memcmp(have.a[i].a, l->v[v].k.addr, 16);
+		fprintf(f, "limpet_vip_announced{vip=\"%s\"} %d\n", vip_str(&l->v[v].k, vs, sizeof(vs)), on);
+	}
+}
+
 static const struct vip_key *vip_of(const struct vip_set *l, __u32 vip_id)
 {
 	for (int v = 0; v < l->n; v++)
@@ -177,6 +198,7 @@ int metrics_render(struct inst *in, FILE *f)
 	ret = vips_read(in, l);
 	if (!ret) {
 		vip_metrics(f, in, l);
+		announce_metrics(f, l);
 		backend_metrics(f, in, l);
 		named_counters(f, in->fd[IM_REASONS], LIMPET_R_MAX, reason_names, 1,
 			       "limpet_reason_packets_total", "reason",
