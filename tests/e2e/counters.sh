@@ -29,15 +29,17 @@ xdp_id=$(jget "$(limpet -j status)" "d['devices'][0]['prog_id']")
 tc_id=$(bpftool -j prog show pinned "/sys/fs/bpf/limpet/$TB/prog_tc" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['id'])")
 runs() { bpftool -j prog show id "$1" | "$PY" -c "import json,sys; print(json.load(sys.stdin).get('run_cnt', -1))"; }
 sums() { limpetctl -j stats | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(sum(r['packets'] for r in d['reasons']), sum(r['packets'] for r in d['tc_reasons']))"; }
-# runs and reasons read while nothing is in flight (the run counts before and after agree; a
-# program counts its reason before the kernel counts its run)
+# runs and reasons read while nothing is in flight: the run counts, and the reason sums, the same
+# before and after (a program counts its reason before the kernel counts its run; a stray
+# neighbour-discovery packet can pass at any moment)
 snapshot() {
-	local t x1 c1 xs cs x2 c2
-	for t in $(seq 20); do
+	local t x1 c1 xs cs x2 c2 xs2 cs2
+	for t in $(seq 30); do
 		x1=$(runs "$xdp_id"); c1=$(runs "$tc_id")
 		read -r xs cs <<<"$(sums)"
 		x2=$(runs "$xdp_id"); c2=$(runs "$tc_id")
-		[ "$x1" = "$x2" ] && [ "$c1" = "$c2" ] && break
+		read -r xs2 cs2 <<<"$(sums)"
+		[ "$x1" = "$x2" ] && [ "$c1" = "$c2" ] && [ "$xs" = "$xs2" ] && [ "$cs" = "$cs2" ] && break
 		sleep 0.2
 	done
 	echo "$x1 $c1 $xs $cs"

@@ -296,12 +296,16 @@ int announce_withdraw(const struct announce_set *vips, announce_log_fn log, void
 		if (one && !ret)
 			ERR("withdraw announcements: reading %s's addresses: %s", i->if_name,
 			    strerror(-one));
-		for (int j = 0; !one && j < have.n; j++)
-			if (set_has(vips, have.a[j].a, have.a[j].family))
-				one = announce_one(nl, i->if_name, d.ifindex, have.a[j].a,
-						   have.a[j].family, false, log, ctx,
-						   ret ? NULL : err, errlen);
 		ret = ret ?: one;
+		for (int j = 0; !one && j < have.n; j++) {
+			int e;
+
+			if (!set_has(vips, have.a[j].a, have.a[j].family))
+				continue;
+			e = announce_one(nl, i->if_name, d.ifindex, have.a[j].a, have.a[j].family,
+					 false, log, ctx, ret ? NULL : err, errlen);
+			ret = ret ?: e;
+		}
 	}
 	mnl_socket_close(nl);
 	if_freenameindex(ifs);
