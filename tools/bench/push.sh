@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # Server push through limpet, NAT vs ipip DSR: backends send to many clients (downloads), and
 # the balancer's CPU per GB sent is measured as its BPF programs' run time (kernel.bpf_stats),
-# with the whole machine's busy CPU per GB beside it.
+# with the whole machine's busy CPU per GB beside it; a third round without limpet (clients
+# fetch from the backends' own addresses, the same router between) gives the machine's cost
+# of the traffic alone, so machine - direct is all that limpet adds (its programs and devices,
+# the router's hop to it, and in DSR the backends' decapsulation).
 #   push.sh [SECONDS [ROUNDS [CLIENTS]]]
 #
 #   cli ── rt (router, bridge br0) ── lb (limpet, one arm)
@@ -77,22 +80,29 @@ busy() { # the machine's busy CPU time so far, in jiffies (all but idle and iowa
 vstat() { # FIELD: the VIPs' sum of a limpetctl stats field
 	limpetctl -j stats | /usr/bin/python3 -c 'import json,sys; print(sum(v[sys.argv[1]] for v in json.load(sys.stdin)["vips"]))' "$1"
 }
-load() { # SECONDS: every client downloads again and again; prints the bytes received
-	local c
+load() { # SECONDS [direct]: every client downloads again and again (from the VIP, or from
+	# backend c % 3 + 1 itself); prints the bytes received
+	local c to
 	for ((c = 0; c < NCLI; c++)); do
+		to=$VIP
+		[ "${2:-}" = direct ] && to=$(tb_backend4 $((c % 3 + 1)))
 		(
 			end=$((SECONDS + $1))
 			while [ $SECONDS -lt $end ]; do
 				tb_in cli curl -s -o /dev/null -m $(($1 + 5)) --interface "$(tb_client4 $c)" \
-					-w '%{size_download}\n' "http://$VIP/big.bin"
+					-w '%{size_download}\n' "http://$to/big.bin"
 			done
 		) >"$TB_DIR/load.$c" &
 	done
 	wait
-	cat "$TB_DIR"/load.* | awk '{s += $1} END {print s + 0}'
+	cat "$TB_DIR"/load.* | awk '{s += $1} END {printf "%.0f\n", s}'
 }
-mode() { # nat|ipip: the VIP in that mode, and the backends' route to clients to match
+mode() { # nat|ipip|direct: the VIP in that mode, and the backends' route to clients to match
 	limpetctl vip del $VIP:80/tcp >/dev/null 2>&1
+	if [ "$1" = direct ]; then
+		for b in 1 2 3; do ip -n "$TB-be$b" route del 198.18.0.0/16 2>/dev/null; done
+		return
+	fi
 	if [ "$1" = nat ]; then
 		limpetctl vip add $VIP:80/tcp >/dev/null
 	else
@@ -113,11 +123,11 @@ echo "|---|---|---|---|---|---|---|---|---|"
 declare -A per_gb
 hz=$(getconf CLK_TCK)
 for ((r = 1; r <= ROUNDS; r++)); do
-	for m in nat ipip; do
+	for m in nat ipip direct; do
 		mode $m
 		x0=$(run_ns prog_xdp) t0=$(run_ns prog_tc) b0=$(busy) p0=$(vstat reply_packets) c0=$(vstat packets)
 		y0=$(($(vstat bytes) + $(vstat reply_bytes)))
-		bytes=$(load "$SECS")
+		bytes=$(load "$SECS" $m)
 		x1=$(run_ns prog_xdp) t1=$(run_ns prog_tc) b1=$(busy) p1=$(vstat reply_packets) c1=$(vstat packets)
 		y1=$(($(vstat bytes) + $(vstat reply_bytes)))
 		/usr/bin/python3 - "$r" "$m" "$bytes" $((x1 - x0 + t1 - t0)) $((b1 - b0)) "$hz" $((p1 - p0)) $((c1 - c0)) $((y1 - y0)) \
@@ -129,11 +139,16 @@ gb = b / 1e9
 print(r, m, gb, ns / 1e6, ns / 1e6 / gb if gb else 0, jif / hz / gb if gb else 0, rep, cli, thru / b if b else 0)
 PY
 		# the case measures what it says: NAT translated the backends' packets, DSR none (but a
-		# straggler of the NAT round before it: under 0.1 % of the client packets)
-		read -r _ _ gb _ _ _ back cli _ < <(tail -1 "$TB_DIR/rows")
-		if [ "$cli" -eq 0 ] || { [ "$m" = nat ] && [ "$back" -eq 0 ]; } ||
+		# straggler of the NAT round before it: under 0.1 % of the client packets); direct
+		# passed no VIP packet, and limpet's programs ran under 1 % of the NAT round's time
+		read -r _ _ gb bms _ _ back cli _ < <(tail -1 "$TB_DIR/rows")
+		if { [ "$m" != direct ] && [ "$cli" -eq 0 ]; } || { [ "$m" = nat ] && [ "$back" -eq 0 ]; } ||
 			{ [ "$m" = ipip ] && [ $((back * 1000)) -gt "$cli" ]; }; then
 			echo "Error: push.sh: mode $m: $back backend and $cli client packets through limpet" >&2
+			exit 1
+		fi
+		if [ "$m" = direct ] && awk -v r="$r" -v d="$bms" '$1 == r && $2 == "nat" {exit !(d > $4 / 100)}' "$TB_DIR/rows"; then
+			echo "Error: push.sh: mode direct: limpet's programs ran $bms ms: the traffic passed it" >&2
 			exit 1
 		fi
 		tail -1 "$TB_DIR/rows" | awk '{printf "| %s | %s | %.2f | %.1f | %.2f | %.2f | %d | %d | %.3f |\n", $1, $2, $3, $4, $5, $6, $8, $7, $9}'
@@ -144,6 +159,8 @@ awk '{ms[$2] += $4; gb[$2] += $3; mc[$2] += $6; n[$2]++; pk[$2] += $7 + $8}
 	END {
 		nat = ms["nat"] / gb["nat"]; dsr = ms["ipip"] / gb["ipip"]
 		printf "Balancer CPU per GB sent (limpet BPF run time, all rounds): NAT %.2f ms, ipip DSR %.3f ms: DSR / NAT = %.3f (target <= 0.1)\n", nat, dsr, dsr / nat
-		printf "Whole machine (clients, backends, router, balancer) per GB: NAT %.2f s, ipip DSR %.2f s\n", mc["nat"] / n["nat"], mc["ipip"] / n["ipip"]
+		printf "Whole machine (clients, backends, router, balancer) per GB: NAT %.2f s, ipip DSR %.2f s, without limpet %.2f s\n", mc["nat"] / n["nat"], mc["ipip"] / n["ipip"], mc["direct"] / n["direct"]
+		wn = mc["nat"] / n["nat"] - mc["direct"] / n["direct"]; wd = mc["ipip"] / n["ipip"] - mc["direct"] / n["direct"]
+		printf "All that limpet adds (machine - without limpet: its programs and devices, the router hop to it, in DSR the backends decapsulation) per GB: NAT %.2f s, ipip DSR %.2f s: DSR / NAT = %.3f\n", wn, wd, (wn > 0 ? wd / wn : 0)
 		printf "Packets through limpet per GB sent: NAT %d, ipip DSR %d (the clients acknowledgements); per packet: NAT %.0f ns, ipip %.0f ns\n", pk["nat"] / gb["nat"], pk["ipip"] / gb["ipip"], ms["nat"] * 1e6 / pk["nat"], ms["ipip"] * 1e6 / pk["ipip"]
 	}' "$TB_DIR/rows"
