@@ -486,7 +486,7 @@ int LIMPET_TC_PROG_NAME(struct __sk_buff *skb)
 
 	t = bpf_map_lookup_elem(&tc_pkts, &zero);
 	if (neigh_marked(skb)) {
-		r = LIMPET_TC_NEIGH; /* a DSR frame XDP could not address (fwd_stack) */
+		r = LIMPET_TC_NEIGH; /* a frame XDP could not address (fwd_stack) */
 	} else if (t) {
 		__builtin_memset(t, 0, sizeof(*t));
 		r = tc_process(skb, t);

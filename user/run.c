@@ -95,7 +95,6 @@ static int run_apply(const struct cfg *c)
 	if (cfg_apply(&in, c, log_change, NULL, err, sizeof(err)))
 		daemon_log("apply: %s", err);
 	inst_close(&in);
-	announce_nat_check(c, log_change, NULL);
 	return err[0] ? -1 : 0;
 }
 

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /* Forwarding a rewritten packet: next hop from the kernel's FIB, out with XDP_TX or a redirect
  * into a device that takes XDP frames (tx_devs). Without a resolved next hop, or toward any other
- * device (a bridge, a device without native XDP), the packet goes to the kernel, which routes it
- * (and resolves the neighbour, so the next packet takes the fast path).
+ * device (a bridge, a device without native XDP), limpet's TC step sends it out the FIB's device,
+ * the kernel resolving the neighbour (lib/neigh.h), so the next packet takes the fast path. Not
+ * the kernel's forwarding: a reply's source is the VIP, one of the host's own addresses where the
+ * host announces it, and so a martian to the receive path. A packet the FIB finds no way for
+ * (unreachable, forwarding off) goes to the kernel, which answers it.
  */
 #ifndef LIMPET_BPF_FWD_H
 #define LIMPET_BPF_FWD_H
@@ -10,6 +13,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "maps.h"
+#include "neigh.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -60,6 +64,38 @@ static __always_inline int fwd_out(struct xdp_md *ctx, struct pkt *p, __u32 in_i
 	return l2_out(p->eth, in_ifindex, ifindex, dmac, smac);
 }
 
+/* The packet for the TC step to send out ifindex (lib/neigh.h), its hop limit decremented as a
+ * router's. fwd_stack; if there is no room for the mark, the kernel forwards it as it is.
+ */
+static __always_inline int fwd_neigh(struct xdp_md *ctx, struct pkt *p, __u32 ifindex)
+{
+	int v4 = p->ip4 != NULL, tagged;
+	struct pkt q = {};
+	void *data, *end;
+
+	if ((!p->ip4 && !p->ip6) || !p->eth)
+		return LIMPET_R_FWD_STACK;
+	/* the one VLAN tag the parse takes, or none */
+	tagged = p->eth->h_proto == bpf_htons(ETH_P_8021Q) || p->eth->h_proto == bpf_htons(ETH_P_8021AD);
+	if (neigh_mark(ctx, ifindex, 0, NULL))
+		return LIMPET_R_FWD_STACK;
+	/* the mark moved nothing, but the verifier forgot p: the IP header again */
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	data += tagged ? 18 : 14;
+	if (v4) {
+		q.ip4 = data;
+		if ((void *)(q.ip4 + 1) > end)
+			return LIMPET_R_FWD_STACK;
+	} else {
+		q.ip6 = data;
+		if ((void *)(q.ip6 + 1) > end)
+			return LIMPET_R_FWD_STACK;
+	}
+	hop_limit_decrement(&q);
+	return LIMPET_R_FWD_STACK;
+}
+
 /* A flow's cached next hop, usable for a packet that arrived on in_ifindex. */
 static __always_inline int nh_fresh(const struct nexthop *nh, __u32 in_ifindex, __u64 now)
 {
@@ -87,7 +123,7 @@ static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p, struct 
 
 	if (nh_fresh(nh, in_ifindex, now))
 		return nh->flags & LIMPET_NH_STACK ?
-			       LIMPET_R_FWD_STACK :
+			       fwd_neigh(ctx, p, nh->ifindex) :
 			       fwd_out(ctx, p, in_ifindex, nh->ifindex, nh->dmac, nh->smac);
 
 	fib.ifindex = in_ifindex;
@@ -109,14 +145,15 @@ static __always_inline int fwd_packet(struct xdp_md *ctx, struct pkt *p, struct 
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
 		if (nh)
 			nh->expires = 0;
-		return LIMPET_R_FWD_STACK;
+		return rc == BPF_FIB_LKUP_RET_NO_NEIGH ? fwd_neigh(ctx, p, fib.ifindex) :
+							 LIMPET_R_FWD_STACK;
 	}
-	/* XDP frames only to devices that take them; the kernel forwards the rest */
+	/* XDP frames only to devices that take them; the TC step sends to the rest */
 	stack = fib.ifindex != in_ifindex && !bpf_map_lookup_elem(&MAP_NAME_TX_DEVS, &fib.ifindex);
 	if (nh)
 		nh_set(nh, &fib, in_ifindex, stack ? LIMPET_NH_STACK : 0, now);
 	if (stack)
-		return LIMPET_R_FWD_STACK;
+		return fwd_neigh(ctx, p, fib.ifindex);
 	return fwd_out(ctx, p, in_ifindex, fib.ifindex, fib.dmac, fib.smac);
 }
 

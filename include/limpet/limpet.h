@@ -152,7 +152,7 @@ enum limpet_reason {
 	LIMPET_R_NONE = 0,
 	LIMPET_R_FWD_REDIRECT,     /* rewritten, sent out another device */
 	LIMPET_R_FWD_TX,           /* rewritten, sent back out the same device */
-	LIMPET_R_FWD_STACK,        /* rewritten, handed to the kernel (NAT) or the TC step (DSR) to send: no neighbour yet */
+	LIMPET_R_FWD_STACK,        /* rewritten, for the TC step to send (no neighbour yet, a device without XDP frames), or the kernel's (no route) */
 	LIMPET_R_PASS_NOT_IP,      /* ARP, LLDP, … */
 	LIMPET_R_PASS_NOT_VIP,     /* IP traffic that is neither for a VIP nor a reply */
 	LIMPET_R_PASS_L4_OTHER,    /* ICMP and other protocols to a VIP address */
@@ -207,7 +207,7 @@ enum limpet_tc_reason {
 	LIMPET_TC_DROP_NO_BACKEND, /* no backend to bind the client to */
 	LIMPET_TC_DROP_REWRITE,    /* the packet could not be resized or rewritten */
 	LIMPET_TC_DROP_BAD_CSUM,   /* a first segment with a bad IPv4 header or TCP checksum */
-	LIMPET_TC_NEIGH,           /* a DSR frame XDP passed (fwd_stack): sent, the kernel resolving its next hop */
+	LIMPET_TC_NEIGH,           /* a frame XDP passed (fwd_stack): sent, the kernel resolving its next hop */
 	LIMPET_TC_MAX,
 };
 

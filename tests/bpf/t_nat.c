@@ -355,21 +355,32 @@ void test_fib_forward(void **state)
 	tin = if_nametoindex("tin0");
 	tout = if_nametoindex("tout0");
 	/* tout0 is not a device limpet may redirect into (not in tx_devs, as a bridge or an skb-mode
-	 * device would not be): the kernel forwards the rewritten packet, TTL and MACs untouched
+	 * device would not be): the rewritten packet, TTL decremented, MACs untouched, marked for
+	 * limpet's TC step to send out tout0 (the metadata in front of the frame)
 	 */
 	{
 		struct pspec st = s;
+		struct limpet_neigh_meta m;
+		struct result fr;
 
 		st.sport = 10;
 		len = pkt_build(&st, pkt);
 		run_if(pkt, len, &r, tin);
 		assert_int_equal(r.action, XDP_PASS);
 		assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
-		out_dst(&r, b, sizeof(b), &p);
+		assert_int_equal(r.len, sizeof(m) + len);
+		memcpy(&m, r.out, sizeof(m));
+		assert_int_equal(m.magic, LIMPET_META_NEIGH);
+		assert_int_equal(m.ifindex, tout);
+		fr = r;
+		fr.len = len;
+		memmove(fr.out, r.out + sizeof(m), len);
+		out_dst(&fr, b, sizeof(b), &p);
 		want = st;
 		want.dst = b;
 		want.dport = p;
-		expect_frame(&r, &want);
+		want.ttl = 63;
+		expect_frame(&fr, &want);
 	}
 	/* both attached in native mode, as limpet attach records them */
 	assert_int_equal(bpf_map_update_elem(in.fd[IM_TX_DEVS], &tout, &tout, BPF_ANY), 0);

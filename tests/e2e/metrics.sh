@@ -26,11 +26,9 @@ DPID=$!
 scrape() { tb_in lb curl -s -m 3 "http://127.0.0.1:$PORT${1:-/metrics}"; }
 for i in $(seq 50); do scrape >/dev/null && break; sleep 0.1; done
 check "the daemon serves /metrics on the configured address" scrape
-# the VIP's address now on lo: the kernel would drop the replies it forwards for limpet (their
-# source, the VIP, is local) — the daemon says so and what to do, which is done here
-check "announce with a nat VIP: the daemon warns, naming accept_local" \
-	grep -q "warning: announce dev lo with nat VIP $TB_VIP4:80/tcp: .*accept_local=1" "$TB_DIR/daemon.log"
-tb_in lb sysctl -qw net.ipv4.conf.all.accept_local=1
+# the VIP's address is on lo now, a local address: replies limpet cannot address itself yet (a new
+# client's neighbour) go by its TC step, not by the kernel's forwarding, to which a reply from
+# the VIP would be a martian
 for ((c = 0; c < 20; c++)); do tb_get "$(tb_client4 $c)" "$URL" 3 >/dev/null; done
 scrape >"$TB_DIR/m.txt"
 check "promtool check metrics: the exposition is valid" \

@@ -213,44 +213,6 @@ static struct mnl_socket *nl_open(const char *what, int *ret, char *err, size_t 
 	return nl;
 }
 
-static bool accept_local(const char *dev)
-{
-	char path[128], v = '0';
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local", dev);
-	f = fopen(path, "r");
-	if (f && fread(&v, 1, 1, f) != 1)
-		v = '0';
-	if (f)
-		fclose(f);
-	return v == '1';
-}
-
-int announce_nat_check(const struct cfg *c, announce_log_fn warn, void *ctx)
-{
-	char line[LIMPET_ERR_LEN], vs[80];
-	int v, d;
-
-	if (!c->announce_dev[0] || accept_local("all"))
-		return 0;
-	for (v = 0; v < c->nvips; v++)
-		if (c->vips[v].o.mode == LIMPET_MODE_NAT && c->vips[v].k.family == LIMPET_AF_INET)
-			break;
-	for (d = 0; v < c->nvips && d < c->ndevs; d++)
-		if (!accept_local(c->devs[d].name))
-			break;
-	if (v == c->nvips || d == c->ndevs)
-		return 0;
-	snprintf(line, sizeof(line), "warning: announce dev %s with nat VIP %s: the kernel drops the "
-		 "replies limpet hands it (fwd_stack), whose source is then a local address; "
-		 "sysctl -w net.ipv4.conf.all.accept_local=1, or announce DSR VIPs only",
-		 c->announce_dev, vip_str(&c->vips[v].k, vs, sizeof(vs)));
-	if (warn)
-		warn(ctx, line);
-	return 1;
-}
-
 int announce_present(struct announce_set *have, char *err, size_t errlen)
 {
 	static struct announce_set any;

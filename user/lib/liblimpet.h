@@ -244,12 +244,6 @@ int announce_apply(const char *dev, const struct announce_set *want, announce_lo
  * read; none when that is gone). 0 or -errno.
  */
 int announce_of_pins(const char *dir, struct announce_set *vips);
-/* With announce dev and an IPv4 nat VIP, the kernel drops the replies limpet hands it (fwd_stack:
- * a next hop not yet resolved, a device without XDP frames): their source, the VIP, is then one
- * of its own addresses, unless accept_local is on for the attached devices. One warning line to
- * warn (ctx passed on) when so; 1 if warned, else 0.
- */
-int announce_nat_check(const struct cfg *c, announce_log_fn warn, void *ctx);
 /* The limpet-owned addresses on every device (what this host announces). 0 or -errno. */
 int announce_present(struct announce_set *have, char *err, size_t errlen);
 /* Withdraw from every device the limpet-owned addresses that are in vips (an instance going
