@@ -11,13 +11,6 @@
 #include <limpet/decap.h>
 #include "lib/neigh.h"
 
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-#ifndef AF_INET6
-#define AF_INET6 10
-#endif
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LIMPET_DECAP_MAX_VIPS);

@@ -98,36 +98,48 @@ static __always_inline int encap_push(struct xdp_md *ctx, __u32 l2len, __u32 dle
 		if ((void *)(h + 1) > data_end)
 			return -1;
 		/* a second header nests in the first: its next header is the second's */
+		if (second && (void *)(h + 2) > data_end)
+			return -1;
 		encap_hdr6(h, src, dst, dlen + hlen - hsize, inner_word, second ? IPPROTO_IPV6 : next);
-		if (second && (void *)(h + 2) <= data_end)
+		if (second)
 			encap_hdr6(h + 1, src, second, dlen, inner_word, next);
 	} else {
 		struct iphdr *h = data;
 
 		if ((void *)(h + 1) > data_end)
 			return -1;
+		if (second && (void *)(h + 2) > data_end)
+			return -1;
 		encap_hdr4(h, src, dst, dlen + hlen - hsize, inner_word);
-		if (second && (void *)(h + 2) <= data_end)
+		if (second)
 			encap_hdr4(h + 1, src, second, dlen, inner_word);
 	}
 	return 0;
 }
 
-/* The frame to its next hop: new MACs, out the same device or a redirect (no hop limit to
- * decrement: the backend is the packet's destination). stack: the TC step sends it instead (an
- * unresolved neighbour, a device without XDP frames).
+/* The (encapsulated) frame at ctx to its next hop: new MACs, out the same device or a redirect
+ * (no hop limit to decrement: the backend is the packet's destination).
+ */
+static __always_inline int dsr_l2_out(struct xdp_md *ctx, __u32 in_ifindex, __u32 ifindex,
+				      const __u8 *dmac, const __u8 *smac)
+{
+	struct ethhdr *eth = (void *)(long)ctx->data;
+
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		return LIMPET_R_DROP_DSR_PATH;
+	return l2_out(eth, in_ifindex, ifindex, dmac, smac);
+}
+
+/* The frame the FIB's way; stack: the TC step sends it instead (an unresolved neighbour, a device
+ * without XDP frames).
  */
 static __always_inline int dsr_out(struct xdp_md *ctx, const struct bpf_fib_lookup *fib,
 				   __u32 in_ifindex, int stack)
 {
-	struct ethhdr *eth = (void *)(long)ctx->data;
-
 	if (stack)
 		return neigh_mark(ctx, fib->ifindex, fib->family, fib->ipv6_dst) ?
 			       LIMPET_R_DROP_DSR_PATH : LIMPET_R_FWD_STACK;
-	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
-		return LIMPET_R_DROP_DSR_PATH;
-	return l2_out(eth, in_ifindex, fib->ifindex, fib->dmac, fib->smac);
+	return dsr_l2_out(ctx, in_ifindex, fib->ifindex, fib->dmac, fib->smac);
 }
 
 /* Where a DSR packet goes next: the FIB's answer (or a flow's cache of it), and for ipip the
@@ -325,7 +337,6 @@ static __noinline int dsr_fast(struct xdp_md *ctx, struct pkt *p, const struct v
 	struct flow_val *fv;
 	struct backend *be;
 	struct dsr_frame f;
-	struct ethhdr *eth;
 	int rc;
 
 	if (p->frag != PKT_NOT_FRAG || !th)
@@ -344,12 +355,7 @@ static __noinline int dsr_fast(struct xdp_md *ctx, struct pkt *p, const struct v
 	stats_count(vip_stats_get(vip->vip_id), p->len, 0);
 	stats_count(backend_stats_get(fv->backend_id), p->len, 0);
 	rc = dsr_encap(ctx, p, vip->mode, be->family, &f, fv->dc.src, fv->dc.hash, be->addr, NULL);
-	if (rc)
-		return rc;
-	eth = (void *)(long)ctx->data;
-	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
-		return LIMPET_R_DROP_DSR_PATH;
-	return l2_out(eth, in_ifindex, fv->nh.ifindex, fv->nh.dmac, fv->nh.smac);
+	return rc ? rc : dsr_l2_out(ctx, in_ifindex, fv->nh.ifindex, fv->nh.dmac, fv->nh.smac);
 }
 
 #endif

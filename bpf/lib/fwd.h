@@ -15,13 +15,6 @@
 #include "maps.h"
 #include "neigh.h"
 
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-#ifndef AF_INET6
-#define AF_INET6 10
-#endif
-
 /* A router must not forward what would expire; the kernel then answers with the ICMP. */
 static __always_inline int hop_limit_expiring(struct pkt *p)
 {

@@ -12,6 +12,14 @@
 #include <bpf/bpf_helpers.h>
 #include <limpet/limpet.h>
 
+/* the families of struct limpet_neigh_meta and bpf_fib_lookup (<sys/socket.h> is not BPF's) */
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
 /* Mark the frame: out ifindex to nh (family 0: to wherever the kernel routes its destination).
  * 0, or -1: no room for the metadata.
  */
