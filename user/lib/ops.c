@@ -236,11 +236,12 @@ int array_read(int fd, __u32 n, __u32 *keys, void *vals)
  */
 static void table_previous(struct inst *in, const struct vip_meta *meta, __u32 *table)
 {
+	static struct backend bes[LIMPET_MAX_BACKENDS];
+	static __u32 bkeys[LIMPET_MAX_BACKENDS];
 	__u32 m = meta->maglev_m, id = meta->vip_id, inner, n, *old = NULL, *keys = NULL, s, o, q;
 	struct bpf_map_info info = {};
 	__u32 ilen = sizeof(info);
 	bool serves[LIMPET_MAX_BACKENDS] = { false };
-	struct backend be;
 	int fd = -1;
 
 	for (s = 0; s < m; s++)
@@ -253,11 +254,11 @@ static void table_previous(struct inst *in, const struct vip_meta *meta, __u32 *
 	n = info.max_entries;
 	old = malloc(n * sizeof(*old));
 	keys = malloc(n * sizeof(*keys));
-	if (!old || !keys || array_read(fd, n, keys, old))
+	if (!old || !keys || array_read(fd, n, keys, old) ||
+	    array_read(in->fd[IM_BACKENDS], LIMPET_MAX_BACKENDS, bkeys, bes))
 		goto out;
 	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
-		serves[id] = !bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) &&
-			     be.state != LIMPET_BE_FREE && be.vip_id == meta->vip_id;
+		serves[id] = bes[id].state != LIMPET_BE_FREE && bes[id].vip_id == meta->vip_id;
 	for (s = 0; s < m; s++) {
 		o = old[s];
 		q = n >= 2 * m ? old[m + s] : LIMPET_NO_BACKEND;
