@@ -60,6 +60,19 @@ static void dsr_setup(void)
 		"ip route add 10.3.0.0/24 via 10.2.0.1 dev dout0",
 		"sysctl -qw net.ipv4.ip_forward=1", "sysctl -qw net.ipv6.conf.all.forwarding=1",
 	};
+	static const struct {
+		const char *spec;
+		__u8 mode;
+		const char *encap_src, *be[2];
+	} vips[] = {
+		{ DVIP4, LIMPET_MODE_IPIP, NULL, { "10.2.0.1", "10.2.0.2" } },
+		{ DVIP4SRC, LIMPET_MODE_IPIP, "10.255.0.0/16", { "10.2.0.3" } },
+		{ DVIP4L2, LIMPET_MODE_L2DSR, NULL, { "10.2.0.3" } },
+		{ DVIP6, LIMPET_MODE_IPIP, NULL, { "fd00:2::1", "fd00:2::2" } },
+		{ DVIP4U, LIMPET_MODE_IPIP, NULL, { "10.2.0.1", "10.2.0.2" } },
+		{ DVIP4GW, LIMPET_MODE_L2DSR, NULL, { "10.3.0.9" } }, /* behind a gateway */
+		{ DVIP46, LIMPET_MODE_IPIP, NULL, { "fd00:2::1", "fd00:2::2" } },
+	};
 	struct ifreq ifr = {};
 	int sk;
 
@@ -76,24 +89,11 @@ static void dsr_setup(void)
 	assert_int_equal(ioctl(sk, SIOCGIFHWADDR, &ifr), 0);
 	close(sk);
 	memcpy(dout_mac, ifr.ifr_hwaddr.sa_data, 6);
-	dsr_vip(DVIP4, LIMPET_MODE_IPIP, NULL);
-	backend(DVIP4, "10.2.0.1");
-	backend(DVIP4, "10.2.0.2");
-	dsr_vip(DVIP4SRC, LIMPET_MODE_IPIP, "10.255.0.0/16");
-	backend(DVIP4SRC, "10.2.0.3");
-	dsr_vip(DVIP4L2, LIMPET_MODE_L2DSR, NULL);
-	backend(DVIP4L2, "10.2.0.3");
-	dsr_vip(DVIP6, LIMPET_MODE_IPIP, NULL);
-	backend(DVIP6, "fd00:2::1");
-	backend(DVIP6, "fd00:2::2");
-	dsr_vip(DVIP4U, LIMPET_MODE_IPIP, NULL);
-	backend(DVIP4U, "10.2.0.1");
-	backend(DVIP4U, "10.2.0.2");
-	dsr_vip(DVIP4GW, LIMPET_MODE_L2DSR, NULL);
-	backend(DVIP4GW, "10.3.0.9");
-	dsr_vip(DVIP46, LIMPET_MODE_IPIP, NULL);
-	backend(DVIP46, "fd00:2::1");
-	backend(DVIP46, "fd00:2::2");
+	for (size_t i = 0; i < sizeof(vips) / sizeof(vips[0]); i++) {
+		dsr_vip(vips[i].spec, vips[i].mode, vips[i].encap_src);
+		for (int b = 0; b < 2 && vips[i].be[b]; b++)
+			backend(vips[i].spec, vips[i].be[b]);
+	}
 }
 
 size_t ipip_frame(const unsigned char *in_pkt, size_t in_len, size_t l2, int v6, const char *src,
