@@ -27,7 +27,8 @@ limpetctl backend add $VR:80/tcp 10.99.0.1:82 # nothing listens: the backend ref
 
 xdp_id=$(jget "$(limpet -j status)" "d['devices'][0]['prog_id']")
 tc_id=$(bpftool -j prog show pinned "/sys/fs/bpf/limpet/$TB/prog_tc" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['id'])")
-runs() { bpftool -j prog show id "$1" | "$PY" -c "import json,sys; print(json.load(sys.stdin).get('run_cnt', -1))"; }
+# bpftool leaves run_cnt out while the program has not run yet (stats are on: 0, not unknown)
+runs() { bpftool -j prog show id "$1" | "$PY" -c "import json,sys; print(json.load(sys.stdin).get('run_cnt', 0))"; }
 sums() { limpetctl -j stats | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(sum(r['packets'] for r in d['reasons']), sum(r['packets'] for r in d['tc_reasons']))"; }
 # runs and reasons read while nothing is in flight: the run counts, and the reason sums, the same
 # before and after (a program counts its reason before the kernel counts its run; a stray
