@@ -27,15 +27,15 @@ struct dsr_to {
 	__u16 hlen;      /* ...and the outer headers that did not fit */
 };
 
-/* A DSR flow's client packet (the only direction limpet sees): keep it fresh; the handshake's
- * ACK (TCP) or a second datagram (UDP) establishes it and writes the client's affinity; a FIN
- * moves it back to the evictable table, a RST ends it. 1: the entry stays where it is
- * (established), so its send cache may be used; else 0.
+/* A DSR flow's client packet (the only direction limpet sees): keep it fresh (now: the coarse
+ * clock, read once per packet by the caller); the handshake's ACK (TCP) or a second datagram
+ * (UDP) establishes it and writes the client's affinity; a FIN moves it back to the evictable
+ * table, a RST ends it. 1: the entry stays where it is (established), so its send cache may be
+ * used; else 0.
  */
 static __noinline int dsr_client_step(const struct pkt *p, const struct vip_meta *vip,
-				      struct flow_val *fv, int where)
+				      struct flow_val *fv, int where, __u64 now)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
 	struct tcphdr *th = p->l4;
 	int proven = where == FLOW_HALF;
 
@@ -140,7 +140,7 @@ static __noinline int dsr_choose(struct xdp_md *ctx, struct pkt *p, struct dsr_t
 		    (vip->flags & LIMPET_VIP_F_ON_DOWN_RESET))
 			return DSR_RESET;
 		second = fv->second;
-		if (be && dsr_client_step(p, vip, fv, where))
+		if (be && dsr_client_step(p, vip, fv, where, bpf_ktime_get_coarse_ns()))
 			t->fv = fv;
 	}
 	if (!be) {

@@ -351,7 +351,7 @@ static __noinline int dsr_fast(struct xdp_md *ctx, struct pkt *p, const struct v
 	if (!be || be->health == LIMPET_HEALTH_DOWN || dsr_frame_of(p, vip->mode, be->family, 0, &f) ||
 	    !dsr_cache_ok(fv, in_ifindex, f.tot, now))
 		return DSR_SLOW;
-	dsr_client_step(p, vip, fv, FLOW_EST);
+	dsr_client_step(p, vip, fv, FLOW_EST, now); /* one clock read per packet */
 	stats_count(vip_stats_get(vip->vip_id), p->len, 0);
 	stats_count(backend_stats_get(fv->backend_id), p->len, 0);
 	rc = dsr_encap(ctx, p, vip->mode, be->family, &f, fv->dc.src, fv->dc.hash, be->addr, NULL);
