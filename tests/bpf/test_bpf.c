@@ -143,6 +143,8 @@ int fresh(void **state)
 		[LIMPET_JUMP_RESET6] = skel->progs.limpet_reset6,
 		[LIMPET_JUMP_DSR4] = skel->progs.limpet_dsr4,
 		[LIMPET_JUMP_DSR6] = skel->progs.limpet_dsr6,
+		[LIMPET_JUMP_ICMP4] = skel->progs.limpet_icmp4,
+		[LIMPET_JUMP_ICMP6] = skel->progs.limpet_icmp6,
 	};
 	char key[64];
 	int fd;
