@@ -48,7 +48,10 @@ static __always_inline int neigh_marked(struct __sk_buff *skb)
 	return (void *)(m + 1) <= (void *)(long)skb->data && m->magic == LIMPET_META_NEIGH;
 }
 
-/* The verdict for a marked frame. */
+/* The verdict for a marked frame. The mark is used up here: the kernel keeps an skb's metadata
+ * through a bridge and a veth into another namespace, where a backend's decap (or another
+ * limpet) would otherwise read it again and send the frame out a device of the wrong host.
+ */
 static __always_inline int neigh_send(struct __sk_buff *skb)
 {
 	struct limpet_neigh_meta *m = (void *)(long)skb->data_meta;
@@ -56,6 +59,7 @@ static __always_inline int neigh_send(struct __sk_buff *skb)
 
 	if ((void *)(m + 1) > (void *)(long)skb->data || m->magic != LIMPET_META_NEIGH)
 		return TC_ACT_SHOT;
+	m->magic = 0;
 	if (!m->family)
 		return bpf_redirect_neigh(m->ifindex, NULL, 0, 0);
 	nh.nh_family = m->family;

@@ -3,9 +3,11 @@
 # Backends behind a Linux bridge on the balancer itself (VMs or containers on the limpet host):
 # XDP cannot redirect into a bridge, so limpet hands those packets to the kernel (fwd_stack)
 # instead of black-holing them; attaching natively to the bridge is refused with what to do.
+# DSR through the bridge too: ipip (the backends run limpet's decap) and l2dsr, sent by limpet's
+# TC step.
 . "$(dirname "$0")/lib.sh"
 TB=lpbr$$
-trap tb_cleanup EXIT
+trap 'for b in 1 2 3; do rm -rf "/sys/fs/bpf/limpet-decap/${TB}be$b"; done; tb_cleanup' EXIT
 TB_BRIDGE_LB=1
 
 tb_setup 3 40 10 || { not_ok "testbed"; t_done; exit 1; }
@@ -46,4 +48,36 @@ redir=$(jget "$st" "[x['packets'] for x in d['reasons'] if x['reason']=='fwd_red
 note "fwd_stack $stack (toward the bridge), fwd_redirect $redir (replies out lbc)"
 check "packets toward the bridge went through the kernel, replies were redirected in XDP" \
 	[ $((stack > 500 && redir > 500)) -eq 1 ]
+
+# DSR: the backends answer the clients themselves (through the kernel's forwarding here)
+VI=203.0.113.15
+VL=203.0.113.16
+limpetctl vip add $VI:80/tcp mode ipip
+limpetctl vip add $VL:80/tcp mode l2dsr
+for b in 1 2 3; do
+	ns=$TB-be$b
+	ip -n "$ns" addr add "$VI/32" dev lo
+	ip -n "$ns" addr add "$VL/32" dev lo
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+	nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap attach dev eth0 >/dev/null &&
+		nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap vip add $VI
+	limpetctl backend add $VI:80/tcp "$(tb_backend4 $b)"
+	limpetctl backend add $VL:80/tcp "$(tb_backend4 $b)"
+done
+st0=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['tc_reasons'] if x['reason']=='tc_neigh'][0]")
+for vm in "$VI ipip" "$VL l2dsr"; do
+	read -r v m <<<"$vm"
+	declare -A seen=()
+	ok=0
+	for ((c = 0; c < 20; c++)); do
+		r=$(tb_get "$(tb_client4 $c)" "http://$v/")
+		[ -n "$r" ] && ok=$((ok + 1)) && seen[$r]=1
+	done
+	tb_try tb_in cli curl -s -m 20 --interface "$(tb_client4 2)" -o "$TB_DIR/dl.$v" "http://$v/big.bin"
+	check "$m through the bridge: $ok of 20 clients served by ${#seen[@]} backends, 4 MiB byte-exact" \
+		[ $((ok == 20 && ${#seen[@]} >= 2)) -eq 1 -a "$(cmp -s "$TB_DIR/dl.$v" "$TB_DIR/www/big.bin" && echo same)" = same ]
+done
+st1=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['tc_reasons'] if x['reason']=='tc_neigh'][0]")
+check "the DSR frames went into the bridge by limpet's TC step ($((st1 - st0)) tc_neigh)" [ $((st1 - st0)) -gt 100 ]
 t_done
