@@ -193,6 +193,17 @@ tb_get() { # SRC URL [COUNT]
 		tr -d '\r'
 }
 
+# Clients 0..N-1 fetch URL once each: prints how many were answered, and by how many backends.
+tb_served() { # URL N
+	local c r ok=0
+	local -A seen=()
+	for ((c = 0; c < $2; c++)); do
+		r=$(tb_get "$(tb_client4 $c)" "$1")
+		[ -n "$r" ] && ok=$((ok + 1)) && seen[$r]=1
+	done
+	echo "$ok ${#seen[@]}"
+}
+
 # Instance NAME's daemon stopped, and waited for (destroy refuses while one runs): the pid in
 # its lock file is signalled only while the lock is held, so never a stale one.
 tb_daemon_stop() { # NAME

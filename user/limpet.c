@@ -148,7 +148,8 @@ static int cmd_detach(const char *ifname)
 	att_id = xdp_attached_id(ifindex, &att_mode);
 	if (att_id && att_id == cur.prog_id &&
 	    bpf_xdp_detach(ifindex, xdp_flags_of(cur.xdp_mode), NULL)) {
-		out_error("detach XDP from %s: %s", ifname, strerror(errno));
+		out_error("detach XDP from %s: %s%s", ifname, strerror(errno),
+			  errno == EEXIST ? ": " LIMPET_XDP_UPPER_WHY "; detach that one first" : "");
 		goto out;
 	}
 	tc_remove(ifindex);

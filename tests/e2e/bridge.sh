@@ -68,15 +68,10 @@ done
 st0=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['tc_reasons'] if x['reason']=='tc_neigh'][0]")
 for vm in "$VI ipip" "$VL l2dsr"; do
 	read -r v m <<<"$vm"
-	declare -A seen=()
-	ok=0
-	for ((c = 0; c < 20; c++)); do
-		r=$(tb_get "$(tb_client4 $c)" "http://$v/")
-		[ -n "$r" ] && ok=$((ok + 1)) && seen[$r]=1
-	done
+	read -r ok nbe <<<"$(tb_served "http://$v/" 20)"
 	tb_try tb_in cli curl -s -m 20 --interface "$(tb_client4 2)" -o "$TB_DIR/dl.$v" "http://$v/big.bin"
-	check "$m through the bridge: $ok of 20 clients served by ${#seen[@]} backends, 4 MiB byte-exact" \
-		[ $((ok == 20 && ${#seen[@]} >= 2)) -eq 1 -a "$(cmp -s "$TB_DIR/dl.$v" "$TB_DIR/www/big.bin" && echo same)" = same ]
+	check "$m through the bridge: $ok of 20 clients served by $nbe backends, 4 MiB byte-exact" \
+		[ $((ok == 20 && nbe >= 2)) -eq 1 -a "$(cmp -s "$TB_DIR/dl.$v" "$TB_DIR/www/big.bin" && echo same)" = same ]
 done
 st1=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['tc_reasons'] if x['reason']=='tc_neigh'][0]")
 check "the DSR frames went into the bridge by limpet's TC step ($((st1 - st0)) tc_neigh)" [ $((st1 - st0)) -gt 100 ]

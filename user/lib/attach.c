@@ -279,6 +279,62 @@ static void forwarding_check(const char *ifname, attach_warn_fn warn)
 	}
 }
 
+/* What the instance's other devices are moved to when a device is attached. */
+struct upgrade {
+	int devs_fd, tx_fd, prog_fd, tc_fd;
+	__u32 prog_id;
+	attach_warn_fn warn;
+};
+
+/* The instance's devices other than skip run up's program too. Returns how many the kernel refused
+ * because an upper device of theirs (a VXLAN, VLAN, macvlan or bridge on them) has an XDP
+ * program, which it allows no change below; those are not warned about when quiet.
+ */
+static int upgrade_others(const struct upgrade *up, unsigned int skip, int quiet)
+{
+	__u32 key, next, *prev = NULL, att_id, att_mode;
+	struct dev_info cur;
+	int busy = 0, rc;
+
+	while (!bpf_map_get_next_key(up->devs_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key == skip || bpf_map_lookup_elem(up->devs_fd, &key, &cur))
+			continue;
+		att_id = xdp_attached_id(key, &att_mode);
+		if (!att_id || att_id != cur.prog_id) {
+			warnf(up->warn, "%s no longer runs this instance's program; not touched",
+			      cur.ifname);
+			continue;
+		}
+		rc = xdp_install(key, up->prog_fd, cur.xdp_mode, att_id);
+		if (!rc)
+			rc = tc_install(key, up->tc_fd);
+		busy += rc == -EEXIST;
+		if (rc == -EEXIST && !quiet)
+			warnf(up->warn, "%s keeps limpet's previous program: " LIMPET_XDP_UPPER_WHY "; limpet detach dev UPPER, attach dev %s, then attach UPPER again",
+			      cur.ifname, cur.ifname);
+		else if (rc && rc != -EEXIST)
+			warnf(up->warn, "upgrade program on %s: %s", cur.ifname, strerror(-rc));
+		if (rc)
+			continue;
+		cur.prog_id = up->prog_id;
+		bpf_map_update_elem(up->devs_fd, &key, &cur, BPF_ANY);
+		tx_dev_set(up->tx_fd, &cur);
+	}
+	return busy;
+}
+
+/* ifindex, attached just now, may be the upper device that kept the others from their upgrade:
+ * without its program for a moment, they take the new one, then it gets it back. 0 or -errno.
+ */
+static int upgrade_below(const struct upgrade *up, unsigned int ifindex, __u32 mode)
+{
+	bpf_xdp_detach(ifindex, xdp_flags_of(mode), NULL);
+	upgrade_others(up, ifindex, 0);
+	return xdp_install(ifindex, up->prog_fd, mode, 0);
+}
+
 int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32 ask[TBL_MAX],
 	       __u32 *prog_id, attach_warn_fn warn, char *err, size_t errlen)
 {
@@ -288,8 +344,9 @@ int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32
 	int tc_fd, tc_new;
 	struct limpet_config cfg;
 	struct dev_info di = {}, cur;
+	struct upgrade up;
 	unsigned int ifindex;
-	__u32 zero = 0, att_mode = 0, att_id, key, next, *prev = NULL;
+	__u32 zero = 0, att_mode = 0, att_id;
 	struct bpf_prog_info info = {};
 	__u32 ilen = sizeof(info);
 	char dir[128], pname[32];
@@ -388,10 +445,28 @@ int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32
 	if (ret) {
 		attach_err(err, errlen, ret, "attach XDP to %s in %s mode: %s%s", ifname,
 			   mode == LIMPET_XDP_SKB ? "skb" : "native", strerror(-ret),
-			   ret == -EOPNOTSUPP ? " (driver has no native XDP: try mode skb)" : "");
+			   ret == -EOPNOTSUPP ? " (driver has no native XDP: try mode skb)" :
+			   ret == -EEXIST ? ": " LIMPET_XDP_UPPER_WHY "; attach this one first, or detach that one" :
+					    "");
 		if (tc_new)
 			tc_remove(ifindex);
 		goto out;
+	}
+	up.devs_fd = devs_fd;
+	up.tx_fd = bpf_map__fd(skel->maps.MAP_NAME_TX_DEVS);
+	up.prog_fd = prog_fd;
+	up.tc_fd = tc_fd;
+	up.prog_id = info.id;
+	up.warn = warn;
+	ret = upgrade_others(&up, ifindex, tc_new);
+	if (ret > 0 && tc_new) {
+		ret = upgrade_below(&up, ifindex, mode);
+		if (ret) {
+			attach_err(err, errlen, ret, "attach XDP to %s in %s mode again, after the devices below it took the new program: %s",
+				   ifname, mode == LIMPET_XDP_SKB ? "skb" : "native", strerror(-ret));
+			tc_remove(ifindex);
+			goto out;
+		}
 	}
 	ret = -EINVAL;
 	di.ifindex = ifindex;
@@ -399,27 +474,7 @@ int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32
 	di.prog_id = info.id;
 	snprintf(di.ifname, sizeof(di.ifname), "%s", ifname);
 	bpf_map_update_elem(devs_fd, &ifindex, &di, BPF_ANY);
-	tx_dev_set(bpf_map__fd(skel->maps.MAP_NAME_TX_DEVS), &di);
-
-	/* upgrade: the instance's other devices run the new program too */
-	while (!bpf_map_get_next_key(devs_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key == ifindex || bpf_map_lookup_elem(devs_fd, &key, &cur))
-			continue;
-		att_id = xdp_attached_id(key, &att_mode);
-		if (!att_id || att_id != cur.prog_id) {
-			warnf(warn, "%s no longer runs this instance's program; not touched", cur.ifname);
-			continue;
-		}
-		if (xdp_install(key, prog_fd, cur.xdp_mode, att_id) || tc_install(key, tc_fd)) {
-			warnf(warn, "upgrade program on %s: %s", cur.ifname, strerror(errno));
-			continue;
-		}
-		cur.prog_id = info.id;
-		bpf_map_update_elem(devs_fd, &key, &cur, BPF_ANY);
-		tx_dev_set(bpf_map__fd(skel->maps.MAP_NAME_TX_DEVS), &cur);
-	}
+	tx_dev_set(up.tx_fd, &di);
 	{
 		/* an instance from before the reverse map (or a crash mid-change): replies find
 		 * their VIP again

@@ -157,6 +157,9 @@ typedef void (*attach_warn_fn)(const char *msg);
 int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32 ask[TBL_MAX],
 	       __u32 *prog_id, attach_warn_fn warn, char *err, size_t errlen);
 __u32 xdp_flags_of(__u32 mode);
+/* Why the kernel answers EEXIST to an XDP change on a device that has no other program. */
+#define LIMPET_XDP_UPPER_WHY \
+	"a device stacked on it, a VXLAN, VLAN, macvlan or bridge, has an XDP program, and the kernel changes none below one"
 /* The XDP program attached to ifindex, in any mode (0 if none). */
 __u32 xdp_attached_id(unsigned int ifindex, __u32 *mode);
 int prog_name_of(__u32 id, char *name, size_t len);
