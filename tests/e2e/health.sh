@@ -4,21 +4,34 @@
 # backend whose server dies goes down, its clients are served elsewhere on their next
 # connection and no other client moves; back up, it takes new clients only; health set by hand;
 # on-down reset answers an idle client of a vanished backend with a RST; every backend down:
-# fail-open.
+# fail-open. HC_MODE=ipip (health_dsr.sh): the same for a DSR VIP, the backends running limpet's
+# decap.
 . "$(dirname "$0")/lib.sh"
+MODE=${HC_MODE:-nat}
 TB=lphc$$
 DPID=
-trap '[ -n "$DPID" ] && kill $DPID 2>/dev/null; tb_cleanup' EXIT
+trap '[ -n "$DPID" ] && kill $DPID 2>/dev/null
+	for b in 1 2 3; do rm -rf "/sys/fs/bpf/limpet-decap/${TB}be$b"; done; tb_cleanup' EXIT
 URL=http://$TB_VIP4/
 V=$TB_VIP4:80/tcp
 
 tb_setup 3 80 || { not_ok "testbed"; t_done; exit 1; }
 B1=$(tb_backend4 1) B2=$(tb_backend4 2) B3=$(tb_backend4 3)
+if [ "$MODE" = ipip ]; then
+	for b in 1 2 3; do
+		ip -n "$TB-be$b" addr add "$TB_VIP4/32" dev lo
+		ip netns exec "$TB-be$b" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+			net.ipv4.conf.all.arp_announce=2
+		nsenter --net="/run/netns/$TB-be$b" "$TB_BUILD/limpet" -i "${TB}be$b" decap attach dev eth0 \
+			>/dev/null && nsenter --net="/run/netns/$TB-be$b" "$TB_BUILD/limpet" -i "${TB}be$b" \
+			decap vip add "$TB_VIP4"
+	done
+fi
 conf=$TB_DIR/limpet.conf
 cat >"$conf" <<EOF
 attach dev lbc
 attach dev lbb
-vip add $V check http / check-interval 1 check-timeout 1 rise 2 fall 2 slowstart 3
+vip add $V mode $MODE check http / check-interval 1 check-timeout 1 rise 2 fall 2 slowstart 3
 backend add $V $B1
 backend add $V $B2
 backend add $V $B3
@@ -71,14 +84,18 @@ check "be2 down: all $n2 of its clients served by others ($served)" [ $served -e
 check "be2 down: no client of be1 or be3 moved ($moved)" [ $moved -eq 0 ]
 
 # it comes back: up after rise checks, ramped over slowstart 3 s, new clients only
-slots_of() { # BACKEND-ADDR: how many of the VIP's Maglev slots it owns now
+slots_of() { # BACKEND-ADDR: how many of the VIP's Maglev slots it owns now (an ipip VIP's
+	# table holds each slot's previous owner in its second half)
 	local id inner
 	id=$(jget "$(limpetctl -j backend list "$V")" "[b['id'] for b in d['backends'] if b['backend'].startswith('$1:')][0]")
 	inner=$(bpftool map dump pinned "/sys/fs/bpf/limpet/$TB/maglev" -j |
 		$PY -c "import json,sys; print(int(''.join(reversed([x[2:] for x in json.load(sys.stdin)[0]['value']])), 16))")
 	bpftool map dump id "$inner" -j | $PY -c "
 import json, sys
-print(sum(int(''.join(reversed([x[2:] for x in e['value']])), 16) == $id for e in json.load(sys.stdin)))"
+t = json.load(sys.stdin)
+n = len(t) // 2 if '$MODE' == 'ipip' else len(t)
+num = lambda b: int(''.join(reversed([x[2:] for x in b])), 16)
+print(sum(num(e['value']) == $id for e in t if num(e['key']) < n))"
 }
 ip netns exec "$TB-be2" nginx -e "$TB_DIR/be2/error.log" -c "$TB_DIR/be2/nginx.conf" -p "$TB_DIR/be2"
 ms=$(wait_health "$B2" up 10)
@@ -132,7 +149,7 @@ except socket.timeout:
 PY
 tb_in cli timeout 20 "$PY" "$TB_DIR/idle.py" "$(tb_client4 $c)" "$TB_VIP4" "$TB_DIR/go" >"$TB_DIR/idle.out" 2>&1 &
 ipid=$!
-for i in $(seq 50); do grep -q '^first' "$TB_DIR/idle.out" && break; sleep 0.1; done
+for i in $(seq 50); do grep -qs '^first' "$TB_DIR/idle.out" && break; sleep 0.1; done
 check "on-down reset: client $c holds an idle connection to be3 ($(head -1 "$TB_DIR/idle.out"))" \
 	grep -q '^first be3' "$TB_DIR/idle.out"
 ip -n "$TB-be3" link set eth0 down
