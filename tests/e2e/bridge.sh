@@ -52,18 +52,24 @@ check "packets toward the bridge went through the kernel, replies were redirecte
 # DSR: the backends answer the clients themselves (through the kernel's forwarding here)
 VI=203.0.113.15
 VL=203.0.113.16
+VI6=2001:db8:f::15
+VL6=2001:db8:f::16
 limpetctl vip add $VI:80/tcp mode ipip
 limpetctl vip add $VL:80/tcp mode l2dsr
+limpetctl vip add "[$VI6]:80/tcp" mode ipip
+limpetctl vip add "[$VL6]:80/tcp" mode l2dsr
 for b in 1 2 3; do
 	ns=$TB-be$b
-	ip -n "$ns" addr add "$VI/32" dev lo
-	ip -n "$ns" addr add "$VL/32" dev lo
+	for a in $VI/32 $VL/32 $VI6/128 $VL6/128; do ip -n "$ns" addr add "$a" dev lo; done
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
 	nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap attach dev eth0 >/dev/null &&
-		nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap vip add $VI
+		nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap vip add $VI &&
+		nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap vip add $VI6
 	limpetctl backend add $VI:80/tcp "$(tb_backend4 $b)"
 	limpetctl backend add $VL:80/tcp "$(tb_backend4 $b)"
+	limpetctl backend add "[$VI6]:80/tcp" "$(tb_backend6 $b)"
+	limpetctl backend add "[$VL6]:80/tcp" "$(tb_backend6 $b)"
 done
 st0=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['tc_reasons'] if x['reason']=='tc_neigh'][0]")
 for vm in "$VI ipip" "$VL l2dsr"; do
@@ -72,6 +78,15 @@ for vm in "$VI ipip" "$VL l2dsr"; do
 	tb_try tb_in cli curl -s -m 20 --interface "$(tb_client4 2)" -o "$TB_DIR/dl.$v" "http://$v/big.bin"
 	check "$m through the bridge: $ok of 20 clients served by $nbe backends, 4 MiB byte-exact" \
 		[ $((ok == 20 && nbe >= 2)) -eq 1 -a "$(cmp -s "$TB_DIR/dl.$v" "$TB_DIR/www/big.bin" && echo same)" = same ]
+done
+for vm in "$VI6 ipip" "$VL6 l2dsr"; do
+	read -r v m <<<"$vm"
+	ok=0
+	for ((c = 0; c < 10; c++)); do
+		[ -n "$(tb_try tb_in cli curl -s -f -m 5 -g --interface "$(tb_client6 $c)" "http://[$v]/")" ] &&
+			ok=$((ok + 1))
+	done
+	check "$m IPv6 through the bridge: $ok of 10 clients served" [ $ok -eq 10 ]
 done
 st1=$(jget "$(limpetctl -j stats)" "[x['packets'] for x in d['tc_reasons'] if x['reason']=='tc_neigh'][0]")
 check "the DSR frames went into the bridge by limpet's TC step ($((st1 - st0)) tc_neigh)" [ $((st1 - st0)) -gt 100 ]
