@@ -6,8 +6,8 @@ client sends datagrams from chosen source addresses and prints which server answ
 address it sent to ("-": none did).
 
   udp_name.py server NAME PORT
-  udp_name.py client DST PORT [N] < lines of "SRC PAYLOAD"   → prints "SRC PAYLOAD NAME" per line
-      (N datagrams a line, from one socket: the answer to the last)
+  udp_name.py client DST PORT < lines of "SRC PAYLOAD [N]"   → prints "SRC PAYLOAD NAME" per line
+      (N datagrams a line, 1 if not given, from one socket: the answer to the last)
 """
 import socket
 import struct
@@ -41,13 +41,13 @@ def ask(s, payload, dst, port):
     return "-"
 
 
-def client(dst, port, n):
+def client(dst, port):
     for line in sys.stdin:
-        src, payload = line.split()
+        src, payload, *n = line.split()
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind((src, 0))
         s.settimeout(2)
-        for _ in range(n):
+        for _ in range(int(n[0]) if n else 1):
             answer = ask(s, payload, dst, port)
         s.close()
         print(src, payload, answer, flush=True)
@@ -56,7 +56,7 @@ def client(dst, port, n):
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "server":
         server(sys.argv[2], int(sys.argv[3]))
-    elif len(sys.argv) in (4, 5) and sys.argv[1] == "client":
-        client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) == 5 else 1)
+    elif len(sys.argv) == 4 and sys.argv[1] == "client":
+        client(sys.argv[2], int(sys.argv[3]))
     else:
         sys.exit(__doc__)

@@ -26,7 +26,8 @@ for b in 1 2 3 4; do
 done
 limpetctl vip add $VIP policy token token udp offset 2 len 12 mode $MODE
 # NAT establishes a UDP flow (and writes its token's affinity) on the backend's answer; in DSR
-# limpet never sees one, so on the client's second datagram: each address sends two
+# limpet never sees one, so on the client's second datagram: a session's first address sends
+# two (its later addresses one each: they find the token's affinity)
 N=1
 [ "$MODE" = ipip ] && N=2
 for b in 1 2 3; do limpetctl backend add $VIP "$(tb_backend4 $b)"; done
@@ -35,10 +36,11 @@ sleep 0.5
 # 60 sessions, each from 3 different client addresses (mobile handover, NAT rebinding)
 for s in $(seq 0 59); do
 	for hop in 0 1 2; do
-		printf '%s Q1sess%06dXYZ-%d\n' "$(tb_client4 $(((s * 3 + hop) % 200)))" "$s" "$hop"
+		printf '%s Q1sess%06dXYZ-%d %d\n' "$(tb_client4 $(((s * 3 + hop) % 200)))" "$s" "$hop" \
+			$((hop ? 1 : N))
 	done
 done >"$TB_DIR/plan"
-tb_in cli "$PY" "$E2E_ROOT/tools/udp_name.py" client 203.0.113.20 4000 $N <"$TB_DIR/plan" >"$TB_DIR/r1"
+tb_in cli "$PY" "$E2E_ROOT/tools/udp_name.py" client 203.0.113.20 4000 <"$TB_DIR/plan" >"$TB_DIR/r1"
 answered=$(awk '$3 != "-"' "$TB_DIR/r1" | wc -l)
 check "180 datagrams from 60 sessions x 3 addresses answered ($answered)" [ "$answered" -eq 180 ]
 split=$(awk '{s=substr($2,1,12); if (!(s in b)) b[s]=$3; else if (b[s]!=$3) n++} END {print n+0}' "$TB_DIR/r1")
@@ -52,16 +54,16 @@ check "token_found counted once per new flow ($found >= 180)" [ "$found" -ge 180
 
 # a fourth backend: live sessions stay (affinity), new sessions reach it
 limpetctl backend add $VIP "$(tb_backend4 4)"
-sed 's/-\([0-9]\)$/-r\1/' "$TB_DIR/plan" | awk '{print $1, $2}' >"$TB_DIR/plan2"
-tb_in cli "$PY" "$E2E_ROOT/tools/udp_name.py" client 203.0.113.20 4000 $N <"$TB_DIR/plan2" >"$TB_DIR/r2"
+awk '{print $1, $2}' "$TB_DIR/plan" | sed 's/-\([0-9]\)$/-r\1/' >"$TB_DIR/plan2"
+tb_in cli "$PY" "$E2E_ROOT/tools/udp_name.py" client 203.0.113.20 4000 <"$TB_DIR/plan2" >"$TB_DIR/r2"
 moved=$(awk 'NR==FNR {b[substr($2,1,12)]=$3; next} {if (b[substr($2,1,12)] != $3) n++} END {print n+0}' "$TB_DIR/r1" "$TB_DIR/r2")
 check "after adding be4: $moved of 180 datagrams of live sessions moved" [ "$moved" -eq 0 ]
 for s in $(seq 100 139); do printf '%s Q1sess%06dXYZ-0\n' "$(tb_client4 $((s % 200)))" "$s"; done >"$TB_DIR/plan3"
-tb_in cli "$PY" "$E2E_ROOT/tools/udp_name.py" client 203.0.113.20 4000 $N <"$TB_DIR/plan3" >"$TB_DIR/r3"
+tb_in cli "$PY" "$E2E_ROOT/tools/udp_name.py" client 203.0.113.20 4000 <"$TB_DIR/plan3" >"$TB_DIR/r3"
 n4=$(awk '$3 == "be4"' "$TB_DIR/r3" | wc -l)
 check "after adding be4: $n4 of 40 new sessions reached it" [ "$n4" -gt 0 ]
 # too short for the token: the fallback (ip-hash), counted
-echo "$(tb_client4 7) Q1" | tb_in cli "$PY" "$E2E_ROOT/tools/udp_name.py" client 203.0.113.20 4000 $N >"$TB_DIR/r4"
+echo "$(tb_client4 7) Q1" | tb_in cli "$PY" "$E2E_ROOT/tools/udp_name.py" client 203.0.113.20 4000 >"$TB_DIR/r4"
 missing=$(jget "$(limpetctl -j stats)" "[e['count'] for e in d['events'] if e['event']=='token_missing'][0]")
 check "a datagram without a token is served by the fallback and counted ($(cat "$TB_DIR/r4"), missing=$missing)" \
 	[ $(( $(awk '$3 != "-"' "$TB_DIR/r4" | wc -l) == 1 && missing >= 1 )) -eq 1 ]
