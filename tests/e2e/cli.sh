@@ -87,6 +87,14 @@ limpetctl vip add 10.0.0.35:80/tcp >/dev/null
 expect_err "a fifth VIP for one backend endpoint" 1 "already serves 4 VIPs.*use another port" \
 	limpetctl backend add 10.0.0.35:80/tcp 10.1.0.50
 check "the fifth VIP takes the same backend on another port" limpetctl backend add 10.0.0.35:80/tcp 10.1.0.50:81
+# DSR VIPs' replies never pass limpet: they take no reverse entry and no part of the limit
+n=0
+for i in 1 2 3 4 5 6; do
+	limpetctl vip add 10.0.0.4$i:80/tcp mode ipip >/dev/null &&
+		limpetctl backend add 10.0.0.4$i:80/tcp 10.1.0.50 >/dev/null && n=$((n + 1))
+done
+check "six ipip VIPs on that same endpoint besides its four NAT ones ($n of 6 added)" [ $n -eq 6 ]
+for i in 1 2 3 4 5 6; do limpetctl vip del 10.0.0.4$i:80/tcp >/dev/null; done
 limpetctl vip add 10.0.0.36:0/tcp >/dev/null
 expect_err "a port-0 VIP's backend with a port" 1 "port-0 VIP keeps the client's port" \
 	limpetctl backend add 10.0.0.36:0/tcp 10.1.0.51:8080

@@ -87,8 +87,17 @@ static int cfg_check_vips(const struct cfg *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* Whether backend b's VIP in the file is a NAT VIP (its replies are matched to it). */
+static bool cfg_be_nat(const struct cfg *c, const struct cfg_backend *b)
+{
+	for (int j = 0; j < c->nvips; j++)
+		if (!memcmp(&b->k, &c->vips[j].k, sizeof(struct vip_key)))
+			return c->vips[j].o.mode == LIMPET_MODE_NAT;
+	return true;
+}
+
 /* What the file asks that the maps could refuse, checked before anything changes: backends
- * per VIP (its table size), per instance, and VIPs per backend endpoint (the reverse map).
+ * per VIP (its table size), per instance, and NAT VIPs per backend endpoint (the reverse map).
  */
 static int cfg_check_limits(const struct cfg *c, char *err, size_t errlen)
 {
@@ -114,10 +123,12 @@ static int cfg_check_limits(const struct cfg *c, char *err, size_t errlen)
 		}
 	}
 	for (i = 0; i < c->nbes; i++) {
+		if (!cfg_be_nat(c, &c->bes[i]))
+			continue; /* a DSR VIP's backends: no reply is matched to its VIP */
 		for (j = 0, same = 0; j < c->nbes; j++)
 			same += !memcmp(c->bes[j].addr, c->bes[i].addr, 16) &&
 				c->bes[j].family == c->bes[i].family && c->bes[j].port == c->bes[i].port &&
-				c->bes[j].k.proto == c->bes[i].k.proto;
+				c->bes[j].k.proto == c->bes[i].k.proto && cfg_be_nat(c, &c->bes[j]);
 		if (same > LIMPET_REV_VIPS) {
 			snprintf(err, errlen, "%s:%d: backend %s would serve %d VIPs of this protocol; "
 				 "an endpoint serves at most %d", c->path, c->bes[i].line, c->bes[i].spec,

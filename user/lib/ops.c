@@ -861,10 +861,12 @@ int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_
 	return ret ? ret : n;
 }
 
-/* The reverse map as the VIPs and backends say it should be, built in memory. */
+/* The reverse map as the VIPs and backends say it should be, built in memory: NAT VIPs' backends
+ * only (a DSR VIP's replies never pass limpet, so its backends take no room and no VIP limit).
+ */
 struct rev_build {
 	struct vip_key vks[LIMPET_MAX_VIPS]; /* by vip_id */
-	bool have[LIMPET_MAX_VIPS];
+	bool have[LIMPET_MAX_VIPS];          /* a NAT VIP */
 	struct rev_key *keys;
 	struct rev_val *vals;
 	size_t n;
@@ -898,7 +900,7 @@ static int rev_vip(const void *key, const void *val, void *ctx)
 	const struct vip_meta *m = val;
 	struct rev_build *rb = ctx;
 
-	if (m->vip_id < LIMPET_MAX_VIPS) {
+	if (m->vip_id < LIMPET_MAX_VIPS && m->mode == LIMPET_MODE_NAT) {
 		rb->vks[m->vip_id] = *(const struct vip_key *)key;
 		rb->have[m->vip_id] = true;
 	}
