@@ -846,7 +846,7 @@ static int run_apply(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 		return ret;
 	out_table_begin("changes", ccols, 1);
 	ret = cfg_apply(in, &cfg, change_row, NULL, err, errlen);
-	out_table_end();
+	out_table_end_or_drop(ret);
 	cfg_free(&cfg);
 	return ret;
 }

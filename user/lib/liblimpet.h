@@ -299,6 +299,10 @@ void out_cell_str(const char *v);
 void out_cell_u64(__u64 v);
 void out_row_end(void);
 void out_table_end(void);
+/* The table ends with no row: printed as out_table_end does, unless the command failed (ret),
+ * when an empty table would only stand above the error.
+ */
+void out_table_end_or_drop(int ret);
 void out_kv_str(const char *k, const char *v);
 void out_kv_u64(const char *k, __u64 v);
 void out_flush(void);

@@ -129,6 +129,13 @@ void out_table_end(void)
 	o.printed_any = true;
 }
 
+void out_table_end_or_drop(int ret)
+{
+	if (ret && !o.json && !o.nrows)
+		return;
+	out_table_end();
+}
+
 void out_kv_str(const char *k, const char *v)
 {
 	if (o.json) {
