@@ -228,7 +228,9 @@ tb_cleanup() {
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
 	for ns in $(ip netns list | awk '{print $1}' | grep -E "^$TB-"); do
+		# SIGCONT after: a process a test stopped (a hung backend) takes its SIGTERM then
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -CONT 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "$TB_DIR" "/run/limpet/$TB.lock" "/run/limpet/$TB.run"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # Health checks by the daemon, HTTP at a 1 s interval, real nginx backends and curl clients: a
-# backend whose server dies goes down, its clients are served elsewhere on their next
+# backend whose server dies (or hangs) goes down, its clients are served elsewhere on their next
 # connection and no other client moves; back up, it takes new clients only; health set by hand;
 # on-down reset answers an idle client of a vanished backend with a RST; every backend down:
 # fail-open. HC_MODE=ipip (health_dsr.sh): the same for a DSR VIP, the backends running limpet's
@@ -123,6 +123,17 @@ g=$(tb_get "$(tb_client4 $c)" "$URL")
 check "client $c of be1, set down: served by another ($g)" [ -n "$g" -a "$g" != be1 ]
 limpetctl backend health "$V" "$B1" auto
 check "backend health ... auto: the checks decide again (up)" wait_health "$B1" up 6
+
+# be1 hangs: its nginx stopped (SIGSTOP), the kernel still completing handshakes that nobody
+# answers; the checks time out, its clients go elsewhere; resumed, it is up again
+hang() { local m; m=$(cat "$TB_DIR/be1/nginx.pid"); kill -"$1" "$m" $(pgrep -P "$m"); }
+hang STOP
+ms=$(wait_health "$B1" down 10)
+check "be1 found down while its server hangs (${ms:-no} ms; the checks time out)" [ -n "$ms" ]
+g=$(tb_get "$(tb_client4 $c)" "$URL")
+check "client $c of the hung be1: served by another ($g)" [ -n "$g" -a "$g" != be1 ]
+hang CONT
+check "be1 up again once its server resumes" wait_health "$B1" up 10
 
 # on-down reset: a client idle on a backend that vanished (no FIN: its link goes down) gets a RST
 # on its next request instead of waiting out TCP's retransmissions
