@@ -10,30 +10,36 @@ TB=lpov$$
 trap 'for b in 1 2; do rm -rf "/sys/fs/bpf/limpet-decap/${TB}be$b"; done; tb_cleanup' EXIT
 VN=203.0.113.17 # NAT
 VI=203.0.113.18 # ipip
+VI6=2001:db8:f::18 # ipip, IPv6 in IPv6
 ov() { echo "10.77.0.$1"; } # a host's overlay address (the limpet host: 254)
+ov6() { printf 'fd77::%x\n' "$1"; }
 
-tb_setup 2 20 || { not_ok "testbed"; t_done; exit 1; }
+tb_setup 2 20 10 || { not_ok "testbed"; t_done; exit 1; }
 # VNI 42 over the backends' L2 segment: the limpet host and each backend are VTEPs
-vtep() { # NS LOCAL-UNDERLAY OVERLAY-ADDR PEER-UNDERLAY...
-	local ns=$1 local=$2 addr=$3 dev
-	shift 3
+vtep() { # NS LOCAL-UNDERLAY OVERLAY-ADDR OVERLAY-ADDR6 PEER-UNDERLAY...
+	local ns=$1 local=$2 addr=$3 addr6=$4 dev
+	shift 4
 	dev=$(ip -n "$ns" -o link show | grep -q ' lbb[:@]' && echo lbb || echo eth0)
 	ip -n "$ns" link add vx42 type vxlan id 42 dstport 4789 local "$local" dev "$dev" nolearning
 	for p in "$@"; do bridge -n "$ns" fdb append 00:00:00:00:00:00 dev vx42 dst "$p"; done
 	ip -n "$ns" addr add "$addr/24" dev vx42
+	ip -n "$ns" addr add "$addr6/64" dev vx42 nodad
 	ip -n "$ns" link set vx42 up
 }
-vtep "$TB-lb" 10.99.0.254 "$(ov 254)" "$(tb_backend4 1)" "$(tb_backend4 2)"
+vtep "$TB-lb" 10.99.0.254 "$(ov 254)" "$(ov6 254)" "$(tb_backend4 1)" "$(tb_backend4 2)"
 for b in 1 2; do
 	ns=$TB-be$b
-	vtep "$ns" "$(tb_backend4 $b)" "$(ov $b)" 10.99.0.254
-	# replies to clients over the overlay; the ipip VIP on lo, never answered for on the wire
+	vtep "$ns" "$(tb_backend4 $b)" "$(ov $b)" "$(ov6 $b)" 10.99.0.254
+	# replies to clients over the overlay; the ipip VIPs on lo, never answered for on the wire
 	ip -n "$ns" route add 198.18.0.0/16 via "$(ov 254)"
+	ip -n "$ns" -6 route add 2001:db8:c::/64 via "$(ov6 254)"
 	ip -n "$ns" addr add "$VI/32" dev lo
+	ip -n "$ns" addr add "$VI6/128" dev lo
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.vx42.rp_filter=0
 	nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap attach dev vx42 mode skb \
-		>/dev/null && nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap vip add $VI
+		>/dev/null && nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap vip add $VI &&
+		nsenter --net="/run/netns/$ns" "$TB_BUILD/limpet" -i "${TB}be$b" decap vip add $VI6
 done
 tb_attach || { not_ok "attach"; t_done; exit 1; }
 # vx42 is stacked on lbb: the kernel changes no XDP program on lbb while vx42 has one, so this
@@ -49,9 +55,11 @@ check "the overlay is up: the limpet host reaches both backends' overlay address
 	tb_in lb bash -c "ping -c1 -W2 $(ov 1) && ping -c1 -W2 $(ov 2)"
 limpetctl vip add $VN:80/tcp
 limpetctl vip add $VI:80/tcp mode ipip
+limpetctl vip add "[$VI6]:80/tcp" mode ipip
 for b in 1 2; do
 	limpetctl backend add $VN:80/tcp "$(ov $b)"
 	limpetctl backend add $VI:80/tcp "$(ov $b)"
+	limpetctl backend add "[$VI6]:80/tcp" "$(ov6 $b)"
 done
 
 stat() { # REASON [tc]: a reason's count
@@ -60,7 +68,7 @@ stat() { # REASON [tc]: a reason's count
 head -c 1048576 /dev/urandom >"$TB_DIR/up.bin"
 up_exact() { # CLIENT-ADDRESS URL: the upload's answer names the backend that stored it
 	local r stored
-	r=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$1" --data-binary "@$TB_DIR/up.bin" "$2")
+	r=$(tb_try tb_in cli curl -s -f -g --max-time 20 --interface "$1" --data-binary "@$TB_DIR/up.bin" "$2")
 	stored=$(ls -t "$TB_DIR/${r%% *}/body/"* 2>/dev/null | head -1)
 	[ -n "$r" ] && cmp -s "$TB_DIR/up.bin" "$stored"
 }
@@ -77,6 +85,18 @@ for vm in "$VN nat" "$VI ipip"; do
 	check "$m over the overlay: $ok of 20 clients served by $nbe backends, a 4 MiB download and a 1 MiB upload byte-exact ($up), $((n1 - n0)) frames into vx42 by the TC step" \
 		[ $((ok == 20 && nbe == 2 && up == 0 && n1 - n0 > 100)) -eq 1 -a "$got" = "$want" ]
 done
+ok6=0
+for ((c = 0; c < 10; c++)); do
+	[ -n "$(tb_try tb_in cli curl -s -f -m 5 -g --interface "$(tb_client6 $c)" "http://[$VI6]/")" ] &&
+		ok6=$((ok6 + 1))
+done
+got6=$(tb_try tb_in cli curl -s -f -m 20 -g --interface "$(tb_client6 3)" "http://[$VI6]/big.bin" |
+	sha256sum | cut -d' ' -f1)
+up_exact "$(tb_client6 4)" "http://[$VI6]/upload"
+up6=$?
+check "IP6IP6 over the overlay: $ok6 of 10 IPv6 clients served, a 4 MiB download and a 1 MiB upload byte-exact ($up6); the client learned 1410" \
+	bash -c "[ $ok6 -eq 10 -a '$got6' = '$want' -a $up6 -eq 0 ] &&
+		ip netns exec $TB-cli ip -6 route get $VI6 from $(tb_client6 4) | grep -q 'mtu 1410'"
 rep=$(jget "$(limpetctl -j stats)" "[v['reply_packets'] for v in d['vips'] if v['vip'].startswith('$VN:')][0]")
 check "the NAT VIP's replies came back over the overlay and were translated ($rep)" [ "$rep" -gt 1000 ]
 tbig=$(stat tx_too_big)

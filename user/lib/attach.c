@@ -286,41 +286,64 @@ struct upgrade {
 	attach_warn_fn warn;
 };
 
-/* The instance's devices other than skip run up's program too. Returns how many the kernel refused
- * because an upper device of theirs (a VXLAN, VLAN, macvlan or bridge on them) has an XDP
- * program, which it allows no change below; those are not warned about when quiet.
+/* The instance's devices, read before any is changed: rewriting a hash map's entry while
+ * walking it with get_next_key can move it in its bucket and walk two entries in a circle.
+ */
+struct dev_list {
+	__u32 key[LIMPET_MAX_DEVS];
+	struct dev_info di[LIMPET_MAX_DEVS];
+	int n;
+};
+
+static int dev_collect(const void *key, const void *val, void *ctx)
+{
+	struct dev_list *l = ctx;
+
+	if (l->n == LIMPET_MAX_DEVS)
+		return 0;
+	l->key[l->n] = *(const __u32 *)key;
+	l->di[l->n++] = *(const struct dev_info *)val;
+	return 0;
+}
+
+/* The instance's devices other than skip run up's program too. Returns how many the kernel
+ * refused because an upper device of theirs (a VXLAN, VLAN, macvlan or bridge on them) has an
+ * XDP program, which it allows no change below; those are not warned about when quiet.
  */
 static int upgrade_others(const struct upgrade *up, unsigned int skip, int quiet)
 {
-	__u32 key, next, *prev = NULL, att_id, att_mode;
-	struct dev_info cur;
+	struct dev_list l = { .n = 0 };
+	__u32 att_id, att_mode;
 	int busy = 0, rc;
 
-	while (!bpf_map_get_next_key(up->devs_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key == skip || bpf_map_lookup_elem(up->devs_fd, &key, &cur))
+	rc = map_scan(up->devs_fd, sizeof(__u32), sizeof(struct dev_info), dev_collect, &l);
+	if (rc)
+		warnf(up->warn, "read the instance's devices: %s", strerror(-rc));
+	for (int i = 0; i < l.n; i++) {
+		struct dev_info *cur = &l.di[i];
+
+		if (l.key[i] == skip)
 			continue;
-		att_id = xdp_attached_id(key, &att_mode);
-		if (!att_id || att_id != cur.prog_id) {
+		att_id = xdp_attached_id(l.key[i], &att_mode);
+		if (!att_id || att_id != cur->prog_id) {
 			warnf(up->warn, "%s no longer runs this instance's program; not touched",
-			      cur.ifname);
+			      cur->ifname);
 			continue;
 		}
-		rc = xdp_install(key, up->prog_fd, cur.xdp_mode, att_id);
+		rc = xdp_install(l.key[i], up->prog_fd, cur->xdp_mode, att_id);
 		if (!rc)
-			rc = tc_install(key, up->tc_fd);
+			rc = tc_install(l.key[i], up->tc_fd);
 		busy += rc == -EEXIST;
 		if (rc == -EEXIST && !quiet)
 			warnf(up->warn, "%s keeps limpet's previous program: " LIMPET_XDP_UPPER_WHY "; limpet detach dev UPPER, attach dev %s, then attach UPPER again",
-			      cur.ifname, cur.ifname);
+			      cur->ifname, cur->ifname);
 		else if (rc && rc != -EEXIST)
-			warnf(up->warn, "upgrade program on %s: %s", cur.ifname, strerror(-rc));
+			warnf(up->warn, "upgrade program on %s: %s", cur->ifname, strerror(-rc));
 		if (rc)
 			continue;
-		cur.prog_id = up->prog_id;
-		bpf_map_update_elem(up->devs_fd, &key, &cur, BPF_ANY);
-		tx_dev_set(up->tx_fd, &cur);
+		cur->prog_id = up->prog_id;
+		bpf_map_update_elem(up->devs_fd, &l.key[i], cur, BPF_ANY);
+		tx_dev_set(up->tx_fd, cur);
 	}
 	return busy;
 }
