@@ -262,14 +262,20 @@ static int cmd_status(void)
 }
 
 /* map_scan: take limpet's programs off a device that still runs them. */
+/* One device's programs off; ctx counts the devices the kernel left as they were (a device below
+ * one stacked on it that still has XDP: EEXIST), for another pass once the upper one is off.
+ */
 static int dev_undo(const void *key, const void *val, void *ctx)
 {
 	const struct dev_info *cur = val;
 	__u32 ifindex = *(const __u32 *)key, att_mode;
+	int *left = ctx;
 
-	(void)ctx;
 	if (xdp_attached_id(ifindex, &att_mode) == cur->prog_id) {
-		bpf_xdp_detach(ifindex, xdp_flags_of(cur->xdp_mode), NULL);
+		if (bpf_xdp_detach(ifindex, xdp_flags_of(cur->xdp_mode), NULL)) {
+			(*left)++;
+			return 0;
+		}
 		tc_remove(ifindex);
 	}
 	return 0;
@@ -321,7 +327,14 @@ static int cmd_destroy(void)
 	snprintf(path, sizeof(path), "%s/%s", dir, inst_map_names[IM_DEVS]);
 	devs = bpf_obj_get(path);
 	if (devs >= 0) {
-		map_scan(devs, sizeof(__u32), sizeof(struct dev_info), dev_undo, NULL);
+		/* stacked devices come off top first: a pass per level, as long as one helps */
+		for (int pass = 0, left = 0, before; pass < 4; pass++) {
+			before = left;
+			left = 0;
+			map_scan(devs, sizeof(__u32), sizeof(struct dev_info), dev_undo, &left);
+			if (!left || (pass && left == before))
+				break;
+		}
 		close(devs);
 	}
 	pins_remove(dir);

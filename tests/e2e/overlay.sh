@@ -103,4 +103,8 @@ tbig=$(stat tx_too_big)
 check "ipip packets too big for the overlay answered with ICMP ($tbig); the client learned 1430" \
 	bash -c "[ $tbig -gt 0 ] && ip netns exec $TB-cli ip route get $VI from $(tb_client4 4) | grep -q 'mtu 1430'"
 check "no DSR packet dropped for lack of a path ($(stat drop_dsr_path))" [ "$(stat drop_dsr_path)" -eq 0 ]
+# destroy takes the programs off every device, the one below the vxlan device too (after it)
+limpet destroy >/dev/null
+left=$(ip -n "$TB-lb" -o link show | grep -E ' (lbc|lbb|vx42)[:@]' | grep -c 'xdp')
+check "destroy: no XDP program left on lbc, lbb or vx42 ($left)" [ "$left" -eq 0 ]
 t_done
