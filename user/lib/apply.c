@@ -101,7 +101,8 @@ static bool cfg_be_nat(const struct cfg *c, const struct cfg_backend *b)
  */
 static int cfg_check_limits(const struct cfg *c, char *err, size_t errlen)
 {
-	int i, j, same;
+	bool *nat;
+	int i, j, same, ret = 0;
 
 	if (cfg_check_vips(c, err, errlen))
 		return -EINVAL;
@@ -122,21 +123,28 @@ static int cfg_check_limits(const struct cfg *c, char *err, size_t errlen)
 			return -ENOSPC;
 		}
 	}
-	for (i = 0; i < c->nbes; i++) {
-		if (!cfg_be_nat(c, &c->bes[i]))
-			continue; /* a DSR VIP's backends: no reply is matched to its VIP */
+	/* once per backend, not once per pair: a DSR VIP's backends have no reply to match */
+	nat = calloc(c->nbes ? c->nbes : 1, sizeof(*nat));
+	if (!nat)
+		return -ENOMEM;
+	for (i = 0; i < c->nbes; i++)
+		nat[i] = cfg_be_nat(c, &c->bes[i]);
+	for (i = 0; i < c->nbes && !ret; i++) {
+		if (!nat[i])
+			continue;
 		for (j = 0, same = 0; j < c->nbes; j++)
-			same += !memcmp(c->bes[j].addr, c->bes[i].addr, 16) &&
+			same += nat[j] && !memcmp(c->bes[j].addr, c->bes[i].addr, 16) &&
 				c->bes[j].family == c->bes[i].family && c->bes[j].port == c->bes[i].port &&
-				c->bes[j].k.proto == c->bes[i].k.proto && cfg_be_nat(c, &c->bes[j]);
+				c->bes[j].k.proto == c->bes[i].k.proto;
 		if (same > LIMPET_REV_VIPS) {
 			snprintf(err, errlen, "%s:%d: backend %s would serve %d VIPs of this protocol; "
 				 "an endpoint serves at most %d", c->path, c->bes[i].line, c->bes[i].spec,
 				 same, LIMPET_REV_VIPS);
-			return -E2BIG;
+			ret = -E2BIG;
 		}
 	}
-	return 0;
+	free(nat);
+	return ret;
 }
 
 /* The spec that names backend be of VIP k: ADDR, [ADDR]:PORT or ADDR:PORT. */
