@@ -501,11 +501,8 @@ static __always_inline int icmp_prog(struct xdp_md *ctx, const int v6)
 		r = -r;
 	} else {
 		r = v6 ? icmp6_error(ctx, &p) : icmp_error(ctx, &p);
-		if (r == ICMP_GO_DSR) {
-			/* an error about a DSR connection: the DSR program sends it */
-			bpf_tail_call(ctx, &limpet_jump, p.ip4 ? LIMPET_JUMP_DSR4 : LIMPET_JUMP_DSR6);
-			r = LIMPET_R_DROP_TAIL_CALL;
-		}
+		if (r == ICMP_GO_DSR)
+			r = lb_dsr(ctx, &p); /* an error about a DSR connection: the DSR program's */
 	}
 	reason_count(r);
 	return reason_action(r);

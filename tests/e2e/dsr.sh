@@ -78,14 +78,9 @@ check "decap vip list shows both VIPs" [ "$(decap 1 vip list | grep -c -e "$TB_V
 out=$(decap 1 vip add not-an-address 2>&1)
 check "decap vip add with a bad address: one line, exit 1 ($out)" [ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 ]
 
-declare -A seen
-ok4=0
-for ((c = 0; c < 40; c++)); do
-	r=$(tb_get "$(tb_client4 $c)" "http://$TB_VIP4/")
-	[ -n "$r" ] && ok4=$((ok4 + 1)) && seen[$r]=1
-done
-check "ipip IPv4: 40 clients served through the decap ($ok4), by ${#seen[@]} backends" \
-	[ $ok4 -eq 40 -a ${#seen[@]} -ge 2 ]
+read -r ok4 nbe4 <<<"$(tb_served "http://$TB_VIP4/" 40)"
+check "ipip IPv4: 40 clients served through the decap ($ok4), by $nbe4 backends" \
+	[ "$ok4" -eq 40 -a "$nbe4" -ge 2 ]
 ok6=0
 for ((c = 0; c < 10; c++)); do
 	r=$(tb_try tb_in cli curl -s -f --connect-timeout 2 --max-time 5 --interface "$(tb_client6 $c)" \
@@ -93,14 +88,9 @@ for ((c = 0; c < 10; c++)); do
 	[ -n "$r" ] && ok6=$((ok6 + 1))
 done
 check "ipip IPv6 (IP6IP6): 10 clients served ($ok6)" [ $ok6 -eq 10 ]
-declare -A seen46
-ok46=0
-for ((c = 0; c < 20; c++)); do
-	r=$(tb_get "$(tb_client4 $c)" "http://$V46/")
-	[ -n "$r" ] && ok46=$((ok46 + 1)) && seen46[$r]=1
-done
-check "IPv4 in IPv6 (backends by their IPv6 addresses): 20 clients served ($ok46), by ${#seen46[@]} backends" \
-	[ $ok46 -eq 20 -a ${#seen46[@]} -ge 2 ]
+read -r ok46 nbe46 <<<"$(tb_served "http://$V46/" 20)"
+check "IPv4 in IPv6 (backends by their IPv6 addresses): 20 clients served ($ok46), by $nbe46 backends" \
+	[ "$ok46" -eq 20 -a "$nbe46" -ge 2 ]
 okl2=0
 for ((c = 0; c < 20; c++)); do
 	[ -n "$(tb_get "$(tb_client4 $c)" "http://$L2/")" ] && okl2=$((okl2 + 1))

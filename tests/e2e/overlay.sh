@@ -62,7 +62,7 @@ for b in 1 2; do
 	limpetctl backend add "[$VI6]:80/tcp" "$(ov6 $b)"
 done
 
-stat() { # REASON [tc]: a reason's count
+reason_of() { # REASON [tc]: a reason's count
 	jget "$(limpetctl -j stats)" "[x['packets'] for x in d['${2:-}reasons'] if x['reason']=='$1'][0]"
 }
 head -c 1048576 /dev/urandom >"$TB_DIR/up.bin"
@@ -75,13 +75,13 @@ up_exact() { # CLIENT-ADDRESS URL: the upload's answer names the backend that st
 want=$(sha256sum <"$TB_DIR/www/big.bin" | cut -d' ' -f1)
 for vm in "$VN nat" "$VI ipip"; do
 	read -r v m <<<"$vm"
-	n0=$(stat tc_neigh tc_)
+	n0=$(reason_of tc_neigh tc_)
 	read -r ok nbe <<<"$(tb_served "http://$v/" 20)"
 	got=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client4 3)" "http://$v/big.bin" |
 		sha256sum | cut -d' ' -f1)
 	up_exact "$(tb_client4 4)" "http://$v/upload"
 	up=$?
-	n1=$(stat tc_neigh tc_)
+	n1=$(reason_of tc_neigh tc_)
 	check "$m over the overlay: $ok of 20 clients served by $nbe backends, a 4 MiB download and a 1 MiB upload byte-exact ($up), $((n1 - n0)) frames into vx42 by the TC step" \
 		[ $((ok == 20 && nbe == 2 && up == 0 && n1 - n0 > 100)) -eq 1 -a "$got" = "$want" ]
 done
@@ -99,10 +99,10 @@ check "IP6IP6 over the overlay: $ok6 of 10 IPv6 clients served, a 4 MiB download
 		ip netns exec $TB-cli ip -6 route get $VI6 from $(tb_client6 4) | grep -q 'mtu 1410'"
 rep=$(jget "$(limpetctl -j stats)" "[v['reply_packets'] for v in d['vips'] if v['vip'].startswith('$VN:')][0]")
 check "the NAT VIP's replies came back over the overlay and were translated ($rep)" [ "$rep" -gt 1000 ]
-tbig=$(stat tx_too_big)
+tbig=$(reason_of tx_too_big)
 check "ipip packets too big for the overlay answered with ICMP ($tbig); the client learned 1430" \
 	bash -c "[ $tbig -gt 0 ] && ip netns exec $TB-cli ip route get $VI from $(tb_client4 4) | grep -q 'mtu 1430'"
-check "no DSR packet dropped for lack of a path ($(stat drop_dsr_path))" [ "$(stat drop_dsr_path)" -eq 0 ]
+check "no DSR packet dropped for lack of a path ($(reason_of drop_dsr_path))" [ "$(reason_of drop_dsr_path)" -eq 0 ]
 # destroy takes the programs off every device, the one below the vxlan device too (after it)
 limpet destroy >/dev/null
 left=$(ip -n "$TB-lb" -o link show | grep -E ' (lbc|lbb|vx42)[:@]' | grep -c 'xdp')
