@@ -371,7 +371,8 @@ static void replay_error_row(int n, size_t len, int e)
 static int cmd_replay(const char *file, const char *outfile, const char *ifname)
 {
 	static const char *const cols[] = { "frame", "verdict", "reason", "in", "out", "verifies" };
-	static const enum inst_map reuse[] = { IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_CONFIG };
+	static const enum inst_map reuse[] = { IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_CONFIG,
+						       IM_VIP_FILTER };
 	static unsigned char buf[65536], obuf[65536 + 256];
 	struct pcap_reader rd;
 	struct limpet_xdp *skel = NULL;
@@ -402,7 +403,7 @@ static int cmd_replay(const char *file, const char *outfile, const char *ifname)
 		goto out;
 	}
 	skel = limpet_xdp__open();
-	if (!skel || obj_private_maps(skel->obj, &live, reuse, 4, err, sizeof(err))) {
+	if (!skel || obj_private_maps(skel->obj, &live, reuse, 5, err, sizeof(err))) {
 		out_error("%s", skel ? err : "open BPF object");
 		goto out;
 	}

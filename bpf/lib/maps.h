@@ -143,6 +143,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } MAP_NAME_DSR SEC(".maps");
 
+/* Which destination addresses can be no VIP's (limpet.h, LIMPET_VIP_FILTER_BITS): a word each. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LIMPET_VIP_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MAP_NAME_VIP_FILTER SEC(".maps");
+
 /* Health checks per VIP: the control plane's and the daemon's; pinned so they outlive both. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

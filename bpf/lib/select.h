@@ -8,12 +8,23 @@
 #include "parse.h"
 #include "stats.h"
 
+/* Whether no VIP has this address: its bucket's bit set in the VIP filter (limpet.h). */
+static __always_inline int vip_absent(const __u32 addr[4])
+{
+	__u32 b = limpet_vip_bucket(addr), w = b / 64;
+	__u64 *bits = bpf_map_lookup_elem(&MAP_NAME_VIP_FILTER, &w);
+
+	return bits && (*bits >> (b % 64)) & 1;
+}
+
 /* The exact (addr, port, proto) VIP, else the port-0 VIP of that address. */
 static __always_inline struct vip_meta *vip_lookup(const struct flow_key *k, __be16 port)
 {
 	struct vip_key vk = {};
 	struct vip_meta *vip;
 
+	if (vip_absent(k->dst))
+		return NULL;
 	__builtin_memcpy(vk.addr, k->dst, 16);
 	vk.port = port;
 	vk.proto = k->proto;

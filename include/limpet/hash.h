@@ -51,6 +51,17 @@ LIMPET_INLINE __u32 limpet_hash5(const __u32 w[4], __u32 extra, __u32 seed)
 	return c;
 }
 
+/* The VIP filter's bucket of an address (limpet.h): its words folded, then a multiplicative hash
+ * whose top bits depend on every bit folded. Cheap, fixed, not a secret: a packet made to land in
+ * a VIP's bucket only gets the VIP lookups every packet had before the filter.
+ */
+LIMPET_INLINE __u32 limpet_vip_bucket(const __u32 w[4])
+{
+	__u32 x = w[0] ^ w[1] ^ w[2] ^ w[3];
+
+	return (x * 0x9e3779b1u) >> 20; /* 12 bits: LIMPET_VIP_FILTER_BITS */
+}
+
 /* Hash of two addresses and one word: the 5-tuple policy. */
 LIMPET_INLINE __u32 limpet_hash9(const __u32 s[4], const __u32 d[4], __u32 extra, __u32 seed)
 {

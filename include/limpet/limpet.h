@@ -59,6 +59,7 @@
 #define MAP_NAME_PENDING pending
 #define MAP_NAME_SCRATCH scratch
 #define MAP_NAME_DSR dsr
+#define MAP_NAME_VIP_FILTER vip_filter
 #define LIMPET_TC_PROG_NAME limpet_tc
 #define LIMPET_PIN_TC_PROG "prog_tc"
 #define LIMPET_PIN_JUMP "jump" /* the XDP tail-call table: emptied by the kernel if unpinned */
@@ -228,6 +229,14 @@ struct vip_key {
 	__u8 family; /* enum limpet_family */
 };
 _Static_assert(sizeof(struct vip_key) == 20, "vip_key layout");
+
+/* The VIP filter: one bit per bucket of destination addresses (limpet_vip_bucket). A set bit says
+ * no VIP's address falls in the bucket, so a packet there skips the VIP lookups (a NAT reply, the
+ * host's other traffic); a clear bit, or a map never written, looks the VIP up as before.
+ */
+#define LIMPET_VIP_FILTER_BITS 4096
+#define LIMPET_VIP_FILTER_WORDS (LIMPET_VIP_FILTER_BITS / 64)
+_Static_assert(LIMPET_VIP_FILTER_BITS == 1 << 12, "limpet_vip_bucket (hash.h) gives 12 bits");
 
 struct vip_meta {
 	__u32 vip_id;

@@ -108,6 +108,7 @@ void test_nat_v6_tcp(void **state);
 void test_nat_v6_udp(void **state);
 void test_vlan_options_ext(void **state);
 void test_not_ours(void **state);
+void test_vip_filter(void **state);
 void test_truncation(void **state);
 void test_bad_headers(void **state);
 void test_fragments(void **state);

@@ -2,6 +2,7 @@
 /* Packet tests of NAT both ways: headers of every kind, truncation, fragments, TTL, port-0 VIPs,
  * FIB forwarding.
  */
+#include <limpet/hash.h>
 #include "harness.h"
 
 /* VIP → backend and the backend's reply → VIP, for one family/protocol. */
@@ -144,6 +145,95 @@ void test_not_ours(void **state)
 	run(arp, sizeof(arp), &r);
 	expect_unchanged(&r, arp, sizeof(arp));
 	assert_int_equal(r.reason, LIMPET_R_PASS_NOT_IP);
+}
+
+/* The VIP filter's bit for the address of VIP spec (set: no VIP there), and its bucket in *b. */
+static int filter_bit(const char *spec, __u32 *b)
+{
+	struct vip_key k;
+	__u32 w;
+	__u64 bits;
+
+	must(vip_parse(spec, &k, err, sizeof(err)));
+	*b = limpet_vip_bucket(k.addr);
+	w = *b / 64;
+	assert_int_equal(bpf_map_lookup_elem(in.fd[IM_VIP_FILTER], &w, &bits), 0);
+	return (bits >> (*b % 64)) & 1;
+}
+
+static int filter_set_bits(void)
+{
+	int n = 0;
+
+	for (__u32 w = 0; w < LIMPET_VIP_FILTER_WORDS; w++) {
+		__u64 bits;
+
+		assert_int_equal(bpf_map_lookup_elem(in.fd[IM_VIP_FILTER], &w, &bits), 0);
+		n += __builtin_popcountll(bits);
+	}
+	return n;
+}
+
+/* Mark the bucket of a VIP's address in the bitmap ctx; each must read clear in the filter. */
+static int vip_bucket_seen(const void *key, const void *val, void *ctx)
+{
+	__u32 b = limpet_vip_bucket(((const struct vip_key *)key)->addr), w = b / 64;
+	__u64 bits;
+
+	(void)val;
+	assert_int_equal(bpf_map_lookup_elem(in.fd[IM_VIP_FILTER], &w, &bits), 0);
+	if ((bits >> (b % 64)) & 1)
+		fail_msg("bucket %u of a VIP's address is marked as no VIP's", b);
+	((unsigned char *)ctx)[b] = 1;
+	return 0;
+}
+
+/* The VIP filter: written by every VIP change, read by every packet before the VIP lookups. */
+void test_vip_filter(void **state)
+{
+	static unsigned char seen[LIMPET_VIP_FILTER_BITS];
+	struct pspec s = { .family = 4, .proto = IPPROTO_TCP, .src = "192.0.2.40",
+			   .dst = "10.200.0.1", .sport = 41000, .dport = 80, .payload = "x" };
+	struct vip_opts o = { .policy = LIMPET_POLICY_IP_HASH };
+	unsigned char pkt[2048];
+	__u32 b, w, extra;
+	struct vip_key k;
+	struct result r;
+	__u64 bits;
+	size_t len = pkt_build(&s, pkt);
+	int clear = 0;
+
+	/* every VIP's address passes; every other bucket is skipped */
+	memset(seen, 0, sizeof(seen));
+	must(map_scan(in.fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta),
+		      vip_bucket_seen, seen));
+	for (b = 0; b < LIMPET_VIP_FILTER_BITS; b++)
+		clear += seen[b];
+	assert_true(clear >= 5);
+	assert_int_equal(filter_set_bits(), LIMPET_VIP_FILTER_BITS - clear);
+
+	/* a packet to a VIP whose bit says "no VIP here" is not looked up: passed untouched */
+	filter_bit(VIP4T, &b);
+	w = b / 64;
+	bpf_map_lookup_elem(in.fd[IM_VIP_FILTER], &w, &bits);
+	bits |= 1ULL << (b % 64);
+	bpf_map_update_elem(in.fd[IM_VIP_FILTER], &w, &bits, BPF_ANY);
+	run(pkt, len, &r);
+	expect_unchanged(&r, pkt, len);
+	assert_int_equal(r.reason, LIMPET_R_PASS_NOT_VIP);
+	must(vip_filter_sync(in.fd[IM_VIPS], in.fd[IM_VIP_FILTER], NULL));
+	run(pkt, len, &r);
+	assert_int_equal(r.reason, LIMPET_R_FWD_STACK);
+
+	/* a VIP added opens its bucket, deleted closes it again */
+	assert_int_equal(filter_bit("10.200.9.9:80/tcp", &extra), 1);
+	must(vip_parse("10.200.9.9:80/tcp", &k, err, sizeof(err)));
+	must(op_vip_add(&in, &k, &o, err, sizeof(err)));
+	assert_int_equal(filter_bit("10.200.9.9:80/tcp", &extra), 0);
+	assert_int_equal(filter_set_bits(), LIMPET_VIP_FILTER_BITS - clear - 1);
+	must(op_vip_del(&in, &k, err, sizeof(err)));
+	assert_int_equal(filter_bit("10.200.9.9:80/tcp", &extra), 1);
+	assert_int_equal(filter_set_bits(), LIMPET_VIP_FILTER_BITS - clear);
 }
 
 /* Cut a frame at every byte inside its headers, with and without the IP length fixed up to

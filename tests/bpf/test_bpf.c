@@ -62,7 +62,7 @@ static int setup(void **state)
 		static const enum inst_map all[] = { IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_HALFOPEN,
 						     IM_REVERSE, IM_AFFINITY, IM_FRAGS, IM_VIP_STATS,
 						     IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS,
-						     IM_TOKENS, IM_EVENTS, IM_PENDING };
+						     IM_TOKENS, IM_EVENTS, IM_PENDING, IM_VIP_FILTER };
 
 		tcskel = limpet_tc__open();
 		if (!tcskel || obj_private_maps(tcskel->obj, &in, all, sizeof(all) / sizeof(all[0]),
@@ -422,6 +422,7 @@ int main(void)
 		cmocka_unit_test_setup(test_nat_v6_udp, fresh),
 		cmocka_unit_test_setup(test_vlan_options_ext, fresh),
 		cmocka_unit_test_setup(test_not_ours, fresh),
+		cmocka_unit_test_setup(test_vip_filter, fresh),
 		cmocka_unit_test_setup(test_truncation, fresh),
 		cmocka_unit_test_setup(test_bad_headers, fresh),
 		cmocka_unit_test_setup(test_lengths_v4, fresh),

@@ -183,12 +183,18 @@ out=$("$TB_BUILD/limpet" attach dev 2>&1); rc=$?
 check "attach without a device: usage error" [ $rc -eq 2 ]
 check "detach d1, then status lists only d0" bash -c "$(declare -f limpet); TB=$TB TB_BUILD=$TB_BUILD; limpet detach dev d1 >/dev/null && [ \"\$(limpet -j status | grep -o '\"device\"' | wc -l)\" = 1 ]"
 # an instance missing a map (pinned by an older limpet): limpetctl says what to do; attach adds it
-rm -f "/sys/fs/bpf/limpet/$TB/checks"
+rm -f "/sys/fs/bpf/limpet/$TB/checks" "/sys/fs/bpf/limpet/$TB/vip_filter"
 out=$(limpetctl vip list 2>&1); rc=$?
 check "a missing pinned map: exit 1, says attach adds it ($out)" \
 	[ $rc -eq 1 -a -n "$(echo "$out" | grep 'limpet attach adds it')" ]
 check "limpet attach adds the missing map, the state stays" \
 	bash -c "$(declare -f limpet); TB=$TB TB_BUILD=$TB_BUILD; limpet attach dev d0 >/dev/null && $TB_BUILD/limpetctl -i $TB vip list | grep -q '^10.0.0.10:80/tcp'"
+# the new map is the VIP filter: attach fills it from the VIPs (a set bit: no VIP there)
+nvips=$(limpetctl -j vip list | $PY -c "import json,sys; print(len(json.load(sys.stdin)['vips']))")
+nset=$(bpftool -j map dump pinned "/sys/fs/bpf/limpet/$TB/vip_filter" |
+	$PY -c "import json,sys; print(sum(bin(int(b, 16)).count('1') for e in json.load(sys.stdin) for b in e['value']))")
+check "attach wrote the VIP filter: $nset of 4096 buckets hold none of the $nvips VIPs' addresses" \
+	[ "$nvips" -gt 0 -a "$nset" -ge $((4096 - nvips)) -a "$nset" -lt 4096 ]
 rm -f "/sys/fs/bpf/limpet/$TB/checks" "/sys/fs/bpf/limpet/$TB/vips"
 check "limpet destroy removes the pins" bash -c "nsenter --net=/run/netns/$TB-lb $TB_BUILD/limpet -i $TB destroy >/dev/null && [ ! -e /sys/fs/bpf/limpet/$TB ]"
 t_done

@@ -164,5 +164,5 @@ awk '{ms[$2] += $4; gb[$2] += $3; mc[$2] += $6; n[$2]++; pk[$2] += $7 + $8}
 		printf "All that limpet adds (machine - without limpet: its programs and devices, the router hop to it, in DSR the backends decapsulation) per GB: NAT %.2f s, ipip DSR %.2f s: DSR / NAT = %.3f\n", wn, wd, (wn > 0 ? wd / wn : 0)
 		printf "Packets through limpet per GB sent: NAT %d, ipip DSR %d (the clients acknowledgements); per packet: NAT %.0f ns, ipip %.0f ns\n", pk["nat"] / gb["nat"], pk["ipip"] / gb["ipip"], ms["nat"] * 1e6 / pk["nat"], ms["ipip"] * 1e6 / pk["ipip"]
 		pr = (pk["ipip"] / gb["ipip"]) / (pk["nat"] / gb["nat"]); cr = (ms["ipip"] / pk["ipip"]) / (ms["nat"] / pk["nat"])
-		printf "So DSR / NAT per GB = packets per GB %.3f x cost per packet %.3f (every ACK still needs the VIP and the flow lookups)\n", pr, cr
+		printf "So DSR / NAT per GB = packets per GB %.3f x cost per packet %.3f (an ACK needs two table lookups, the VIP and the flow, as a NAT reply needs the reverse map and the flow)\n", pr, cr
 	}' "$TB_DIR/rows"

@@ -429,6 +429,9 @@ int attach_dev(const char *instance, const char *ifname, __u32 mode, const __u32
 		cfg.maglev_m = LIMPET_MAGLEV_M_DEFAULT;
 		bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY);
 	}
+	/* right for the VIPs there are (an instance pinned before the filter has an empty one) */
+	vip_filter_sync(bpf_map__fd(skel->maps.MAP_NAME_VIPS),
+			bpf_map__fd(skel->maps.MAP_NAME_VIP_FILTER), NULL);
 
 	att_id = xdp_attached_id(ifindex, &att_mode);
 	if (bpf_map_lookup_elem(devs_fd, &ifindex, &cur) == 0) {

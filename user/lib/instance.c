@@ -41,6 +41,7 @@ const char *const inst_map_names[IM_MAX] = {
 	[IM_CHECKS] = LIMPET_STR(MAP_NAME_CHECKS),
 	[IM_PENDING] = LIMPET_STR(MAP_NAME_PENDING),
 	[IM_DSR] = LIMPET_STR(MAP_NAME_DSR),
+	[IM_VIP_FILTER] = LIMPET_STR(MAP_NAME_VIP_FILTER),
 };
 
 int inst_name_valid(const char *name)

@@ -49,7 +49,7 @@ int maglev_build(const struct maglev_backend *bs, int n, __u32 m, __u32 seed, __
 /* ---- instance: pins, maps, lock (instance.c) ---- */
 enum inst_map {
 	IM_VIPS, IM_BACKENDS, IM_MAGLEV, IM_FLOWS, IM_HALFOPEN, IM_REVERSE, IM_AFFINITY, IM_FRAGS,
-	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS, IM_TX_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_CHECKS, IM_DSR, IM_MAX,
+	IM_VIP_STATS, IM_BACKEND_STATS, IM_REASONS, IM_TC_REASONS, IM_CONFIG, IM_DEVS, IM_TX_DEVS, IM_TOKENS, IM_EVENTS, IM_PENDING, IM_CHECKS, IM_DSR, IM_VIP_FILTER, IM_MAX,
 };
 extern const char *const inst_map_names[IM_MAX];
 
@@ -107,6 +107,10 @@ int vip_opts_check(const struct vip_key *k, const struct vip_opts *o, char *err,
 int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
 	       size_t errlen);
 int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errlen);
+/* Write the VIP filter (limpet.h) from the VIPs, plus extra (a VIP about to be added) if not
+ * NULL; 0 or -errno (words written before a failure are right; the rest keep their last state).
+ */
+int vip_filter_sync(int vips_fd, int filter_fd, const struct vip_key *extra);
 int op_backend_add(struct inst *in, const struct vip_key *k, const char *be_spec, __u32 weight,
 		   char *err, size_t errlen);
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <limpet/hash.h>
 #include "liblimpet.h"
 
 const char *const reason_names[LIMPET_R_MAX] = LIMPET_REASON_NAMES;
@@ -474,6 +475,34 @@ int vip_opts_check(const struct vip_key *k, const struct vip_opts *o, char *err,
 	return 0;
 }
 
+static int vip_filter_mark(const void *key, const void *val, void *ctx)
+{
+	__u32 b = limpet_vip_bucket(((const struct vip_key *)key)->addr);
+
+	(void)val;
+	((__u64 *)ctx)[b / 64] &= ~(1ULL << (b % 64));
+	return 0;
+}
+
+int vip_filter_sync(int vips_fd, int filter_fd, const struct vip_key *extra)
+{
+	__u64 bits[LIMPET_VIP_FILTER_WORDS];
+	__u32 w;
+	int ret;
+
+	memset(bits, 0xff, sizeof(bits));
+	ret = map_scan(vips_fd, sizeof(struct vip_key), sizeof(struct vip_meta), vip_filter_mark,
+		       bits);
+	if (ret)
+		return ret;
+	if (extra)
+		vip_filter_mark(extra, NULL, bits);
+	for (w = 0; w < LIMPET_VIP_FILTER_WORDS; w++)
+		if (bpf_map_update_elem(filter_fd, &w, &bits[w], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
 	       size_t errlen)
 {
@@ -533,6 +562,9 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 		ret = -errno;
 	if (!ret && bpf_map_update_elem(in->fd[IM_DSR], &id, &o->dsr, BPF_ANY))
 		ret = -errno;
+	/* the filter lets the address through before the VIP exists */
+	if (!ret)
+		ret = vip_filter_sync(in->fd[IM_VIPS], in->fd[IM_VIP_FILTER], k);
 	if (!ret && bpf_map_update_elem(in->fd[IM_VIPS], k, &meta, BPF_NOEXIST))
 		ret = -errno;
 	if (ret)
@@ -576,6 +608,7 @@ int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errle
 	}
 	op_affinity_flush(in, meta.vip_id, -1);
 	op_reverse_sync(in);
+	vip_filter_sync(in->fd[IM_VIPS], in->fd[IM_VIP_FILTER], NULL); /* failing: lookups stay */
 	return 0;
 }
 
