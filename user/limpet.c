@@ -164,19 +164,31 @@ out:
 	return ret;
 }
 
-/* Entries of a map whose keys fit 64 bytes (all of limpet's do). */
-static __u64 map_count(int fd)
+static int count_one(const void *key, const void *val, void *ctx)
 {
-	char key[64], next[64];
-	void *prev = NULL;
-	__u64 n = 0;
+	(void)key;
+	(void)val;
+	++*(__u64 *)ctx;
+	return 0;
+}
 
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, sizeof(key));
-		prev = key;
-		n++;
-	}
-	return n;
+/* One row of status's device table; ctx: the TX device map. */
+static int dev_row(const void *key, const void *val, void *ctx)
+{
+	const struct dev_info *cur = val;
+	__u32 ifindex = *(const __u32 *)key, att_mode, txv;
+	__u32 att_id = xdp_attached_id(ifindex, &att_mode);
+
+	out_row_begin();
+	out_cell_str(cur->ifname);
+	out_cell_u64(ifindex);
+	out_cell_str(cur->xdp_mode == LIMPET_XDP_SKB ? "skb" : "native");
+	out_cell_u64(cur->prog_id);
+	out_cell_str(att_id == cur->prog_id ? "yes" : att_id ? "replaced" : "no");
+	/* whether XDP may redirect into it (tx_devs), or the kernel forwards to it */
+	out_cell_str(bpf_map_lookup_elem(*(int *)ctx, &ifindex, &txv) ? "no" : "yes");
+	out_row_end();
+	return 0;
 }
 
 /* The tables that grow with clients: size, fill, kernel memory. */
@@ -205,11 +217,10 @@ static int cmd_status(void)
 	static const char *const cols[] = { "device", "ifindex", "mode", "prog_id", "attached",
 					     "redirect" };
 	static const char *const pcols[] = { "pin" };
-	struct dev_info cur;
 	struct backend be;
 	struct inst in;
-	__u32 key, next, *prev = NULL, id, att_mode, att_id, txv;
-	__u64 backends = 0;
+	__u64 backends = 0, vips = 0;
+	__u32 id;
 	struct dirent *de;
 	DIR *d;
 
@@ -224,26 +235,13 @@ static int cmd_status(void)
 	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
 		if (!bpf_map_lookup_elem(in.fd[IM_BACKENDS], &id, &be) && be.state != LIMPET_BE_FREE)
 			backends++;
-	out_kv_u64("vips", map_count(in.fd[IM_VIPS]));
+	map_scan(in.fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta), count_one, &vips);
+	out_kv_u64("vips", vips);
 	out_kv_u64("backends", backends);
 	status_tables(&in);
 	out_table_begin("devices", cols, 6);
-	while (!bpf_map_get_next_key(in.fd[IM_DEVS], prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(in.fd[IM_DEVS], &key, &cur))
-			continue;
-		att_id = xdp_attached_id(key, &att_mode);
-		out_row_begin();
-		out_cell_str(cur.ifname);
-		out_cell_u64(key);
-		out_cell_str(cur.xdp_mode == LIMPET_XDP_SKB ? "skb" : "native");
-		out_cell_u64(cur.prog_id);
-		out_cell_str(att_id == cur.prog_id ? "yes" : att_id ? "replaced" : "no");
-		/* whether XDP may redirect into it (tx_devs), or the kernel forwards to it */
-		out_cell_str(bpf_map_lookup_elem(in.fd[IM_TX_DEVS], &key, &txv) ? "no" : "yes");
-		out_row_end();
-	}
+	map_scan(in.fd[IM_DEVS], sizeof(__u32), sizeof(struct dev_info), dev_row,
+		 &in.fd[IM_TX_DEVS]);
 	out_table_end();
 	out_table_begin("pins", pcols, 1);
 	d = opendir(in.dir);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 
@@ -473,9 +474,8 @@ typedef int (*vip_fn)(struct inst *in, const struct vip_key *k, const struct vip
 static int for_each_vip(struct inst *in, const struct ctl_cmd *c, vip_fn fn, void *arg, char *err,
 			size_t errlen)
 {
-	struct vip_key cur, next;
+	struct vip_set *s;
 	struct vip_meta m;
-	void *prev = NULL;
 	char vs[80];
 	int ret;
 
@@ -486,34 +486,16 @@ static int for_each_vip(struct inst *in, const struct ctl_cmd *c, vip_fn fn, voi
 		}
 		return fn(in, &c->vip, &m, arg);
 	}
-	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
-		cur = next;
-		prev = &cur;
-		if (bpf_map_lookup_elem(in->fd[IM_VIPS], &cur, &m))
-			continue;
-		ret = fn(in, &cur, &m, arg);
-		if (ret < 0)
-			return ret;
+	s = malloc(sizeof(*s));
+	ret = s ? vips_read(in, s) : -ENOMEM;
+	if (ret)
+		snprintf(err, errlen, "read the VIPs: %s", strerror(-ret));
+	for (int i = 0; !ret && s && i < s->n; i++) { /* in id order */
+		ret = fn(in, &s->v[i].k, &s->v[i].m, arg);
+		ret = ret < 0 ? ret : 0;
 	}
-	return 0;
-}
-
-/* Find the VIP key of a vip_id (for flows and affinities). */
-static int vip_by_id(struct inst *in, __u32 vip_id, struct vip_key *out)
-{
-	struct vip_key cur, next;
-	struct vip_meta m;
-	void *prev = NULL;
-
-	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
-		cur = next;
-		prev = &cur;
-		if (!bpf_map_lookup_elem(in->fd[IM_VIPS], &cur, &m) && m.vip_id == vip_id) {
-			*out = cur;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	free(s);
+	return ret;
 }
 
 static int vip_row(struct inst *in, const struct vip_key *k, const struct vip_meta *m, void *arg)
@@ -690,8 +672,8 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 }
 
 /* The VIP a listing is limited to, if the command names one. */
-static int vip_filter(struct inst *in, const struct ctl_cmd *c, struct vip_meta *m, char *err,
-		      size_t errlen)
+static int vip_named(struct inst *in, const struct ctl_cmd *c, struct vip_meta *m, char *err,
+		     size_t errlen)
 {
 	char vs[80];
 
@@ -761,7 +743,7 @@ static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	struct vip_meta m = {};
 	int ret;
 
-	if (vip_filter(in, c, &m, err, errlen))
+	if (vip_named(in, c, &m, err, errlen))
 		return -ENOENT;
 	o.vip_id = m.vip_id;
 	out_table_begin("flows", cols, 6);
@@ -777,45 +759,67 @@ static int run_flows(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	return ret;
 }
 
+struct aff_out {
+	struct inst *in;
+	const struct ctl_cmd *c;
+	__u32 vip_id;
+	__u64 now;
+	const struct vip_key *by_id[LIMPET_MAX_VIPS]; /* the VIPs, read once */
+};
+
+static int affinity_row(const void *k, const void *v, void *ctx)
+{
+	const struct affinity_key *key = k;
+	const struct affinity_val *av = v;
+	struct aff_out *o = ctx;
+	const struct vip_key *vk;
+	char a[80], b[80];
+
+	if ((o->c->has_vip && key->vip_id != o->vip_id) || key->vip_id >= LIMPET_MAX_VIPS ||
+	    !(vk = o->by_id[key->vip_id]))
+		return 0;
+	out_row_begin();
+	out_cell_str(vip_str(vk, b, sizeof(b)));
+	if (key->kind == LIMPET_AFF_TOKEN) {
+		out_cell_str("token");
+		snprintf(a, sizeof(a), "%08x%08x", key->key[0], key->key[1]);
+		out_cell_str(a); /* hashes only: limpet never keeps the token */
+	} else {
+		out_cell_str("src-ip");
+		out_cell_str(addr_str(key->key, vk->family, a, sizeof(a)));
+	}
+	backend_cell(o->in, av->backend_id, key->vip_id, vk->port);
+	out_cell_u64(idle_s(o->now, av->last_seen));
+	out_row_end();
+	return 0;
+}
+
 static int run_affinity_list(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 {
 	static const char *const cols[] = { "vip", "kind", "key", "backend", "idle_s" };
-	struct affinity_key key, next;
-	struct affinity_val av;
-	struct vip_meta m;
-	struct vip_key vk;
-	__u64 now = mono_coarse_ns();
-	void *prev = NULL;
-	char a[80], v[80];
+	struct aff_out o = { .in = in, .c = c, .now = mono_coarse_ns() };
+	struct vip_meta m = {};
+	struct vip_set *s;
+	int ret;
 
-	if (vip_filter(in, c, &m, err, errlen))
+	if (vip_named(in, c, &m, err, errlen))
 		return -ENOENT;
+	o.vip_id = m.vip_id;
+	s = malloc(sizeof(*s));
+	ret = s ? vips_read(in, s) : -ENOMEM;
+	for (int i = 0; !ret && i < s->n; i++)
+		if (s->v[i].m.vip_id < LIMPET_MAX_VIPS)
+			o.by_id[s->v[i].m.vip_id] = &s->v[i].k;
 	out_table_begin("affinity", cols, 5);
-	while (!bpf_map_get_next_key(in->fd[IM_AFFINITY], prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(in->fd[IM_AFFINITY], &key, &av))
-			continue;
-		if (c->has_vip && key.vip_id != m.vip_id)
-			continue;
-		if (vip_by_id(in, key.vip_id, &vk))
-			continue;
-		out_row_begin();
-		out_cell_str(vip_str(&vk, v, sizeof(v)));
-		if (key.kind == LIMPET_AFF_TOKEN) {
-			out_cell_str("token");
-			snprintf(a, sizeof(a), "%08x%08x", key.key[0], key.key[1]);
-			out_cell_str(a); /* hashes only: limpet never keeps the token */
-		} else {
-			out_cell_str("src-ip");
-			out_cell_str(addr_str(key.key, vk.family, a, sizeof(a)));
-		}
-		backend_cell(in, av.backend_id, key.vip_id, vk.port);
-		out_cell_u64(idle_s(now, av.last_seen));
-		out_row_end();
-	}
+	if (!ret)
+		ret = map_scan(in->fd[IM_AFFINITY], sizeof(struct affinity_key),
+			       sizeof(struct affinity_val), affinity_row, &o);
 	out_table_end();
-	return 0;
+	if (ret)
+		snprintf(err, errlen, "affinity: read the VIPs and the affinity table: %s",
+			 strerror(-ret));
+	free(s);
+	return ret;
 }
 
 static void change_row(void *ctx, const char *change)
@@ -916,7 +920,7 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 	case CTL_SAVE:
 		return run_save(in);
 	case CTL_AFF_FLUSH:
-		if (vip_filter(in, c, &m, err, errlen))
+		if (vip_named(in, c, &m, err, errlen))
 			return -ENOENT;
 		ret = op_affinity_flush(in, c->has_vip ? (int)m.vip_id : -1, -1);
 		if (ret < 0)

@@ -503,14 +503,22 @@ int vip_filter_sync(int vips_fd, int filter_fd, const struct vip_key *extra)
 	return 0;
 }
 
+static int vip_id_used(const void *key, const void *val, void *ctx)
+{
+	__u32 id = ((const struct vip_meta *)val)->vip_id;
+
+	(void)key;
+	if (id < LIMPET_MAX_VIPS)
+		((bool *)ctx)[id] = true;
+	return 0;
+}
+
 int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *o, char *err,
 	       size_t errlen)
 {
 	bool used[LIMPET_MAX_VIPS] = { false };
-	struct vip_key cur, next;
 	struct vip_meta meta = {}, m;
 	char vs[80];
-	void *prev = NULL;
 	__u32 id;
 	int ret;
 
@@ -522,11 +530,11 @@ int op_vip_add(struct inst *in, const struct vip_key *k, const struct vip_opts *
 	ret = vip_opts_check(k, o, err, errlen);
 	if (ret)
 		return ret;
-	while (!bpf_map_get_next_key(in->fd[IM_VIPS], prev, &next)) {
-		cur = next;
-		prev = &cur;
-		if (!bpf_map_lookup_elem(in->fd[IM_VIPS], &cur, &m) && m.vip_id < LIMPET_MAX_VIPS)
-			used[m.vip_id] = true;
+	ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta), vip_id_used,
+		       used);
+	if (ret) {
+		snprintf(err, errlen, "add vip %s: read the VIPs: %s", vs, strerror(-ret));
+		return ret;
 	}
 	for (id = 0; id < LIMPET_MAX_VIPS && used[id]; id++)
 		;
