@@ -259,7 +259,6 @@ static int cmd_status(void)
 	return 0;
 }
 
-/* map_scan: take limpet's programs off a device that still runs them. */
 /* One device's programs off; ctx counts the devices the kernel left as they were (a device below
  * one stacked on it that still has XDP: EEXIST), for another pass once the upper one is off.
  */
@@ -401,7 +400,8 @@ static int cmd_replay(const char *file, const char *outfile, const char *ifname)
 		goto out;
 	}
 	skel = limpet_xdp__open();
-	if (!skel || obj_private_maps(skel->obj, &live, reuse, 5, err, sizeof(err))) {
+	if (!skel || obj_private_maps(skel->obj, &live, reuse, sizeof(reuse) / sizeof(reuse[0]), err,
+					  sizeof(err))) {
 		out_error("%s", skel ? err : "open BPF object");
 		goto out;
 	}

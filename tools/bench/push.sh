@@ -7,6 +7,8 @@
 # of the traffic alone, so machine - direct is all that limpet adds (its programs and devices,
 # the router's hop to it, and in DSR the backends' decapsulation).
 #   push.sh [SECONDS [ROUNDS [CLIENTS]]]
+#   PUSH_MODES=ipip push.sh 30 1 12   one mode's rounds only (to profile it beside: README); the
+#                                      summary needs all three, direct needs nat
 #
 #   cli ── rt (router, bridge br0) ── lb (limpet, one arm)
 #                                 └── be1..be3 (nginx, limpet decap)
@@ -19,6 +21,13 @@ TB=${TB:-lpps}
 SECS=${1:-5}
 ROUNDS=${2:-3}
 NCLI=${3:-12}
+MODES=${PUSH_MODES:-nat ipip direct}
+case " $MODES " in
+*" direct "*) [[ " $MODES " == *" nat "* ]] || { echo "Error: push.sh: PUSH_MODES: direct is checked against nat; add nat" >&2; exit 2; } ;;
+esac
+for m in $MODES; do
+	case $m in nat | ipip | direct) ;; *) echo "Error: push.sh: PUSH_MODES: unknown mode '$m' (nat, ipip, direct)" >&2; exit 2 ;; esac
+done
 VIP=203.0.113.60
 TB_PROBE_NS=sw
 cleanup() {
@@ -123,7 +132,7 @@ echo "|---|---|---|---|---|---|---|---|---|"
 declare -A per_gb
 hz=$(getconf CLK_TCK)
 for ((r = 1; r <= ROUNDS; r++)); do
-	for m in nat ipip direct; do
+	for m in $MODES; do
 		mode $m
 		x0=$(run_ns prog_xdp) t0=$(run_ns prog_tc) b0=$(busy) p0=$(vstat reply_packets) c0=$(vstat packets)
 		y0=$(($(vstat bytes) + $(vstat reply_bytes)))
@@ -155,6 +164,7 @@ PY
 	done
 done
 echo
+[ "$MODES" = "nat ipip direct" ] || exit 0 # the summary compares all three
 awk '{ms[$2] += $4; gb[$2] += $3; mc[$2] += $6; n[$2]++; pk[$2] += $7 + $8}
 	END {
 		nat = ms["nat"] / gb["nat"]; dsr = ms["ipip"] / gb["ipip"]

@@ -490,7 +490,7 @@ static int for_each_vip(struct inst *in, const struct ctl_cmd *c, vip_fn fn, voi
 	ret = s ? vips_read(in, s) : -ENOMEM;
 	if (ret)
 		snprintf(err, errlen, "read the VIPs: %s", strerror(-ret));
-	for (int i = 0; !ret && s && i < s->n; i++) { /* in id order */
+	for (int i = 0; !ret && i < s->n; i++) { /* in id order */
 		ret = fn(in, &s->v[i].k, &s->v[i].m, arg);
 		ret = ret < 0 ? ret : 0;
 	}
