@@ -26,7 +26,8 @@ struct hc_target {
 	double next_due;
 	double ramp_start; /* slowstart under way since (0: none) */
 	__u16 ramp_pct;
-	CURL *easy; /* a probe in flight */
+	__u8 want, was; /* a change of health for health_commit (want 0: none), and before it */
+	CURL *easy;     /* a probe in flight */
 };
 
 struct health {
@@ -97,13 +98,18 @@ static int probe_start(struct health *h, struct hc_target *t)
 static void health_sync(struct health *h)
 {
 	static struct hc_target old[LIMPET_MAX_BACKENDS];
+	static struct backend bes[LIMPET_MAX_BACKENDS];
+	static int old_of[LIMPET_MAX_BACKENDS]; /* by backend id: its target in old + 1, or 0 */
 	struct check_spec cs;
 	struct backend be;
 	int nold = h->n, i;
 
 	memcpy(old, h->t, sizeof(h->t[0]) * nold);
+	memset(old_of, 0, sizeof(old_of));
+	for (i = 0; i < nold; i++)
+		old_of[old[i].be_id % LIMPET_MAX_BACKENDS] = i + 1;
 	h->n = 0;
-	if (vips_read(&h->in, &h->vips))
+	if (vips_read(&h->in, &h->vips) || backends_read(&h->in, bes))
 		h->vips.n = 0;
 	for (int v = 0; v < h->vips.n; v++) {
 		const struct vip_key k = h->vips.v[v].k;
@@ -115,19 +121,18 @@ static void health_sync(struct health *h)
 		for (__u32 id = 0; id < LIMPET_MAX_BACKENDS; id++) {
 			struct hc_target t = { .vip_id = m.vip_id, .be_id = id, .vk = k, .cs = cs };
 
-			if (bpf_map_lookup_elem(h->in.fd[IM_BACKENDS], &id, &be) ||
-			    be.state == LIMPET_BE_FREE || be.vip_id != m.vip_id)
+			be = bes[id];
+			if (be.state == LIMPET_BE_FREE || be.vip_id != m.vip_id)
 				continue;
 			memcpy(t.addr, be.addr, 16);
 			t.family = be.family;
 			t.port = cs.port ? cs.port : ntohs(be.port);
 			t.next_due = now_s() + jitter(1);
-			for (i = 0; i < nold; i++)
-				if (old[i].vip_id == t.vip_id && old[i].be_id == id &&
-				    !memcmp(old[i].addr, t.addr, 16) && old[i].port == t.port &&
-				    !memcmp(&old[i].cs, &cs, sizeof(cs)))
-					break;
-			if (i < nold) {
+			i = old_of[id] - 1; /* the same backend, address, port and check */
+			if (i >= 0 && (old[i].vip_id != t.vip_id || memcmp(old[i].addr, t.addr, 16) ||
+				       old[i].port != t.port || memcmp(&old[i].cs, &cs, sizeof(cs))))
+				i = -1;
+			if (i >= 0) {
 				t = old[i];
 				old[i].easy = NULL; /* carried over, in flight or not */
 				if (t.easy) /* its result must find it where it is now */
@@ -165,41 +170,76 @@ static int target_open(struct health *h, const struct hc_target *t, struct inst 
 	return 0;
 }
 
-/* A backend that reached rise or fall: its health in the maps. Back up after being down with
- * a slowstart, it starts at 1 % of its table share (health_tick ramps it).
+/* Health changes of one VIP's backends (the targets of), made together. Back up after being
+ * down with a slowstart, a backend starts at 1 % of its table share (health_tick ramps it).
  */
-static void health_set(struct health *h, struct hc_target *t, __u8 health, __u8 was)
+static void health_commit_vip(struct health *h, struct hc_target **of, struct health_change *hc,
+			      int n)
 {
 	struct inst in;
 	struct vip_meta m;
 	char name[200];
+	bool down = false;
 	int r;
 
-	if (target_open(h, t, &in, &m))
+	if (target_open(h, of[0], &in, &m))
 		return;
-	target_name(t, name, sizeof(name));
-	if (health == LIMPET_HEALTH_UP && was == LIMPET_HEALTH_DOWN && t->cs.slowstart_s) {
-		t->ramp_start = now_s();
-		t->ramp_pct = 1;
-		op_backend_ramp(&in, &m, t->be_id, 1);
-	}
-	r = op_backend_health_set(&in, &m, t->be_id, health);
-	h->changed |= r > 0;
-	if (r > 0)
-		h->log("backend %s %s %s (%d checks in a row)%s", health == LIMPET_HEALTH_UP ? "up" : "down",
-		       name, health == LIMPET_HEALTH_DOWN ? "failed" : "passed",
-		       health == LIMPET_HEALTH_UP ? t->ok_run : t->fail_run,
+	r = op_backends_health_set(&in, &m, hc, n);
+	if (r < 0)
+		h->log("health %s: %s", vip_str(&of[0]->vk, name, sizeof(name)), strerror(-r));
+	for (int i = 0; i < n; i++) {
+		struct hc_target *t = of[i];
+
+		if (!hc[i].changed)
+			continue;
+		h->changed = true;
+		down |= hc[i].health == LIMPET_HEALTH_DOWN;
+		if (hc[i].ramp) {
+			t->ramp_start = now_s();
+			t->ramp_pct = 1;
+		} else if (hc[i].health == LIMPET_HEALTH_DOWN) { /* a ramp cut short */
+			t->ramp_start = 0;
+			t->ramp_pct = 0;
+		}
+		target_name(t, name, sizeof(name));
+		h->log("backend %s %s %s (%d checks in a row)%s",
+		       hc[i].health == LIMPET_HEALTH_UP ? "up" : "down", name,
+		       hc[i].health == LIMPET_HEALTH_DOWN ? "failed" : "passed",
+		       hc[i].health == LIMPET_HEALTH_UP ? t->ok_run : t->fail_run,
 		       t->ramp_start ? "; slowstart" : "");
-	else if (r < 0)
-		h->log("health %s: %s", name, strerror(-r));
-	if (r > 0 && health == LIMPET_HEALTH_DOWN) {
-		t->ramp_start = 0; /* a ramp cut short: whole again when it next comes up */
-		op_backend_ramp(&in, &m, t->be_id, 0);
-		if (vip_all_down(&in, &m))
-			h->log("vip %s: every backend is down: sending to all of them (fail-open)",
-			       vip_str(&t->vk, name, sizeof(name)));
 	}
+	if (down && vip_all_down(&in, &m))
+		h->log("vip %s: every backend is down: sending to all of them (fail-open)",
+		       vip_str(&of[0]->vk, name, sizeof(name)));
 	inst_close(&in);
+}
+
+/* The changes of a tick, one VIP at a time (targets are grouped by VIP): backends of a VIP
+ * that crossed rise or fall together cost one table rebuild, not one each.
+ */
+static void health_commit(struct health *h)
+{
+	static struct health_change hc[LIMPET_MAX_BACKENDS];
+	static struct hc_target *of[LIMPET_MAX_BACKENDS];
+	int i = 0, j, n;
+
+	while (i < h->n) {
+		for (j = i, n = 0; j < h->n && h->t[j].vip_id == h->t[i].vip_id; j++) {
+			struct hc_target *t = &h->t[j];
+
+			if (!t->want)
+				continue;
+			of[n] = t;
+			hc[n++] = (struct health_change){
+				.id = t->be_id, .health = t->want,
+				.ramp = t->want == LIMPET_HEALTH_UP && t->was == LIMPET_HEALTH_DOWN &&
+					t->cs.slowstart_s };
+			t->want = 0;
+		}
+		if (n)
+			health_commit_vip(h, of, hc, n);
+		i = j;
+	}
 }
 
 /* Slowstart: the share grows with time, in steps of at least 5 %, to all of it. */
@@ -244,10 +284,11 @@ static void probe_done(struct health *h, CURLMsg *msg)
 	t->fail_run = ok ? 0 : t->fail_run + 1;
 	if (!bpf_map_lookup_elem(h->in.fd[IM_BACKENDS], &t->be_id, &be))
 		cur = be.health;
+	t->was = cur;
 	if (ok && cur != LIMPET_HEALTH_UP && t->ok_run >= t->cs.rise)
-		health_set(h, t, LIMPET_HEALTH_UP, cur);
+		t->want = LIMPET_HEALTH_UP; /* made with the tick's others: health_commit */
 	else if (!ok && cur != LIMPET_HEALTH_DOWN && t->fail_run >= t->cs.fall)
-		health_set(h, t, LIMPET_HEALTH_DOWN, cur);
+		t->want = LIMPET_HEALTH_DOWN;
 }
 
 struct health *health_start(log_fn log, char *err, size_t errlen)
@@ -292,6 +333,7 @@ bool health_tick(struct health *h, bool resync, int wait_ms)
 	while ((msg = curl_multi_info_read(h->multi, &left)))
 		if (msg->msg == CURLMSG_DONE)
 			probe_done(h, msg);
+	health_commit(h);
 	curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL);
 	changed = h->changed;
 	h->changed = false;

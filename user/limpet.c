@@ -217,7 +217,7 @@ static int cmd_status(void)
 	static const char *const cols[] = { "device", "ifindex", "mode", "prog_id", "attached",
 					     "redirect" };
 	static const char *const pcols[] = { "pin" };
-	struct backend be;
+	struct backend *bes;
 	struct inst in;
 	__u64 backends = 0, vips = 0;
 	__u32 id;
@@ -232,9 +232,11 @@ static int cmd_status(void)
 	}
 	out_kv_str("instance", instance);
 	out_kv_str("pin_dir", in.dir);
-	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
-		if (!bpf_map_lookup_elem(in.fd[IM_BACKENDS], &id, &be) && be.state != LIMPET_BE_FREE)
-			backends++;
+	bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	if (bes && !backends_read(&in, bes))
+		for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
+			backends += bes[id].state != LIMPET_BE_FREE;
+	free(bes);
 	map_scan(in.fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta), count_one, &vips);
 	out_kv_u64("vips", vips);
 	out_kv_u64("backends", backends);

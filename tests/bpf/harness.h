@@ -130,6 +130,7 @@ void test_decap_truncated(void **state);
 void test_dsr_fragments(void **state);
 void test_dsr_flow_state(void **state);
 void test_dsr_second_chance(void **state);
+void test_dsr_second_chance_batch(void **state);
 void test_close_tracking(void **state);
 void test_stickiness_and_prefix(void **state);
 void test_affinity_table(void **state);
@@ -153,5 +154,6 @@ void test_ethernet_padding(void **state);
 void test_ipv6_routing_header(void **state);
 void test_on_down_reset(void **state);
 void test_slowstart_table(void **state);
+void test_health_batch(void **state);
 
 #endif

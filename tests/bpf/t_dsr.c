@@ -715,3 +715,61 @@ void test_dsr_second_chance(void **state)
 	backend(DVIP4, "10.2.0.1");
 	backend(DVIP4, "10.2.0.2");
 }
+
+/* A VIP's table, both halves for ipip (owners, then each slot's previous owner); m filled. */
+static __u32 *vip_table(const char *spec, __u32 *m)
+{
+	struct vip_meta meta;
+	struct vip_key k;
+	__u32 inner, *keys, *t;
+	int fd;
+
+	must(vip_parse(spec, &k, err, sizeof(err)));
+	assert_int_equal(op_vip_find(&in, &k, &meta), 0);
+	assert_int_equal(bpf_map_lookup_elem(in.fd[IM_MAGLEV], &meta.vip_id, &inner), 0);
+	fd = bpf_map_get_fd_by_id(inner);
+	assert_true(fd >= 0);
+	*m = meta.maglev_m;
+	keys = malloc(2 * *m * sizeof(*keys));
+	t = malloc(2 * *m * sizeof(*t));
+	assert_int_equal(array_read(fd, 2 * *m, keys, t), 0);
+	close(fd);
+	free(keys);
+	return t;
+}
+
+/* Backends added together (apply adds a VIP's list at once): every slot that changed hands
+ * names, as its previous owner, the backend that held it before the change — the one with the
+ * slot's connections — never a backend of the same change. One at a time, a slot taken by the
+ * first and then by the second would name the first, which never had a connection there.
+ */
+void test_dsr_second_chance_batch(void **state)
+{
+	const struct be_new bn[] = { { "10.2.0.4", 1, LIMPET_BE_ACTIVE },
+				     { "10.2.0.5", 1, LIMPET_BE_ACTIVE } };
+	__u32 m, *before, *after, moved = 0, kept = 0;
+	struct vip_key k;
+
+	(void)state;
+	dsr_setup();
+	before = vip_table(DVIP4, &m);
+	must(vip_parse(DVIP4, &k, err, sizeof(err)));
+	must(op_backends_add(&in, &k, bn, 2, err, sizeof(err)));
+	after = vip_table(DVIP4, &m);
+	for (__u32 s = 0; s < m; s++) {
+		if (after[s] == before[s]) {
+			kept++;
+			assert_int_equal(after[m + s], before[m + s]);
+			continue;
+		}
+		moved++;
+		assert_int_equal(after[m + s], before[s]);
+	}
+	/* two of four backends' worth of slots moved, about half */
+	assert_true(moved > m / 3 && kept > m / 3);
+	free(before);
+	free(after);
+	dsr_vip(DVIP4, LIMPET_MODE_IPIP, NULL); /* as the other tests expect it */
+	backend(DVIP4, "10.2.0.1");
+	backend(DVIP4, "10.2.0.2");
+}

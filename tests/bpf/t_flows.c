@@ -409,3 +409,78 @@ void test_slowstart_table(void **state)
 	assert_memory_equal(ramp, full, n * sizeof(__u32));
 	(void)state;
 }
+
+/* Health changes of one VIP made together (the daemon's changes of a tick): one table rebuild
+ * for all of them, the downed backends out of the table with their affinities, a backend of
+ * another VIP or set by hand left as it is, and one back up with a slowstart at 1 %.
+ */
+void test_health_batch(void **state)
+{
+	static __u32 table[65537];
+	struct backend bes[LIMPET_MAX_BACKENDS], be;
+	struct health_change hc[4] = {};
+	__u32 ids[3], n = 0, before, after, m, other = LIMPET_MAX_BACKENDS, owned[3] = {};
+	struct vip_key k;
+	struct vip_meta meta;
+
+	must(vip_parse(VIP4T, &k, err, sizeof(err)));
+	assert_int_equal(op_vip_find(&in, &k, &meta), 0);
+	assert_int_equal(backends_read(&in, bes), 0);
+	for (__u32 id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		if (bes[id].state != LIMPET_BE_FREE && bes[id].vip_id == meta.vip_id && n < 3)
+			ids[n++] = id;
+		else if (bes[id].state != LIMPET_BE_FREE && bes[id].vip_id != meta.vip_id)
+			other = id;
+	}
+	assert_int_equal(n, 3);
+	assert_true(other < LIMPET_MAX_BACKENDS);
+	for (__u32 i = 0; i < 3; i++) { /* a client with an affinity to each */
+		struct affinity_key ak = { .vip_id = meta.vip_id, .key = { i + 1 } };
+		struct affinity_val av = { .backend_id = ids[i] };
+
+		assert_int_equal(bpf_map_update_elem(in.fd[IM_AFFINITY], &ak, &av, BPF_ANY), 0);
+	}
+	be = bes[ids[2]]; /* the third is set up by hand: the checks do not move it */
+	be.health_mode = LIMPET_HM_UP;
+	be.health = LIMPET_HEALTH_UP;
+	assert_int_equal(bpf_map_update_elem(in.fd[IM_BACKENDS], &ids[2], &be, BPF_ANY), 0);
+	hc[0] = (struct health_change){ .id = ids[0], .health = LIMPET_HEALTH_DOWN };
+	hc[1] = (struct health_change){ .id = ids[1], .health = LIMPET_HEALTH_DOWN };
+	hc[2] = (struct health_change){ .id = ids[2], .health = LIMPET_HEALTH_DOWN };
+	hc[3] = (struct health_change){ .id = other, .health = LIMPET_HEALTH_DOWN };
+	must(op_table_rebuild(&in, &meta)); /* so its table is the newest map */
+	assert_int_equal(bpf_map_lookup_elem(in.fd[IM_MAGLEV], &meta.vip_id, &before), 0);
+	assert_int_equal(op_backends_health_set(&in, &meta, hc, 4), 2);
+	assert_int_equal(bpf_map_lookup_elem(in.fd[IM_MAGLEV], &meta.vip_id, &after), 0);
+	assert_int_equal(after - before, 1); /* one new table for both */
+	assert_true(hc[0].changed && hc[1].changed && !hc[2].changed && !hc[3].changed);
+	m = table_read(meta.vip_id, table, 65537);
+	for (__u32 s = 0; s < m; s++)
+		for (__u32 i = 0; i < 3; i++)
+			owned[i] += table[s] == ids[i];
+	assert_int_equal(owned[0] + owned[1], 0);
+	assert_int_equal(owned[2], m);
+	assert_int_equal(table_count(in.fd[IM_AFFINITY]), 1); /* the third's client only */
+	assert_int_equal(backends_read(&in, bes), 0);
+	assert_int_equal(bes[other].health, LIMPET_HEALTH_UNCHECKED);
+	/* back up with a slowstart: 1 % of its share */
+	hc[0] = (struct health_change){ .id = ids[0], .health = LIMPET_HEALTH_UP, .ramp = true };
+	assert_int_equal(op_backends_health_set(&in, &meta, hc, 1), 1);
+	assert_int_equal(backends_read(&in, bes), 0);
+	assert_int_equal(bes[ids[0]].ramp_pct, 1);
+	m = table_read(meta.vip_id, table, 65537);
+	owned[0] = 0;
+	for (__u32 s = 0; s < m; s++)
+		owned[0] += table[s] == ids[0];
+	assert_true(owned[0] > 0 && owned[0] < m / 50);
+	/* as the other tests expect them */
+	for (__u32 i = 0; i < 3; i++) {
+		be = bes[ids[i]];
+		be.health_mode = LIMPET_HM_AUTO;
+		be.health = LIMPET_HEALTH_UNCHECKED;
+		be.ramp_pct = 0;
+		assert_int_equal(bpf_map_update_elem(in.fd[IM_BACKENDS], &ids[i], &be, BPF_ANY), 0);
+	}
+	must(op_table_rebuild(&in, &meta));
+	(void)state;
+}

@@ -437,6 +437,7 @@ int main(void)
 		cmocka_unit_test_setup(test_drain_and_delete, fresh),
 		cmocka_unit_test_setup(test_on_down_reset, fresh),
 		cmocka_unit_test_setup(test_slowstart_table, fresh),
+		cmocka_unit_test_setup(test_health_batch, fresh),
 		cmocka_unit_test_setup(test_close_tracking, fresh),
 		cmocka_unit_test_setup(test_established_survives_churn, fresh),
 		cmocka_unit_test_setup(test_udp_established, fresh),
@@ -467,6 +468,7 @@ int main(void)
 		cmocka_unit_test_setup(test_dsr_fragments, fresh),
 		cmocka_unit_test_setup(test_dsr_flow_state, fresh),
 		cmocka_unit_test_setup(test_dsr_second_chance, fresh),
+		cmocka_unit_test_setup(test_dsr_second_chance_batch, fresh),
 	};
 
 	return cmocka_run_group_tests_name("packet", tests, setup, teardown);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # Keeps make bench working (not a timed test: only that every piece ran and measured something):
 # the per-packet benchmark, the Maglev benchmark, and the peers benchmark's quick topology with
-# direct and limpet ip-hash for a second each, a few sessions, and the report with its plots.
+# direct and limpet ip-hash for a second each, a few sessions, the report with its plots, push.sh
+# and ctl_scale.sh at their smallest.
 . "$(dirname "$0")/lib.sh"
 out=$("$E2E_ROOT/build/bench_xdp" 0.05 1 2>&1)
 rc=$?
@@ -40,5 +41,11 @@ check "push.sh measured NAT and ipip server push, each counted as what it says (
 [ $rc -eq 0 ] || echo "$out" | sed 's/^/# /' | tail -5
 check "push.sh put DSR's balancer CPU per GB beside NAT's" grep -q "DSR / NAT = " <<<"$out"
 check "no namespace or pin of push.sh is left" bash -c "! ip netns list | grep -q lpsps$$ && [ ! -e /sys/fs/bpf/limpet/lpsps$$ ]"
+out=$(TB=lpscs$$ "$E2E_ROOT/tools/bench/ctl_scale.sh" 2 5 2>&1)
+rc=$?
+[ $rc -eq 0 ] || echo "$out" | sed 's/^/# /' | tail -5
+check "ctl_scale.sh applied 10 backends and the daemon found all 10 down (exit $rc)" \
+	bash -c "[ $rc -eq 0 ] && grep -q 'all 10 backends unreachable: 10 down after' <<<'$out'"
+check "no namespace or pin of ctl_scale.sh is left" bash -c "! ip netns list | grep -q lpscs$$ && [ ! -e /sys/fs/bpf/limpet/lpscs$$ ]"
 check "three plots written" bash -c "[ -s '$dir/rps.png' ] && [ -s '$dir/cpu.png' ] && [ -s '$dir/moved.png' ]"
 t_done

@@ -5,7 +5,7 @@
 # a bad line changes nothing and the error names the line; save then apply changes nothing.
 . "$(dirname "$0")/lib.sh"
 TB=lpcfg$$
-trap tb_cleanup EXIT
+trap 'rm -f "/sys/fs/bpf/$TB-probe"; tb_cleanup' EXIT
 URL=http://$TB_VIP4/
 
 tb_setup 4 60 || { not_ok "testbed"; t_done; exit 1; }
@@ -110,4 +110,24 @@ check "after apply: no client of be1/be2 moved ($moved)" [ $moved -eq 0 ]
 limpetctl save >"$TB_DIR/s2.conf"
 check "save then apply after the edit: nothing changes" \
 	[ "$(limpetctl -j apply "$TB_DIR/s2.conf")" = '{"changes":[]}' ]
+
+# a VIP's new backends come in together: one table rebuild (one new inner map) for all four
+table_map() { # VIP: the id of its table's inner map
+	local id
+	id=$(jget "$(limpetctl -j vip list)" "[v['id'] for v in d['vips'] if v['vip'] == '$1'][0]")
+	bpftool -j map lookup pinned "/sys/fs/bpf/limpet/$TB/maglev" key $id 0 0 0 |
+		jget "$(cat)" "int(''.join(reversed([x[2:] for x in d['value']])), 16)"
+}
+new_map() { # the id of a map created (and removed) now: ids count up, so maps made between two
+	bpftool map create "/sys/fs/bpf/$TB-probe" type array key 4 value 4 entries 1 name probe &&
+		bpftool -j map show pinned "/sys/fs/bpf/$TB-probe" | jget "$(cat)" "d['id']"
+	rm -f "/sys/fs/bpf/$TB-probe"
+}
+for b in 2 3 4 5; do echo "backend add 203.0.113.43:80/tcp $(tb_backend6 $b)"; done >>"$TB_DIR/s2.conf"
+p0=$(new_map)
+out=$(limpetctl -j apply "$TB_DIR/s2.conf")
+p1=$(new_map)
+t=$(table_map 203.0.113.43:80/tcp)
+check "apply adds 4 backends to a VIP with one table rebuild (maps made: $((p1 - p0 - 1)), its table's id $t)" \
+	[ "$(jget "$out" "len(d['changes'])")" = 4 -a $((p1 - p0)) -eq 2 -a "$t" -gt "$p0" -a "$t" -lt "$p1" ]
 t_done

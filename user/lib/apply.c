@@ -185,20 +185,51 @@ static int apply_backend_same(struct inst *in, const struct vip_key *k, const st
 	return ret;
 }
 
+/* The file's backends of VIP k that the instance lacks (not seen), added together: one table
+ * rebuild for the VIP, not one per backend.
+ */
+static int apply_backends_new(struct inst *in, const struct cfg *c, const struct vip_key *k,
+			      const bool *seen, cfg_log_fn log, void *ctx, char *err, size_t errlen)
+{
+	struct be_new *bn = calloc(c->nbes ? c->nbes : 1, sizeof(*bn));
+	const struct cfg_backend **of = calloc(c->nbes ? c->nbes : 1, sizeof(*of));
+	int i, n = 0, ret = bn && of ? 0 : -ENOMEM;
+	char vs[80];
+
+	vip_str(k, vs, sizeof(vs));
+	for (i = 0; i < c->nbes && !ret; i++) {
+		if (seen[i] || memcmp(&c->bes[i].k, k, sizeof(*k)))
+			continue;
+		of[n] = &c->bes[i];
+		bn[n++] = (struct be_new){ c->bes[i].spec, c->bes[i].weight,
+					   c->bes[i].drain ? LIMPET_BE_DRAINING : LIMPET_BE_ACTIVE };
+	}
+	if (!ret && n)
+		ret = op_backends_add(in, k, bn, n, err, errlen);
+	for (i = 0; i < n && !ret; i++) {
+		say(log, ctx, "backend add %s %s weight %u", vs, of[i]->spec, of[i]->weight);
+		if (of[i]->drain)
+			say(log, ctx, "backend drain %s %s", vs, of[i]->spec);
+	}
+	free(bn);
+	free(of);
+	return ret;
+}
+
 /* Backends of VIP k (vip_id) that the file does not name go; the file's come or change. */
 static int apply_backends(struct inst *in, const struct cfg *c, const struct vip_key *k,
 			  __u32 vip_id, cfg_log_fn log, void *ctx, char *err, size_t errlen)
 {
-	struct backend be;
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
 	bool seen[LIMPET_MAX_BACKENDS] = { false };
+	int ret = bes ? backends_read(in, bes) : -ENOMEM, j;
 	char vs[80], bs[80];
-	int ret = 0, i, j;
 	__u32 id;
 
 	vip_str(k, vs, sizeof(vs));
 	for (id = 0; id < LIMPET_MAX_BACKENDS && !ret; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
-		    be.state == LIMPET_BE_FREE || be.vip_id != vip_id)
+		be = bes[id];
+		if (be.state == LIMPET_BE_FREE || be.vip_id != vip_id)
 			continue;
 		for (j = 0; j < c->nbes; j++)
 			if (!memcmp(&c->bes[j].k, k, sizeof(*k)) && c->bes[j].port == be.port &&
@@ -214,21 +245,8 @@ static int apply_backends(struct inst *in, const struct cfg *c, const struct vip
 		if (!ret)
 			say(log, ctx, "backend del %s %s", vs, bs);
 	}
-	for (i = 0; i < c->nbes && !ret; i++) {
-		const struct cfg_backend *b = &c->bes[i];
-
-		if (seen[i] || memcmp(&b->k, k, sizeof(*k)))
-			continue;
-		ret = op_backend_add(in, k, b->spec, b->weight, err, errlen);
-		if (!ret)
-			say(log, ctx, "backend add %s %s weight %u", vs, b->spec, b->weight);
-		if (!ret && b->drain) {
-			ret = op_backend_set_state(in, k, b->spec, LIMPET_BE_DRAINING, err, errlen);
-			if (!ret)
-				say(log, ctx, "backend drain %s %s", vs, b->spec);
-		}
-	}
-	return ret;
+	free(bes);
+	return ret ? ret : apply_backends_new(in, c, k, seen, log, ctx, err, errlen);
 }
 
 /* One VIP of the file: kept (its backends, ids, affinities and flows with it), added, or
@@ -409,22 +427,27 @@ static int save_devs(struct inst *in, cfg_line_fn emit, void *ctx)
 int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx)
 {
 	struct vip_set *cur = calloc(1, sizeof(*cur));
-	struct backend be;
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
 	char line[512], vs[80], bs[80];
 	int i, ret;
 	__u32 id;
 
-	if (!cur)
+	if (!cur || !bes) {
+		free(cur);
+		free(bes);
 		return -ENOMEM;
+	}
 	save_devs(in, emit, ctx);
 	ret = vips_read(in, cur); /* in id order: the order they were added in */
+	if (!ret)
+		ret = backends_read(in, bes);
 	for (i = 0; i < cur->n && !ret; i++) {
 		vip_line_str(in, &cur->v[i].k, &cur->v[i].m, line, sizeof(line));
 		emit(ctx, line);
 		vip_str(&cur->v[i].k, vs, sizeof(vs));
 		for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-			if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
-			    be.state == LIMPET_BE_FREE || be.vip_id != cur->v[i].m.vip_id)
+			be = bes[id];
+			if (be.state == LIMPET_BE_FREE || be.vip_id != cur->v[i].m.vip_id)
 				continue;
 			be_spec(&cur->v[i].k, &be, bs, sizeof(bs));
 			if (be.weight == 1)
@@ -440,5 +463,6 @@ int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx)
 		}
 	}
 	free(cur);
+	free(bes);
 	return ret;
 }

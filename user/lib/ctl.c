@@ -498,18 +498,32 @@ static int for_each_vip(struct inst *in, const struct ctl_cmd *c, vip_fn fn, voi
 	return ret;
 }
 
+/* for_each_vip with every backend slot read once (by id) as fn's arg. */
+static int for_each_vip_bes(struct inst *in, const struct ctl_cmd *c, vip_fn fn, char *err,
+			    size_t errlen)
+{
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	int ret = bes ? backends_read(in, bes) : -ENOMEM;
+
+	if (ret)
+		snprintf(err, errlen, "read the backends: %s", strerror(-ret));
+	else
+		ret = for_each_vip(in, c, fn, bes, err, errlen);
+	free(bes);
+	return ret;
+}
+
 static int vip_row(struct inst *in, const struct vip_key *k, const struct vip_meta *m, void *arg)
 {
+	const struct backend *bes = arg;
 	char vs[80], pfx[8];
-	struct backend be;
 	__u32 id, active = 0, draining = 0;
 
-	(void)arg;
 	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) || be.vip_id != m->vip_id)
+		if (bes[id].vip_id != m->vip_id)
 			continue;
-		active += be.state == LIMPET_BE_ACTIVE;
-		draining += be.state == LIMPET_BE_DRAINING;
+		active += bes[id].state == LIMPET_BE_ACTIVE;
+		draining += bes[id].state == LIMPET_BE_DRAINING;
 	}
 	snprintf(pfx, sizeof(pfx), "/%u", k->family == LIMPET_AF_INET ? m->prefix4 : m->prefix6);
 	out_row_begin();
@@ -550,15 +564,16 @@ static const char *health_str(const struct backend *be, char *buf, size_t len)
 static int backend_rows(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
 			void *arg)
 {
+	const struct backend *bes = arg;
 	char vs[80], bs[80];
 	struct backend be;
 	__u32 id;
 
-	(void)arg;
+	(void)in;
 	vip_str(k, vs, sizeof(vs));
 	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
-		    be.state == LIMPET_BE_FREE || be.vip_id != m->vip_id)
+		be = bes[id];
+		if (be.state == LIMPET_BE_FREE || be.vip_id != m->vip_id)
 			continue;
 		out_row_begin();
 		out_cell_str(vs);
@@ -604,16 +619,16 @@ static int vip_stats_row(struct inst *in, const struct vip_key *k, const struct 
 static int backend_stats_rows(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
 			      void *arg)
 {
+	const struct backend *bes = arg;
 	struct limpet_stats s;
 	struct backend be;
 	char vs[80], bs[80];
 	__u32 id;
 
-	(void)arg;
 	vip_str(k, vs, sizeof(vs));
 	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
-		    be.state == LIMPET_BE_FREE || be.vip_id != m->vip_id)
+		be = bes[id];
+		if (be.state == LIMPET_BE_FREE || be.vip_id != m->vip_id)
 			continue;
 		stats_sum(in->fd[IM_BACKEND_STATS], id, &s);
 		out_row_begin();
@@ -659,7 +674,7 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	if (ret)
 		return ret;
 	out_table_begin("backends", bcols, 8);
-	for_each_vip(in, c, backend_stats_rows, NULL, err, errlen);
+	for_each_vip_bes(in, c, backend_stats_rows, err, errlen);
 	out_table_end();
 	if (c->has_vip)
 		return 0;
@@ -887,7 +902,7 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 		return op_vip_del(in, &c->vip, err, errlen);
 	case CTL_VIP_LIST:
 		out_table_begin("vips", vcols, 10);
-		ret = for_each_vip(in, c, vip_row, NULL, err, errlen);
+		ret = for_each_vip_bes(in, c, vip_row, err, errlen);
 		out_table_end();
 		return ret;
 	case CTL_BE_ADD:
@@ -900,7 +915,7 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 		return op_backend_health_mode(in, &c->vip, c->be_spec, c->health_mode, err, errlen);
 	case CTL_BE_LIST:
 		out_table_begin("backends", bcols, 6);
-		ret = for_each_vip(in, c, backend_rows, NULL, err, errlen);
+		ret = for_each_vip_bes(in, c, backend_rows, err, errlen);
 		out_table_end();
 		return ret;
 	case CTL_STATS:

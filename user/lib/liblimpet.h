@@ -113,6 +113,23 @@ int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errle
 int vip_filter_sync(int vips_fd, int filter_fd, const struct vip_key *extra);
 int op_backend_add(struct inst *in, const struct vip_key *k, const char *be_spec, __u32 weight,
 		   char *err, size_t errlen);
+/* A backend to add: its spec (BACKEND of limpetctl), weight and state (active or draining). */
+struct be_new {
+	const char *spec;
+	__u32 weight;
+	__u8 state;
+};
+/* Add n backends to VIP k at once: all are checked before any is written, and the reverse map
+ * and the VIP's table are rebuilt once for all of them (apply adds a VIP's list this way: one
+ * rebuild instead of one per backend). Nothing changes on failure; err names the first backend
+ * refused.
+ */
+int op_backends_add(struct inst *in, const struct vip_key *k, const struct be_new *bn, int n,
+		    char *err, size_t errlen);
+/* Every backend slot by id (LIMPET_MAX_BACKENDS of them; a free one has state FREE), in one
+ * batch; 0 or -errno.
+ */
+int backends_read(struct inst *in, struct backend *bes);
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
 			 __u8 state, char *err, size_t errlen);
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
@@ -137,7 +154,20 @@ static inline bool backend_takes_clients(const struct backend *be)
 	return be->state == LIMPET_BE_ACTIVE && be->health != LIMPET_HEALTH_DOWN;
 }
 int vips_read(struct inst *in, struct vip_set *s);
-int op_backend_health_set(struct inst *in, const struct vip_meta *meta, __u32 id, __u8 health);
+/* A backend's health as the daemon's checks found it (by id). */
+struct health_change {
+	__u32 id;
+	__u8 health;  /* LIMPET_HEALTH_UP or _DOWN */
+	bool ramp;    /* up with a slowstart: begin at 1 % of its table share */
+	bool changed; /* out: it took (not a hand-set backend, nor one already so) */
+};
+/* Health changes of one VIP's backends, made together (the daemon makes those of one tick so):
+ * one table rebuild and one walk of the affinities for all of them. Backends found down leave
+ * the table and their clients' affinities go, so their next connections land on healthy
+ * backends; their open flows stay. How many changed, or -errno (then none did).
+ */
+int op_backends_health_set(struct inst *in, const struct vip_meta *meta, struct health_change *hc,
+			   int n);
 bool vip_all_down(struct inst *in, const struct vip_meta *meta);
 int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u16 pct);
 int op_backend_health_mode(struct inst *in, const struct vip_key *k, const char *spec, __u8 mode,

@@ -119,17 +119,23 @@ static void backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 		{ "limpet_backend_active", "gauge", "1 when the backend takes new clients (not draining).", 0 },
 		{ "limpet_backend_health", "gauge", "1 unless the backend is down (checked or set by hand).", 1 },
 	};
-	struct limpet_stats s;
-	struct backend be;
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
+	struct limpet_stats *st = calloc(LIMPET_MAX_BACKENDS, sizeof(*st));
 	const struct vip_key *k;
 	char vs[80], as[64];
 	__u32 id;
 
+	if (!bes || !st || backends_read(in, bes))
+		goto out;
+	/* each backend's counters read once, so its packets and bytes are of one moment */
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
+		if (bes[id].state != LIMPET_BE_FREE)
+			stats_sum(in->fd[IM_BACKEND_STATS], id, &st[id]); /* 0s if it fails */
 	for (size_t i = 0; i < sizeof(bf) / sizeof(bf[0]); i++) {
 		family(f, bf[i].name, bf[i].type, bf[i].help);
 		for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-			if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
-			    be.state == LIMPET_BE_FREE || !(k = vip_of(l, be.vip_id)))
+			be = bes[id];
+			if (be.state == LIMPET_BE_FREE || !(k = vip_of(l, be.vip_id)))
 				continue;
 			addr_str(be.addr, be.family, as, sizeof(as));
 			fprintf(f, "%s{vip=\"%s\",backend=\"%s\"} ", bf[i].name,
@@ -137,12 +143,13 @@ static void backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 			if (!strcmp(bf[i].type, "gauge"))
 				fprintf(f, "%d\n", bf[i].off ? be.health != LIMPET_HEALTH_DOWN :
 							       be.state == LIMPET_BE_ACTIVE);
-			else if (!stats_sum(in->fd[IM_BACKEND_STATS], id, &s))
-				fprintf(f, "%llu\n", *(unsigned long long *)((char *)&s + bf[i].off));
 			else
-				fprintf(f, "0\n");
+				fprintf(f, "%llu\n", *(unsigned long long *)((char *)&st[id] + bf[i].off));
 		}
 	}
+out:
+	free(bes);
+	free(st);
 }
 
 /* One counter family from a per-CPU array of n counters, labelled by their names. */

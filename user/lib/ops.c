@@ -162,28 +162,27 @@ static __u32 config_seed(struct inst *in)
 	return cfg.hash_seed;
 }
 
-/* Build the VIP's table from its active backends off to the side, then swap the slot. */
 /* The backends a VIP's Maglev table holds: the active ones that are not down — or, when every
  * active one is down, all of them (fail-open: better a backend that may answer than none).
  * Fills bs; returns how many.
  */
-static int table_members(struct inst *in, __u32 vip_id, struct maglev_backend *bs)
+static int table_members(const struct backend *bes, __u32 vip_id, struct maglev_backend *bs)
 {
-	struct backend be;
 	int n = 0, pass;
 	__u32 id;
 
 	for (pass = 0; pass < 2 && !n; pass++) {
 		for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-			if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
-			    be.state != LIMPET_BE_ACTIVE || be.vip_id != vip_id ||
-			    (pass == 0 && !backend_takes_clients(&be)))
+			const struct backend *be = &bes[id];
+
+			if (be->state != LIMPET_BE_ACTIVE || be->vip_id != vip_id ||
+			    (pass == 0 && !backend_takes_clients(be)))
 				continue;
 			bs[n].id = id;
-			memcpy(bs[n].addr, be.addr, 16);
-			bs[n].port = ntohs(be.port);
-			bs[n].family = be.family;
-			bs[n].weight = be.weight;
+			memcpy(bs[n].addr, be->addr, 16);
+			bs[n].port = ntohs(be->port);
+			bs[n].family = be->family;
+			bs[n].weight = be->weight;
 			n++;
 		}
 	}
@@ -195,18 +194,16 @@ static int table_members(struct inst *in, __u32 vip_id, struct maglev_backend *b
  * nothing but the slots it hands over (the few other slots a Maglev rebuild shifts move once,
  * when the ramp ends). Which slots go first is fixed per slot: a growing share only adds.
  */
-static int table_ramp(struct inst *in, const struct maglev_backend *bs, int n, __u32 m,
-		      __u32 *table)
+static int table_ramp(struct inst *in, const struct backend *bes, const struct maglev_backend *bs,
+		      int n, __u32 m, __u32 *table)
 {
 	struct maglev_backend *rest;
 	__u32 *without, pct[LIMPET_MAX_BACKENDS] = { 0 };
-	struct backend be;
 	int i, k = 0, ret;
 
 	for (i = 0; i < n; i++)
-		if (!bpf_map_lookup_elem(in->fd[IM_BACKENDS], &bs[i].id, &be) && be.ramp_pct &&
-		    be.ramp_pct < 100)
-			pct[bs[i].id] = be.ramp_pct;
+		if (bes[bs[i].id].ramp_pct < 100)
+			pct[bs[i].id] = bes[bs[i].id].ramp_pct;
 	rest = calloc(n, sizeof(*rest));
 	without = malloc(m * sizeof(*without));
 	for (i = 0; rest && i < n; i++)
@@ -232,13 +229,21 @@ int array_read(int fd, __u32 n, __u32 *keys, void *vals)
 		       -errno : (count == n ? 0 : -EIO);
 }
 
+int backends_read(struct inst *in, struct backend *bes)
+{
+	__u32 *keys = malloc(LIMPET_MAX_BACKENDS * sizeof(*keys));
+	int ret = keys ? array_read(in->fd[IM_BACKENDS], LIMPET_MAX_BACKENDS, keys, bes) : -ENOMEM;
+
+	free(keys);
+	return ret;
+}
+
 /* An ipip VIP's second chance (table[m, 2m)): each slot's previous owner — the old owner when
  * the slot changed hands, else the one it had before — while that backend still serves the VIP.
  */
-static void table_previous(struct inst *in, const struct vip_meta *meta, __u32 *table)
+static void table_previous(struct inst *in, const struct backend *bes,
+			   const struct vip_meta *meta, __u32 *table)
 {
-	static struct backend bes[LIMPET_MAX_BACKENDS];
-	static __u32 bkeys[LIMPET_MAX_BACKENDS];
 	__u32 m = meta->maglev_m, id = meta->vip_id, inner, n, *old = NULL, *keys = NULL, s, o, q;
 	struct bpf_map_info info = {};
 	__u32 ilen = sizeof(info);
@@ -255,8 +260,7 @@ static void table_previous(struct inst *in, const struct vip_meta *meta, __u32 *
 	n = info.max_entries;
 	old = malloc(n * sizeof(*old));
 	keys = malloc(n * sizeof(*keys));
-	if (!old || !keys || array_read(fd, n, keys, old) ||
-	    array_read(in->fd[IM_BACKENDS], LIMPET_MAX_BACKENDS, bkeys, bes))
+	if (!old || !keys || array_read(fd, n, keys, old))
 		goto out;
 	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
 		serves[id] = bes[id].state != LIMPET_BE_FREE && bes[id].vip_id == meta->vip_id;
@@ -275,17 +279,18 @@ out:
 		close(fd);
 }
 
+/* Build the VIP's table from its active backends off to the side, then swap the slot. */
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
-	struct maglev_backend *bs = NULL;
+	struct maglev_backend *bs = calloc(LIMPET_MAX_BACKENDS, sizeof(*bs));
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
 	__u32 id, m = meta->maglev_m, *keys = NULL, *table = NULL, count, slots;
-	int n = 0, fd = -1, ret;
+	int n = 0, fd = -1, ret = bs && bes ? backends_read(in, bes) : -ENOMEM;
 
-	bs = calloc(LIMPET_MAX_BACKENDS, sizeof(*bs));
-	if (!bs)
-		return -ENOMEM;
-	n = table_members(in, meta->vip_id, bs);
+	if (ret)
+		goto out;
+	n = table_members(bes, meta->vip_id, bs);
 	if (!n) {
 		id = meta->vip_id;
 		ret = bpf_map_delete_elem(in->fd[IM_MAGLEV], &id) && errno != ENOENT ? -errno : 0;
@@ -300,11 +305,11 @@ int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 	}
 	ret = maglev_build(bs, n, m, config_seed(in), table);
 	if (!ret)
-		ret = table_ramp(in, bs, n, m, table);
+		ret = table_ramp(in, bes, bs, n, m, table);
 	if (ret)
 		goto out;
 	if (slots > m)
-		table_previous(in, meta, table);
+		table_previous(in, bes, meta, table);
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "limpet_maglev", 4, 4, slots, &copts);
 	if (fd < 0) {
 		ret = -errno;
@@ -323,6 +328,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(bs);
+	free(bes);
 	free(table);
 	free(keys);
 	return ret;
@@ -403,7 +409,8 @@ static size_t delete_keys(int fd, const void *keys, size_t n, size_t ksize)
 }
 
 struct aff_flush {
-	int vip_id, backend_id;
+	int vip_id;         /* -1: every VIP */
+	const bool *of;     /* by backend id; NULL: every backend */
 	struct key_list del;
 };
 
@@ -415,14 +422,14 @@ static int aff_flush_one(const void *key, const void *val, void *ctx)
 
 	if (f->vip_id >= 0 && k->vip_id != (__u32)f->vip_id)
 		return 0;
-	if (f->backend_id >= 0 && v->backend_id != (__u32)f->backend_id)
+	if (f->of && (v->backend_id >= LIMPET_MAX_BACKENDS || !f->of[v->backend_id]))
 		return 0;
 	return key_list_push(&f->del, k);
 }
 
-int op_affinity_flush(struct inst *in, int vip_id, int backend_id)
+static int affinity_flush(struct inst *in, int vip_id, const bool *of)
 {
-	struct aff_flush f = { vip_id, backend_id, { .size = sizeof(struct affinity_key) } };
+	struct aff_flush f = { vip_id, of, { .size = sizeof(struct affinity_key) } };
 	int fd = in->fd[IM_AFFINITY];
 	int ret = map_scan(fd, sizeof(struct affinity_key), sizeof(struct affinity_val),
 			   aff_flush_one, &f);
@@ -430,6 +437,30 @@ int op_affinity_flush(struct inst *in, int vip_id, int backend_id)
 	if (!ret)
 		ret = (int)delete_keys(fd, f.del.keys, f.del.n, f.del.size);
 	free(f.del.keys);
+	return ret;
+}
+
+int op_affinity_flush(struct inst *in, int vip_id, int backend_id)
+{
+	bool of[LIMPET_MAX_BACKENDS] = { false };
+
+	if (backend_id < 0 || backend_id >= LIMPET_MAX_BACKENDS)
+		return affinity_flush(in, vip_id, NULL);
+	of[backend_id] = true;
+	return affinity_flush(in, vip_id, of);
+}
+
+/* The affinities of VIP vip_id that name one of n backend ids: one walk of the table for all. */
+static int affinity_flush_ids(struct inst *in, __u32 vip_id, const __u32 *ids, int n)
+{
+	bool *of = calloc(LIMPET_MAX_BACKENDS, sizeof(*of));
+	int ret = -ENOMEM;
+
+	for (int i = 0; of && i < n; i++)
+		of[ids[i] % LIMPET_MAX_BACKENDS] = true;
+	if (of)
+		ret = affinity_flush(in, vip_id, of);
+	free(of);
 	return ret;
 }
 
@@ -593,27 +624,35 @@ static int vip_locate(struct inst *in, const struct vip_key *k, const char *what
 
 int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errlen)
 {
+	static const struct backend none;
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
 	struct vip_meta meta;
-	struct backend be;
 	char vs[80];
 	__u32 id;
+	int ret = bes ? backends_read(in, bes) : -ENOMEM;
 
-	if (vip_locate(in, k, "delete", &meta, vs, sizeof(vs), err, errlen))
+	if (ret) {
+		snprintf(err, errlen, "delete vip: read the backends: %s", strerror(-ret));
+		free(bes);
+		return ret;
+	}
+	if (vip_locate(in, k, "delete", &meta, vs, sizeof(vs), err, errlen)) {
+		free(bes);
 		return -ENOENT;
+	}
 	/* stop matching first; then nothing can select the backends being freed */
 	if (bpf_map_delete_elem(in->fd[IM_VIPS], k)) {
-		snprintf(err, errlen, "delete vip %s: %s", vs, strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "delete vip %s: %s", vs, strerror(-ret));
+		free(bes);
+		return ret;
 	}
 	id = meta.vip_id;
 	bpf_map_delete_elem(in->fd[IM_MAGLEV], &id);
-	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
-		    be.state == LIMPET_BE_FREE || be.vip_id != meta.vip_id)
-			continue;
-		memset(&be, 0, sizeof(be));
-		bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY);
-	}
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
+		if (bes[id].state != LIMPET_BE_FREE && bes[id].vip_id == meta.vip_id)
+			bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &none, BPF_ANY);
+	free(bes);
 	op_affinity_flush(in, meta.vip_id, -1);
 	op_reverse_sync(in);
 	vip_filter_sync(in->fd[IM_VIPS], in->fd[IM_VIP_FILTER], NULL); /* failing: lookups stay */
@@ -664,104 +703,158 @@ int backend_endpoint(const struct vip_key *k, __u8 mode, const char *spec, __u32
 	return ret;
 }
 
+/* The id of VIP vip_id's backend at address a and port among bes (by id), or -ENOENT. */
+static int backend_index(const struct backend *bes, __u32 vip_id, const struct l_addr *a,
+			 __be16 port)
+{
+	for (__u32 id = 0; id < LIMPET_MAX_BACKENDS; id++)
+		if (bes[id].state != LIMPET_BE_FREE && bes[id].vip_id == vip_id &&
+		    bes[id].family == a->family && bes[id].port == port &&
+		    !memcmp(bes[id].addr, a->a, 16))
+			return id;
+	return -ENOENT;
+}
+
 static int backend_find(struct inst *in, __u32 vip_id, const struct l_addr *a, __be16 port,
 			struct backend *out)
 {
-	struct backend be;
-	__u32 id;
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	int id = bes ? backends_read(in, bes) : -ENOMEM;
 
-	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) ||
-		    be.state == LIMPET_BE_FREE)
-			continue;
-		if (be.vip_id == vip_id && be.family == a->family && be.port == port &&
-		    !memcmp(be.addr, a->a, 16)) {
-			if (out)
-				*out = be;
-			return id;
+	if (!id)
+		id = backend_index(bes, vip_id, a, port);
+	if (id >= 0 && out)
+		*out = bes[id];
+	free(bes);
+	return id;
+}
+
+/* "backend SPEC" or "N backends", for an error about a batch of new backends. */
+static const char *batch_what(const struct be_new *bn, int n, char *buf, size_t len)
+{
+	if (n == 1)
+		snprintf(buf, len, "backend %s", bn[0].spec);
+	else
+		snprintf(buf, len, "%d backends", n);
+	return buf;
+}
+
+/* Check new backends of one VIP against the instance's (bes, by id) and each other, and give
+ * each a free id (ids), filling its slot in bes; -errno with err naming the first that fails.
+ */
+static int backends_plan(const struct vip_key *k, const struct vip_meta *meta,
+			 struct backend *bes, const struct be_new *bn, int n, __u32 *ids,
+			 char *err, size_t errlen)
+{
+	__u32 count = 0, limit = maglev_backends_max(meta->maglev_m), next = 0, id;
+	struct l_addr a;
+	__be16 port;
+	char vs[80];
+	int i, ret;
+
+	vip_str(k, vs, sizeof(vs));
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
+		count += bes[id].state != LIMPET_BE_FREE && bes[id].vip_id == meta->vip_id;
+	for (i = 0; i < n; i++) {
+		ret = backend_resolve(k, meta->mode, bn[i].spec, "add", &a, &port, err, errlen);
+		if (ret)
+			return ret;
+		if (meta->mode != LIMPET_MODE_NAT && port != k->port) {
+			snprintf(err, errlen, "add backend %s to vip %s: an %s VIP's packets keep their "
+				 "port; give the backend without one", bn[i].spec, vs,
+				 mode_names[meta->mode]);
+			return -EINVAL;
 		}
+		if (backend_index(bes, meta->vip_id, &a, port) >= 0) {
+			snprintf(err, errlen, "add backend %s to vip %s: backend already exists",
+				 bn[i].spec, vs);
+			return -EEXIST;
+		}
+		if (count++ >= limit) {
+			snprintf(err, errlen, "add backend %s to vip %s: too many backends (table-size "
+				 "%u allows %u)", bn[i].spec, vs, meta->maglev_m, limit);
+			return -ENOSPC;
+		}
+		while (next < LIMPET_MAX_BACKENDS && bes[next].state != LIMPET_BE_FREE)
+			next++;
+		if (next == LIMPET_MAX_BACKENDS) {
+			snprintf(err, errlen, "add backend %s to vip %s: too many backends in this "
+				 "instance (limit %d)", bn[i].spec, vs, LIMPET_MAX_BACKENDS);
+			return -ENOSPC;
+		}
+		ids[i] = next;
+		bes[next] = (struct backend){ .port = port, .family = a.family, .state = bn[i].state,
+					      .weight = bn[i].weight, .vip_id = meta->vip_id };
+		memcpy(bes[next].addr, a.a, 16);
 	}
-	return -ENOENT;
+	return 0;
+}
+
+/* Write the planned backends, then the reverse map and the VIP's table once for all of them;
+ * a failure takes every one of them out again.
+ */
+static int backends_write(struct inst *in, const struct vip_meta *meta,
+			  const struct backend *bes, const __u32 *ids, int n)
+{
+	static const struct backend none;
+	int i, w = 0, ret = 0;
+
+	for (i = 0; i < n && !ret; i++)
+		ret = percpu_zero(in->fd[IM_BACKEND_STATS], ids[i], sizeof(struct limpet_stats));
+	if (!ret)
+		affinity_flush_ids(in, meta->vip_id, ids, n);
+	for (; w < n && !ret; w++)
+		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[w], &bes[ids[w]], BPF_ANY))
+			ret = -errno;
+	/* replies must find their VIP before the table sends the first client */
+	if (!ret && !(ret = op_reverse_sync(in)))
+		ret = op_table_rebuild(in, meta);
+	if (ret && w) {
+		for (i = 0; i < w; i++)
+			bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &none, BPF_ANY);
+		op_reverse_sync(in);
+	}
+	return ret;
+}
+
+int op_backends_add(struct inst *in, const struct vip_key *k, const struct be_new *bn, int n,
+		    char *err, size_t errlen)
+{
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	__u32 *ids = calloc(n > 0 ? n : 1, sizeof(*ids));
+	char vs[80], what[80];
+	struct vip_meta meta;
+	int ret;
+
+	vip_str(k, vs, sizeof(vs));
+	batch_what(bn, n, what, sizeof(what));
+	*err = '\0';
+	if (!bes || !ids)
+		ret = -ENOMEM;
+	else if (op_vip_find(in, k, &meta))
+		ret = -ENOENT;
+	else if (!(ret = backends_read(in, bes)) &&
+		 !(ret = backends_plan(k, &meta, bes, bn, n, ids, err, errlen)))
+		ret = backends_write(in, &meta, bes, ids, n);
+	if (ret == -ENOENT && !*err)
+		snprintf(err, errlen, "add %s to vip %s: vip not found", what, vs);
+	else if (ret == -E2BIG)
+		snprintf(err, errlen, "add %s to vip %s: %s already serves %d VIPs of this "
+			 "protocol (replies are matched to their VIP by it); use another port", what,
+			 vs, n == 1 ? "the endpoint" : "an endpoint", LIMPET_REV_VIPS);
+	else if (ret && !*err)
+		snprintf(err, errlen, "add %s to vip %s: %s", what, vs, strerror(-ret));
+	free(bes);
+	free(ids);
+	return ret;
 }
 
 int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
 		   char *err, size_t errlen)
 {
-	struct backend be = {}, cur;
-	struct vip_meta meta;
-	__u32 id, free_id = LIMPET_NO_BACKEND, count = 0, limit;
-	struct l_addr a;
-	__be16 port;
-	char vs[80];
-	int ret;
+	const struct be_new bn = { spec, weight, LIMPET_BE_ACTIVE };
 
-	vip_str(k, vs, sizeof(vs));
-	if (op_vip_find(in, k, &meta)) {
-		snprintf(err, errlen, "add backend %s to vip %s: vip not found", spec, vs);
-		return -ENOENT;
-	}
-	ret = backend_resolve(k, meta.mode, spec, "add", &a, &port, err, errlen);
-	if (ret)
-		return ret;
-	if (meta.mode != LIMPET_MODE_NAT && port != k->port) {
-		snprintf(err, errlen, "add backend %s to vip %s: an %s VIP's packets keep their port; "
-			 "give the backend without one", spec, vs, mode_names[meta.mode]);
-		return -EINVAL;
-	}
-	if (backend_find(in, meta.vip_id, &a, port, NULL) >= 0) {
-		snprintf(err, errlen, "add backend %s to vip %s: backend already exists", spec, vs);
-		return -EEXIST;
-	}
-	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &cur))
-			continue;
-		if (cur.state == LIMPET_BE_FREE) {
-			if (free_id == LIMPET_NO_BACKEND)
-				free_id = id;
-		} else if (cur.vip_id == meta.vip_id) {
-			count++;
-		}
-	}
-	limit = maglev_backends_max(meta.maglev_m);
-	if (count >= limit) {
-		snprintf(err, errlen, "add backend %s to vip %s: too many backends (table-size %u allows %u)",
-			 spec, vs, meta.maglev_m, limit);
-		return -ENOSPC;
-	}
-	if (free_id == LIMPET_NO_BACKEND) {
-		snprintf(err, errlen, "add backend %s to vip %s: too many backends in this instance (limit %d)",
-			 spec, vs, LIMPET_MAX_BACKENDS);
-		return -ENOSPC;
-	}
-	memcpy(be.addr, a.a, 16);
-	be.port = port;
-	be.family = a.family;
-	be.state = LIMPET_BE_ACTIVE;
-	be.weight = weight;
-	be.vip_id = meta.vip_id;
-	ret = percpu_zero(in->fd[IM_BACKEND_STATS], free_id, sizeof(struct limpet_stats));
-	if (!ret)
-		op_affinity_flush(in, meta.vip_id, free_id);
-	if (!ret && bpf_map_update_elem(in->fd[IM_BACKENDS], &free_id, &be, BPF_ANY))
-		ret = -errno;
-	if (!ret) {
-		/* replies must find their VIP before the table sends the first client */
-		ret = op_reverse_sync(in);
-		if (!ret)
-			ret = op_table_rebuild(in, &meta);
-		if (ret) {
-			memset(&be, 0, sizeof(be));
-			bpf_map_update_elem(in->fd[IM_BACKENDS], &free_id, &be, BPF_ANY);
-			op_reverse_sync(in);
-		}
-	}
-	if (ret == -E2BIG)
-		snprintf(err, errlen, "add backend %s to vip %s: the endpoint already serves %d VIPs "
-			 "of this protocol (replies are matched to their VIP by it); use another port",
-			 spec, vs, LIMPET_REV_VIPS);
-	else if (ret)
-		snprintf(err, errlen, "add backend %s to vip %s: %s", spec, vs, strerror(-ret));
-	return ret;
+	return op_backends_add(in, k, &bn, 1, err, errlen);
 }
 
 /* The backend spec names in VIP k: its id (>= 0, be and meta filled) or -errno with err. */
@@ -904,36 +997,36 @@ int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_
 
 /* The reverse map as the VIPs and backends say it should be, built in memory: NAT VIPs' backends
  * only (a DSR VIP's replies never pass limpet, so its backends take no room and no VIP limit).
+ * Every (endpoint, VIP) pair is sorted by endpoint and merged, so 4,096 backends cost a sort,
+ * not 4,096 searches; keys come out sorted for the stale-entry search.
  */
+struct rev_pair {
+	struct rev_key k;
+	struct rev_vip v;
+};
+
 struct rev_build {
 	struct vip_key vks[LIMPET_MAX_VIPS]; /* by vip_id */
 	bool have[LIMPET_MAX_VIPS];          /* a NAT VIP */
+	struct rev_pair *pairs;
+	size_t npairs;
 	struct rev_key *keys;
 	struct rev_val *vals;
 	size_t n;
 	struct key_list del; /* entries of the live map no longer wanted */
 };
 
-static int rev_add(struct rev_build *rb, const struct rev_key *k, const struct rev_vip *v)
+static int rev_key_cmp(const void *a, const void *b)
 {
-	size_t i;
+	return memcmp(a, b, sizeof(struct rev_key));
+}
 
-	for (i = 0; i < rb->n && memcmp(&rb->keys[i], k, sizeof(*k)); i++)
-		;
-	if (i == rb->n) {
-		if (rb->n == LIMPET_MAX_BACKENDS)
-			return -ENOSPC;
-		rb->keys[i] = *k;
-		memset(&rb->vals[i], 0, sizeof(rb->vals[i]));
-		rb->n++;
-	}
-	for (__u32 j = 0; j < rb->vals[i].n; j++)
-		if (rb->vals[i].v[j].vip_id == v->vip_id)
-			return 0;
-	if (rb->vals[i].n == LIMPET_REV_VIPS)
-		return -E2BIG;
-	rb->vals[i].v[rb->vals[i].n++] = *v;
-	return 0;
+static int rev_pair_cmp(const void *a, const void *b)
+{
+	const struct rev_pair *x = a, *y = b;
+	int c = rev_key_cmp(&x->k, &y->k);
+
+	return c ? c : (x->v.vip_id > y->v.vip_id) - (x->v.vip_id < y->v.vip_id);
 }
 
 static int rev_vip(const void *key, const void *val, void *ctx)
@@ -948,50 +1041,85 @@ static int rev_vip(const void *key, const void *val, void *ctx)
 	return 0;
 }
 
-static int rev_backend(const void *key, const void *val, void *ctx)
+/* One pair for each backend of a NAT VIP (bes by id). */
+static void rev_pairs(struct rev_build *rb, const struct backend *bes)
 {
-	const struct backend *be = val;
-	struct rev_build *rb = ctx;
-	struct rev_key k = { .port = be->port, .family = be->family };
-	struct rev_vip v = { .vip_id = be->vip_id };
+	for (__u32 id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		const struct backend *be = &bes[id];
+		struct rev_pair *p = &rb->pairs[rb->npairs];
+		const struct vip_key *vk;
 
-	if (be->state == LIMPET_BE_FREE || be->vip_id >= LIMPET_MAX_VIPS || !rb->have[be->vip_id])
-		return 0;
-	memcpy(k.addr, be->addr, 16);
-	k.proto = rb->vks[be->vip_id].proto;
-	memcpy(v.addr, rb->vks[be->vip_id].addr, 16);
-	v.port = rb->vks[be->vip_id].port;
-	return rev_add(rb, &k, &v);
+		if (be->state == LIMPET_BE_FREE || be->vip_id >= LIMPET_MAX_VIPS ||
+		    !rb->have[be->vip_id])
+			continue;
+		vk = &rb->vks[be->vip_id];
+		memset(p, 0, sizeof(*p));
+		memcpy(p->k.addr, be->addr, 16);
+		p->k.port = be->port;
+		p->k.family = be->family;
+		p->k.proto = vk->proto;
+		memcpy(p->v.addr, vk->addr, 16);
+		p->v.port = vk->port;
+		p->v.vip_id = be->vip_id;
+		rb->npairs++;
+	}
+}
+
+/* Sorted pairs into entries: -E2BIG when an endpoint has more VIPs than an entry holds. */
+static int rev_merge(struct rev_build *rb)
+{
+	qsort(rb->pairs, rb->npairs, sizeof(*rb->pairs), rev_pair_cmp);
+	for (size_t i = 0; i < rb->npairs; i++) {
+		const struct rev_pair *p = &rb->pairs[i];
+		struct rev_val *v;
+
+		if (!rb->n || rev_key_cmp(&rb->keys[rb->n - 1], &p->k)) {
+			rb->keys[rb->n] = p->k;
+			memset(&rb->vals[rb->n], 0, sizeof(rb->vals[0]));
+			rb->n++;
+		}
+		v = &rb->vals[rb->n - 1];
+		if (v->n && v->v[v->n - 1].vip_id == p->v.vip_id)
+			continue;
+		if (v->n == LIMPET_REV_VIPS)
+			return -E2BIG;
+		v->v[v->n++] = p->v;
+	}
+	return 0;
 }
 
 static int rev_stale(const void *key, const void *val, void *ctx)
 {
 	struct rev_build *rb = ctx;
 
-	for (size_t i = 0; i < rb->n; i++)
-		if (!memcmp(&rb->keys[i], key, sizeof(struct rev_key)))
-			return 0;
+	if (bsearch(key, rb->keys, rb->n, sizeof(*rb->keys), rev_key_cmp))
+		return 0;
 	return key_list_push(&rb->del, key);
 }
 
 int op_reverse_sync(struct inst *in)
 {
 	struct rev_build *rb = calloc(1, sizeof(*rb));
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
 	int ret = -ENOMEM;
 
-	if (!rb)
-		return ret;
-	rb->keys = calloc(LIMPET_MAX_BACKENDS, sizeof(struct rev_key));
-	rb->vals = calloc(LIMPET_MAX_BACKENDS, sizeof(struct rev_val));
-	rb->del.size = sizeof(struct rev_key);
-	if (rb->keys && rb->vals)
+	if (rb) {
+		rb->pairs = calloc(LIMPET_MAX_BACKENDS, sizeof(*rb->pairs));
+		rb->keys = calloc(LIMPET_MAX_BACKENDS, sizeof(*rb->keys));
+		rb->vals = calloc(LIMPET_MAX_BACKENDS, sizeof(*rb->vals));
+		rb->del.size = sizeof(struct rev_key);
+	}
+	if (rb && rb->pairs && rb->keys && rb->vals && bes)
 		ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta),
 			       rev_vip, rb);
 	if (!ret)
-		ret = map_scan(in->fd[IM_BACKENDS], sizeof(__u32), sizeof(struct backend),
-			       rev_backend, rb);
+		ret = backends_read(in, bes);
+	if (!ret) {
+		rev_pairs(rb, bes);
+		ret = rev_merge(rb);
+	}
 	/* new and changed entries first, then the stale ones: a live endpoint never misses */
-	for (size_t i = 0; i < rb->n && !ret; i++)
+	for (size_t i = 0; i < (rb ? rb->n : 0) && !ret; i++)
 		if (bpf_map_update_elem(in->fd[IM_REVERSE], &rb->keys[i], &rb->vals[i], BPF_ANY))
 			ret = -errno;
 	if (!ret)
@@ -999,34 +1127,66 @@ int op_reverse_sync(struct inst *in)
 			       rev_stale, rb);
 	if (!ret)
 		delete_keys(in->fd[IM_REVERSE], rb->del.keys, rb->del.n, rb->del.size);
-	free(rb->del.keys);
-	free(rb->keys);
-	free(rb->vals);
+	if (rb) {
+		free(rb->del.keys);
+		free(rb->pairs);
+		free(rb->keys);
+		free(rb->vals);
+	}
 	free(rb);
+	free(bes);
 	return ret;
 }
 
-/* A backend's health as the daemon's checks found it (by id; a hand-set one stays): a backend
- * found down leaves the table and its clients' affinities go, so their next connections land
- * on healthy backends; its open flows stay. 1: it changed, 0: it did not, or -errno.
+/* One change of health: the backend takes it unless it is free, of another VIP, set by hand,
+ * or already so. A backend found down loses any slowstart under way.
  */
-int op_backend_health_set(struct inst *in, const struct vip_meta *meta, __u32 id, __u8 health)
+static bool health_apply(struct backend *be, __u32 vip_id, const struct health_change *c)
 {
-	struct backend be;
-	int ret;
+	if (be->state == LIMPET_BE_FREE || be->vip_id != vip_id || be->health == c->health ||
+	    be->health_mode != LIMPET_HM_AUTO)
+		return false;
+	be->health = c->health;
+	if (c->health == LIMPET_HEALTH_DOWN)
+		be->ramp_pct = 0;
+	else if (c->ramp)
+		be->ramp_pct = 1;
+	return true;
+}
 
-	if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be))
-		return -errno;
-	if (be.state == LIMPET_BE_FREE || be.vip_id != meta->vip_id || be.health == health ||
-	    be.health_mode != LIMPET_HM_AUTO)
-		return 0;
-	be.health = health;
-	if (bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY))
-		return -errno;
-	ret = op_table_rebuild(in, meta);
-	if (!ret && health == LIMPET_HEALTH_DOWN)
-		op_affinity_flush(in, meta->vip_id, id);
-	return ret ? ret : 1;
+int op_backends_health_set(struct inst *in, const struct vip_meta *meta, struct health_change *hc,
+			   int n)
+{
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
+	__u32 *down = calloc(n > 0 ? n : 1, sizeof(*down));
+	int i, changed = 0, ndown = 0, ret = bes && down ? backends_read(in, bes) : -ENOMEM;
+
+	for (i = 0; i < n && !ret; i++) {
+		hc[i].changed = false;
+		be = bes[hc[i].id % LIMPET_MAX_BACKENDS];
+		if (hc[i].id >= LIMPET_MAX_BACKENDS || !health_apply(&be, meta->vip_id, &hc[i]))
+			continue;
+		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &hc[i].id, &be, BPF_ANY)) {
+			ret = -errno;
+			break;
+		}
+		hc[i].changed = true;
+		changed++;
+		if (hc[i].health == LIMPET_HEALTH_DOWN)
+			down[ndown++] = hc[i].id;
+	}
+	if (!ret && changed)
+		ret = op_table_rebuild(in, meta);
+	for (i = 0; ret && i < n; i++) { /* as they were: the table still matches them */
+		if (hc[i].changed)
+			bpf_map_update_elem(in->fd[IM_BACKENDS], &hc[i].id, &bes[hc[i].id], BPF_ANY);
+		hc[i].changed = false;
+	}
+	if (!ret && ndown)
+		affinity_flush_ids(in, meta->vip_id, down, ndown);
+	free(bes);
+	free(down);
+	return ret ? ret : changed;
 }
 
 /* limpetctl backend health VIP BACKEND up|down|auto: set by hand, or back to the checks. */
@@ -1067,10 +1227,11 @@ int op_backend_health_mode(struct inst *in, const struct vip_key *k, const char 
 int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct check_spec *cs,
 		     char *err, size_t errlen)
 {
+	struct backend *bes, be;
 	struct vip_meta meta;
-	struct backend be;
 	char vs[80];
 	__u32 id;
+	int ret;
 
 	if (vip_locate(in, k, "check of", &meta, vs, sizeof(vs), err, errlen))
 		return -ENOENT;
@@ -1087,30 +1248,36 @@ int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct chec
 	}
 	if (cs->type != LIMPET_CHECK_NONE)
 		return 0;
-	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) || be.state == LIMPET_BE_FREE ||
-		    be.vip_id != meta.vip_id || be.health_mode != LIMPET_HM_AUTO)
+	bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	ret = bes ? backends_read(in, bes) : -ENOMEM;
+	for (id = 0; !ret && id < LIMPET_MAX_BACKENDS; id++) {
+		be = bes[id];
+		if (be.state == LIMPET_BE_FREE || be.vip_id != meta.vip_id ||
+		    be.health_mode != LIMPET_HM_AUTO)
 			continue;
 		be.health = LIMPET_HEALTH_UNCHECKED;
 		be.ramp_pct = 0;
 		bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY);
 	}
-	return op_table_rebuild(in, &meta);
+	free(bes);
+	if (ret)
+		snprintf(err, errlen, "check of vip %s: read the backends: %s", vs, strerror(-ret));
+	return ret ? ret : op_table_rebuild(in, &meta);
 }
 
 /* Whether every active backend of the VIP is down (its table then holds them all: fail-open). */
 bool vip_all_down(struct inst *in, const struct vip_meta *meta)
 {
-	struct backend be;
-	int active = 0, down = 0;
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	int active = 0, down = 0, ret = bes ? backends_read(in, bes) : -ENOMEM;
 
-	for (__u32 id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be) || be.state != LIMPET_BE_ACTIVE ||
-		    be.vip_id != meta->vip_id)
+	for (__u32 id = 0; !ret && id < LIMPET_MAX_BACKENDS; id++) {
+		if (bes[id].state != LIMPET_BE_ACTIVE || bes[id].vip_id != meta->vip_id)
 			continue;
 		active++;
-		down += be.health == LIMPET_HEALTH_DOWN;
+		down += bes[id].health == LIMPET_HEALTH_DOWN;
 	}
+	free(bes);
 	return active > 0 && down == active;
 }
 

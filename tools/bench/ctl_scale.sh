@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# The control plane at scale: limpetctl apply of VIPS VIPs with PER backends each into an empty
+# instance, the commands that read them all, a metrics scrape, and the daemon finding every
+# backend down at once (they are unreachable: a whole pool failing) — how long until the last
+# is out of its table, beside the bound the checks themselves set, and the daemon's CPU time.
+#   ctl_scale.sh [VIPS [PER]]        (root; defaults 64 50; ~30 s; TB=NAME names the instance)
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=$ROOT/build
+VIPS=${1:-64} PER=${2:-50}
+NS=${TB:-lpcs$$} I=${TB:-lpcs$$}
+[ "$(id -u)" -eq 0 ] || { echo "Error: ctl_scale.sh: run it as root" >&2; exit 2; }
+[[ $VIPS =~ ^[0-9]+$ && $PER =~ ^[0-9]+$ && $VIPS -ge 1 && $VIPS -le 250 && $PER -ge 1 &&
+	$PER -le 250 && $((VIPS * PER)) -le 4096 ]] ||
+	{ echo "Error: ctl_scale.sh: VIPS and PER from 1 to 250, at most 4096 backends in all" >&2; exit 2; }
+out=$(mktemp -d /tmp/ctlscale.XXXXXX)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	"$B/limpet" -n "$NS" -i "$I" destroy >/dev/null 2>&1
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$out"
+}
+trap cleanup EXIT
+ctl() { "$B/limpetctl" -n "$NS" -i "$I" "$@"; }
+secs() { local t0=$EPOCHREALTIME; "$@" >/dev/null || return 1; echo "$EPOCHREALTIME - $t0" | bc; }
+
+ip netns add "$NS" && ip -n "$NS" link add va type veth peer name vb &&
+	ip -n "$NS" link set lo up && ip -n "$NS" link set va up && ip -n "$NS" link set vb up ||
+	{ echo "Error: ctl_scale.sh: cannot make namespace $NS" >&2; exit 1; }
+"$B/limpet" -n "$NS" -i "$I" attach dev va >/dev/null 2>&1 ||
+	{ echo "Error: ctl_scale.sh: attach failed" >&2; exit 1; }
+for ((v = 1; v <= VIPS; v++)); do # checks every 2 s, 3 failures: down
+	echo "vip add 10.9.$v.1:80/tcp check tcp"
+	for ((b = 1; b <= PER; b++)); do echo "backend add 10.9.$v.1:80/tcp 10.8.$v.$b"; done
+done >"$out/vips.conf"
+n=$((VIPS * PER))
+echo "ctl_scale.sh $VIPS $PER: $VIPS VIPs x $PER backends = $n backends (table-size 65537)"
+echo "apply to an empty instance:   $(secs ctl apply "$out/vips.conf") s"
+echo "apply again (nothing to do):  $(secs ctl apply "$out/vips.conf") s"
+echo "limpetctl backend list:       $(secs ctl backend list) s"
+echo "limpetctl stats:              $(secs ctl stats) s"
+echo "limpetctl save:               $(secs ctl save) s"
+{ echo "attach dev va"; echo "metrics listen 127.0.0.1:9555"; cat "$out/vips.conf"; } >"$out/run.conf"
+nsenter --net="/run/netns/$NS" "$B/limpet" -i "$I" run -c "$out/run.conf" 2>"$out/daemon.log" &
+pid=$!
+t0=$EPOCHREALTIME
+for ((i = 0; i < 600; i++)); do # 300 s at most
+	down=$(ctl backend list | grep -c ' down$')
+	[ "$down" -ge "$n" ] && break
+	sleep 0.5
+done
+t=$(echo "$EPOCHREALTIME - $t0" | bc)
+read -r ut st < <(awk '{print $14, $15}' "/proc/$pid/stat")
+hz=$(getconf CLK_TCK)
+echo "all $n backends unreachable: $down down after $t s; the checks alone take up to 8.4 s"
+echo "  (first probe within 1.2 s, then 3 failures 2 s x 1.2 apart); daemon CPU $(echo "scale=2; ($ut + $st) / $hz" | bc) s"
+scrape=$(secs ip netns exec "$NS" curl -sf -o "$out/m" http://127.0.0.1:9555/metrics)
+echo "metrics scrape then:          $scrape s ($(wc -c <"$out/m" 2>/dev/null) bytes)"
+[ "$down" -ge "$n" ]
