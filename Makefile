@@ -33,7 +33,8 @@ endif
 LIB_SRCS := $(wildcard user/lib/*.c)
 LIB_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/limpet/*.h)
-BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_tc.bpf.o $(BUILD)/limpet_pass.bpf.o $(BUILD)/limpet_decap.bpf.o
+BPF_OBJS := $(BUILD)/limpet_xdp.bpf.o $(BUILD)/limpet_tc.bpf.o $(BUILD)/limpet_pass.bpf.o $(BUILD)/limpet_decap.bpf.o \
+	    $(BUILD)/limpet_count.bpf.o
 TEST_BPF_OBJS := $(BUILD)/lossy.bpf.o
 BENCH    := $(BUILD)/bench_xdp $(BUILD)/maglev_bench $(BUILD)/limpet_bindshim.so
 TESTS    := $(BUILD)/test_unit $(BUILD)/test_bpf $(BENCH)
@@ -60,6 +61,7 @@ $(BUILD)/lib/%.o: user/lib/%.c user/lib/*.h include/limpet/*.h | $(BUILD)/lib
 
 $(BUILD)/lib/attach.o: $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h
 $(BUILD)/lib/decap.o: $(BUILD)/limpet_decap.skel.h
+$(BUILD)/lib/tables.o: $(BUILD)/limpet_count.skel.h
 
 $(BUILD)/liblimpet.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

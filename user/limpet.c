@@ -195,18 +195,20 @@ static int dev_row(const void *key, const void *val, void *ctx)
 static void status_tables(struct inst *in)
 {
 	static const char *const cols[] = { "table", "size", "used", "memory_bytes" };
-	static const enum inst_map maps[TBL_MAX] = { IM_FLOWS, IM_HALFOPEN, IM_AFFINITY };
-	struct table_usage u;
+	const int fds[TBL_MAX] = { in->fd[IM_FLOWS], in->fd[IM_HALFOPEN], in->fd[IM_AFFINITY] };
+	struct table_usage u[TBL_MAX];
+	bool ok[TBL_MAX];
 
+	tables_usage(fds, u, ok);
 	out_table_begin("tables", cols, 4);
 	for (int t = 0; t < TBL_MAX; t++) {
-		if (table_usage(in->fd[maps[t]], &u))
+		if (!ok[t])
 			continue;
 		out_row_begin();
 		out_cell_str(table_names[t]);
-		out_cell_u64(u.size);
-		out_cell_u64(u.used);
-		out_cell_u64(u.memory);
+		out_cell_u64(u[t].size);
+		out_cell_u64(u[t].used);
+		out_cell_u64(u[t].memory);
 		out_row_end();
 	}
 	out_table_end();

@@ -555,6 +555,14 @@ struct limpet_stats {
 };
 _Static_assert(sizeof(struct limpet_stats) == 56, "limpet_stats layout");
 
+/* A record of the map-count iterator (bpf/limpet_count.bpf.c): a map and its entries. */
+struct map_count {
+	__u32 id;
+	__u32 pad;
+	__s64 count;
+};
+_Static_assert(sizeof(struct map_count) == 16, "map_count layout");
+
 struct limpet_config {
 	__u32 hash_seed;
 	__u32 maglev_m; /* size for tables built from now on */

@@ -155,5 +155,6 @@ void test_ipv6_routing_header(void **state);
 void test_on_down_reset(void **state);
 void test_slowstart_table(void **state);
 void test_health_batch(void **state);
+void test_table_counts(void **state);
 
 #endif

@@ -484,3 +484,57 @@ void test_health_batch(void **state)
 	must(op_table_rebuild(&in, &meta));
 	(void)state;
 }
+
+/* A flow key of the fill below: client n to the VIP's address. */
+static struct flow_key fill_key(__u32 n)
+{
+	struct flow_key k = { .src = { htonl(0xc6330000 + n) }, .dst = { htonl(0x0ac80001) },
+			      .sport = htons(1000), .dport = htons(80), .proto = IPPROTO_TCP,
+			      .family = LIMPET_AF_INET };
+	return k;
+}
+
+/* The tables' fill as the kernel counts it (limpet status, metrics): equal to a walk of the
+ * table after inserts, deletes, and an LRU table overrun (its evictions), without the walk.
+ */
+void test_table_counts(void **state)
+{
+	const int fds[TBL_MAX] = { in.fd[IM_FLOWS], in.fd[IM_HALFOPEN], in.fd[IM_AFFINITY] };
+	struct flow_val v = {};
+	struct table_usage u[TBL_MAX];
+	__u32 ids[TBL_MAX];
+	__s64 counts[TBL_MAX];
+	bool ok[TBL_MAX];
+
+	for (__u32 n = 0; n < 3000; n++) {
+		struct flow_key k = fill_key(n);
+
+		assert_int_equal(bpf_map_update_elem(in.fd[IM_FLOWS], &k, &v, BPF_ANY), 0);
+		assert_int_equal(bpf_map_update_elem(in.fd[IM_HALFOPEN], &k, &v, BPF_ANY), 0);
+	}
+	for (__u32 n = 0; n < 1000; n++) {
+		struct flow_key k = fill_key(n * 3);
+
+		assert_int_equal(bpf_map_delete_elem(in.fd[IM_FLOWS], &k), 0);
+	}
+	for (int t = 0; t < TBL_MAX; t++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		assert_int_equal(bpf_obj_get_info_by_fd(fds[t], &info, &len), 0);
+		ids[t] = info.id;
+	}
+	assert_int_equal(map_counts(ids, TBL_MAX, counts), 0);
+	assert_int_equal(counts[TBL_FLOWS], 2000);
+	assert_int_equal(counts[TBL_FLOWS], table_count(in.fd[IM_FLOWS]));
+	/* 3000 into a table of 2048: the LRU evicted some, and the count follows */
+	assert_true(counts[TBL_HALFOPEN] > 0 && counts[TBL_HALFOPEN] <= TEST_HALFOPEN);
+	assert_int_equal(counts[TBL_HALFOPEN], table_count(in.fd[IM_HALFOPEN]));
+	assert_int_equal(counts[TBL_AFFINITY], 0);
+	tables_usage(fds, u, ok);
+	assert_true(ok[TBL_FLOWS] && ok[TBL_HALFOPEN] && ok[TBL_AFFINITY]);
+	assert_int_equal(u[TBL_FLOWS].used, 2000);
+	assert_int_equal(u[TBL_HALFOPEN].used, counts[TBL_HALFOPEN]);
+	assert_int_equal(u[TBL_HALFOPEN].size, TEST_HALFOPEN);
+	(void)state;
+}

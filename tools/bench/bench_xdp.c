@@ -443,7 +443,9 @@ int main(int argc, char **argv)
 		struct flow_key ek = { .family = LIMPET_AF_INET, .proto = IPPROTO_TCP,
 				       .sport = htons(est.sport), .dport = htons(est.dport) };
 		struct flow_val tv;
-		struct table_usage u;
+		const int tfds[TBL_MAX] = { in.fd[IM_FLOWS], in.fd[IM_HALFOPEN], in.fd[IM_AFFINITY] };
+		struct table_usage u[TBL_MAX];
+		bool tok[TBL_MAX];
 
 		inet_pton(AF_INET, est.src, ek.src);
 		inet_pton(AF_INET, est.dst, ek.dst);
@@ -458,10 +460,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "Error: fill flows: %s\n", strerror(errno));
 			return 1;
 		}
-		if (!table_usage(in.fd[IM_FLOWS], &u))
+		tables_usage(tfds, u, tok);
+		if (tok[TBL_FLOWS])
 			fprintf(stderr, "flows: %llu of %u entries, %llu bytes of kernel memory (%.1f per entry)\n",
-				(unsigned long long)u.used, u.size, (unsigned long long)u.memory,
-				(double)u.memory / u.size);
+				(unsigned long long)u[TBL_FLOWS].used, u[TBL_FLOWS].size,
+				(unsigned long long)u[TBL_FLOWS].memory,
+				(double)u[TBL_FLOWS].memory / u[TBL_FLOWS].size);
 	}
 	if (op_vip_find(&in, &k, &vm)) {
 		fprintf(stderr, "Error: the ip-hash VIP is gone\n");

@@ -88,7 +88,16 @@ struct table_usage {
 	__u64 used;
 	__u64 memory; /* bytes */
 };
-int table_usage(int fd, struct table_usage *u);
+/* Size, fill and kernel memory of the three tables (fds by enum table_id); ok[t] says which were
+ * read. The fill is the kernel's own count of each map's entries (a bpf_map iterator: no walk,
+ * whatever the fill), or a batched walk where the kernel has no such count.
+ */
+void tables_usage(const int fds[TBL_MAX], struct table_usage u[TBL_MAX], bool ok[TBL_MAX]);
+/* The entries of the maps ids[0..n) as the kernel counts them (bpf/limpet_count.bpf.c walks
+ * the maps, not their entries): counts[i], or -1 for a map not found; 0, or -errno where the
+ * kernel cannot (no map iterator or no bpf_map_sum_elem_count: before Linux 6.6).
+ */
+int map_counts(const __u32 *ids, int n, __s64 *counts);
 
 /* ---- operations (ops.c); all return 0 or -errno with err filled ---- */
 struct vip_opts {

@@ -170,7 +170,7 @@ static void named_counters(FILE *f, int fd, __u32 n, const char *const *names, _
 
 static void table_metrics(FILE *f, struct inst *in)
 {
-	static const enum inst_map maps[TBL_MAX] = { IM_FLOWS, IM_HALFOPEN, IM_AFFINITY };
+	const int fds[TBL_MAX] = { in->fd[IM_FLOWS], in->fd[IM_HALFOPEN], in->fd[IM_AFFINITY] };
 	static const char *const gauges[TBL_MAX] = { "limpet_flows", "limpet_halfopen_flows",
 						      "limpet_affinities" };
 	static const char *const helps[TBL_MAX] = {
@@ -179,10 +179,10 @@ static void table_metrics(FILE *f, struct inst *in)
 		"Clients with an affinity (the affinity table).",
 	};
 	struct table_usage u[TBL_MAX];
-	int ok[TBL_MAX];
+	bool ok[TBL_MAX];
 
+	tables_usage(fds, u, ok);
 	for (int t = 0; t < TBL_MAX; t++) {
-		ok[t] = !table_usage(in->fd[maps[t]], &u[t]);
 		if (!ok[t])
 			continue;
 		family(f, gauges[t], "gauge", helps[t]);

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "liblimpet.h"
+#include "limpet_count.skel.h"
 
 const char *const table_names[TBL_MAX] = {
 	[TBL_FLOWS] = LIMPET_STR(MAP_NAME_FLOWS),
@@ -73,26 +75,86 @@ static int count_one(const void *key, const void *val, void *ctx)
 	return 0;
 }
 
-/* A table's size, fill (read in batches) and kernel memory (memlock from fdinfo). */
-int table_usage(int fd, struct table_usage *u)
+/* Whole records of the map-count iterator into r (room for n); how many, or -errno. */
+static int counts_read(int fd, struct map_count *r, int n)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[64], line[128];
-	FILE *f;
-	int ret;
+	size_t got = 0;
+	ssize_t k;
 
-	memset(u, 0, sizeof(*u));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	u->size = info.max_entries;
-	ret = map_scan(fd, info.key_size, info.value_size, count_one, &u->used);
+	while (got < n * sizeof(*r) &&
+	       (k = read(fd, (char *)r + got, n * sizeof(*r) - got)) > 0)
+		got += k;
+	return k < 0 && got == 0 ? -errno : (int)(got / sizeof(*r));
+}
+
+int map_counts(const __u32 *ids, int n, __s64 *counts)
+{
+	struct limpet_count *skel = limpet_count__open_and_load();
+	struct map_count r[256];
+	struct bpf_link *link = NULL;
+	int fd = -1, got = 0, ret = 0;
+
+	for (int i = 0; i < n; i++)
+		counts[i] = -1;
+	if (!skel || !(link = bpf_program__attach_iter(skel->progs.limpet_count, NULL)) ||
+	    (fd = bpf_iter_create(bpf_link__fd(link))) < 0)
+		ret = errno ? -errno : -EOPNOTSUPP;
+	while (!ret && (got = counts_read(fd, r, 256)) > 0)
+		for (int j = 0; j < got; j++)
+			for (int i = 0; i < n; i++)
+				if (r[j].id == ids[i])
+					counts[i] = r[j].count;
+	if (!ret && got < 0)
+		ret = got;
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	limpet_count__destroy(skel);
+	return ret;
+}
+
+/* Kernel memory of a map: memlock in its fdinfo. */
+static __u64 map_memory(int fd)
+{
+	char path[64], line[128];
+	unsigned long long m = 0;
+	FILE *f;
+
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", (unsigned long long *)&u->memory) == 1)
+		if (sscanf(line, "memlock: %llu", &m) == 1)
 			break;
 	if (f)
 		fclose(f);
-	return ret;
+	return m;
+}
+
+void tables_usage(const int fds[TBL_MAX], struct table_usage u[TBL_MAX], bool ok[TBL_MAX])
+{
+	__u32 ids[TBL_MAX], ks[TBL_MAX], vs[TBL_MAX];
+	__s64 counts[TBL_MAX];
+	int kc;
+
+	for (int t = 0; t < TBL_MAX; t++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		memset(&u[t], 0, sizeof(u[t]));
+		ok[t] = !bpf_obj_get_info_by_fd(fds[t], &info, &len);
+		ids[t] = info.id;
+		ks[t] = info.key_size;
+		vs[t] = info.value_size;
+		u[t].size = info.max_entries;
+		u[t].memory = ok[t] ? map_memory(fds[t]) : 0;
+	}
+	kc = map_counts(ids, TBL_MAX, counts);
+	for (int t = 0; t < TBL_MAX; t++) {
+		if (!ok[t])
+			continue;
+		if (!kc && counts[t] >= 0)
+			u[t].used = counts[t];
+		else /* a kernel without the count: walk the table */
+			ok[t] = !map_scan(fds[t], ks[t], vs[t], count_one, &u[t].used);
+	}
 }
