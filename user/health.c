@@ -27,6 +27,7 @@ struct hc_target {
 	double ramp_start; /* slowstart under way since (0: none) */
 	__u16 ramp_pct;
 	__u8 want, was; /* a change of health for health_commit (want 0: none), and before it */
+	bool ramp_due;  /* a slowstart step (ramp_pct) for health_commit */
 	CURL *easy;     /* a probe in flight */
 };
 
@@ -37,8 +38,11 @@ struct health {
 	struct inst in; /* reads; changes take the instance lock */
 	log_fn log;
 	struct vip_set vips;
-	bool changed; /* a backend's health changed since the last tick */
+	bool changed;     /* a backend's health changed since the last tick */
+	double ramp_next; /* when slowstart steps are next made */
 };
+
+#define RAMP_EVERY_S 0.5
 
 static double now_s(void)
 {
@@ -170,98 +174,132 @@ static int target_open(struct health *h, const struct hc_target *t, struct inst 
 	return 0;
 }
 
-/* Health changes of one VIP's backends (the targets of), made together. Back up after being
- * down with a slowstart, a backend starts at 1 % of its table share (health_tick ramps it).
+/* The changes of a tick for one VIP's targets, made together: health changes (hc, of their
+ * targets hof) and slowstart steps (rid/rpct, of their targets rof).
  */
-static void health_commit_vip(struct health *h, struct hc_target **of, struct health_change *hc,
-			      int n)
+struct vip_changes {
+	struct hc_target *hof[LIMPET_MAX_BACKENDS], *rof[LIMPET_MAX_BACKENDS];
+	struct health_change hc[LIMPET_MAX_BACKENDS];
+	__u32 rid[LIMPET_MAX_BACKENDS];
+	__u16 rpct[LIMPET_MAX_BACKENDS];
+	int n, nr;
+};
+
+/* Health changes: one rebuild. Back up after being down with a slowstart, a backend starts at
+ * 1 % of its table share (ramp_step raises it).
+ */
+static void health_commit_vip(struct health *h, struct inst *in, const struct vip_meta *m,
+			      struct vip_changes *c)
 {
-	struct inst in;
-	struct vip_meta m;
 	char name[200];
 	bool down = false;
-	int r;
+	int r = op_backends_health_set(in, m, c->hc, c->n);
 
-	if (target_open(h, of[0], &in, &m))
-		return;
-	r = op_backends_health_set(&in, &m, hc, n);
 	if (r < 0)
-		h->log("health %s: %s", vip_str(&of[0]->vk, name, sizeof(name)), strerror(-r));
-	for (int i = 0; i < n; i++) {
-		struct hc_target *t = of[i];
+		h->log("health %s: %s", vip_str(&c->hof[0]->vk, name, sizeof(name)), strerror(-r));
+	for (int i = 0; i < c->n; i++) {
+		struct hc_target *t = c->hof[i];
 
-		if (!hc[i].changed)
+		if (!c->hc[i].changed)
 			continue;
 		h->changed = true;
-		down |= hc[i].health == LIMPET_HEALTH_DOWN;
-		if (hc[i].ramp) {
+		down |= c->hc[i].health == LIMPET_HEALTH_DOWN;
+		if (c->hc[i].ramp) {
 			t->ramp_start = now_s();
 			t->ramp_pct = 1;
-		} else if (hc[i].health == LIMPET_HEALTH_DOWN) { /* a ramp cut short */
+		} else if (c->hc[i].health == LIMPET_HEALTH_DOWN) { /* a ramp cut short */
 			t->ramp_start = 0;
 			t->ramp_pct = 0;
 		}
 		target_name(t, name, sizeof(name));
 		h->log("backend %s %s %s (%d checks in a row)%s",
-		       hc[i].health == LIMPET_HEALTH_UP ? "up" : "down", name,
-		       hc[i].health == LIMPET_HEALTH_DOWN ? "failed" : "passed",
-		       hc[i].health == LIMPET_HEALTH_UP ? t->ok_run : t->fail_run,
+		       c->hc[i].health == LIMPET_HEALTH_UP ? "up" : "down", name,
+		       c->hc[i].health == LIMPET_HEALTH_DOWN ? "failed" : "passed",
+		       c->hc[i].health == LIMPET_HEALTH_UP ? t->ok_run : t->fail_run,
 		       t->ramp_start ? "; slowstart" : "");
 	}
-	if (down && vip_all_down(&in, &m))
+	if (down && vip_all_down(in, m))
 		h->log("vip %s: every backend is down: sending to all of them (fail-open)",
-		       vip_str(&of[0]->vk, name, sizeof(name)));
+		       vip_str(&c->hof[0]->vk, name, sizeof(name)));
+}
+
+/* Slowstart steps: one rebuild. */
+static void ramp_commit_vip(struct health *h, struct inst *in, const struct vip_meta *m,
+			    struct vip_changes *c)
+{
+	char name[200];
+	int r = op_backends_ramp(in, m, c->rid, c->rpct, c->nr);
+
+	if (r < 0)
+		h->log("slowstart %s: %s", vip_str(&c->rof[0]->vk, name, sizeof(name)), strerror(-r));
+	for (int i = 0; r >= 0 && i < c->nr; i++) {
+		if (c->rpct[i])
+			continue;
+		target_name(c->rof[i], name, sizeof(name));
+		h->log("backend %s: slowstart done, its whole share", name);
+	}
+}
+
+/* One VIP's targets t[0..n): their changes of this tick, under one instance lock. */
+static void vip_commit(struct health *h, struct hc_target *t, int n)
+{
+	static struct vip_changes c;
+	struct vip_meta m;
+	struct inst in;
+
+	c.n = c.nr = 0;
+	for (int j = 0; j < n; j++) {
+		if (t[j].want) { /* a health change wins over a slowstart step of the same tick */
+			c.hof[c.n] = &t[j];
+			c.hc[c.n++] = (struct health_change){
+				.id = t[j].be_id, .health = t[j].want,
+				.ramp = t[j].want == LIMPET_HEALTH_UP && t[j].was == LIMPET_HEALTH_DOWN &&
+					t[j].cs.slowstart_s };
+		} else if (t[j].ramp_due) {
+			c.rof[c.nr] = &t[j];
+			c.rid[c.nr] = t[j].be_id;
+			c.rpct[c.nr++] = t[j].ramp_pct;
+		}
+		t[j].want = 0;
+		t[j].ramp_due = false;
+	}
+	if (!(c.n + c.nr) || target_open(h, c.n ? c.hof[0] : c.rof[0], &in, &m))
+		return;
+	if (c.n)
+		health_commit_vip(h, &in, &m, &c);
+	if (c.nr)
+		ramp_commit_vip(h, &in, &m, &c);
 	inst_close(&in);
 }
 
-/* The changes of a tick, one VIP at a time (targets are grouped by VIP): backends of a VIP
- * that crossed rise or fall together cost one table rebuild, not one each.
+/* The changes of a tick, one VIP at a time (targets are grouped by VIP): backends of a VIP that
+ * crossed rise or fall, or took a slowstart step, together cost one table rebuild, not one each.
  */
 static void health_commit(struct health *h)
 {
-	static struct health_change hc[LIMPET_MAX_BACKENDS];
-	static struct hc_target *of[LIMPET_MAX_BACKENDS];
-	int i = 0, j, n;
+	int i = 0, j;
 
 	while (i < h->n) {
-		for (j = i, n = 0; j < h->n && h->t[j].vip_id == h->t[i].vip_id; j++) {
-			struct hc_target *t = &h->t[j];
-
-			if (!t->want)
-				continue;
-			of[n] = t;
-			hc[n++] = (struct health_change){
-				.id = t->be_id, .health = t->want,
-				.ramp = t->want == LIMPET_HEALTH_UP && t->was == LIMPET_HEALTH_DOWN &&
-					t->cs.slowstart_s };
-			t->want = 0;
-		}
-		if (n)
-			health_commit_vip(h, of, hc, n);
+		for (j = i; j < h->n && h->t[j].vip_id == h->t[i].vip_id; j++)
+			;
+		vip_commit(h, &h->t[i], j - i);
 		i = j;
 	}
 }
 
-/* Slowstart: the share grows with time, in steps of at least 5 %, to all of it. */
-static void ramp_step(struct health *h, struct hc_target *t, double now)
+/* Slowstart: the share grows with time, in steps of at least 5 %, to all of it (a step is
+ * made by health_commit with the tick's others).
+ */
+static void ramp_step(struct hc_target *t, double now)
 {
 	__u16 pct = t->cs.slowstart_s ? (now - t->ramp_start) * 100 / t->cs.slowstart_s : 100;
-	struct inst in;
-	struct vip_meta m;
-	char name[200];
 
 	if (pct < 100 && pct < t->ramp_pct + 5)
 		return;
-	if (target_open(h, t, &in, &m))
-		return;
 	t->ramp_pct = pct >= 100 ? 0 : pct;
-	op_backend_ramp(&in, &m, t->be_id, t->ramp_pct);
-	if (!t->ramp_pct) {
+	t->ramp_due = true;
+	if (!t->ramp_pct)
 		t->ramp_start = 0;
-		target_name(t, name, sizeof(name));
-		h->log("backend %s: slowstart done, its whole share", name);
-	}
-	inst_close(&in);
 }
 
 static void probe_done(struct health *h, CURLMsg *msg)
@@ -317,23 +355,28 @@ struct health *health_start(log_fn log, char *err, size_t errlen)
 bool health_tick(struct health *h, bool resync, int wait_ms)
 {
 	double now = now_s();
+	bool ramps = now >= h->ramp_next, changed;
 	CURLMsg *msg;
 	int running, left;
-	bool changed;
 
 	if (resync)
 		health_sync(h);
 	for (int i = 0; i < h->n; i++) {
 		if (!h->t[i].easy && h->t[i].next_due <= now)
 			probe_start(h, &h->t[i]);
-		if (h->t[i].ramp_start)
-			ramp_step(h, &h->t[i], now);
+		if (h->t[i].ramp_start && ramps)
+			ramp_step(&h->t[i], now);
 	}
 	curl_multi_perform(h->multi, &running);
 	while ((msg = curl_multi_info_read(h->multi, &left)))
 		if (msg->msg == CURLMSG_DONE)
 			probe_done(h, msg);
 	health_commit(h);
+	if (ramps) { /* steps together, however short the ticks; a busy tick spaces them out */
+		double busy = now_s() - now;
+
+		h->ramp_next = now + (busy * 4 > RAMP_EVERY_S ? busy * 4 : RAMP_EVERY_S);
+	}
 	curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL);
 	changed = h->changed;
 	h->changed = false;

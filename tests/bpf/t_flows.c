@@ -538,3 +538,44 @@ void test_table_counts(void **state)
 	assert_int_equal(u[TBL_HALFOPEN].size, TEST_HALFOPEN);
 	(void)state;
 }
+
+/* Slowstart steps of several backends made together (the daemon's steps of a tick): one table
+ * rebuild, each backend at its share of the slots it will own, then whole again.
+ */
+void test_ramp_batch(void **state)
+{
+	static __u32 full[65537], ramp[65537];
+	struct backend bes[LIMPET_MAX_BACKENDS];
+	__u32 ids[2], n = 0, before, after, m;
+	__u16 pcts[2] = { 30, 30 }, whole[2] = { 0, 0 };
+	struct vip_key k;
+	struct vip_meta meta;
+
+	must(vip_parse(VIP4T, &k, err, sizeof(err)));
+	assert_int_equal(op_vip_find(&in, &k, &meta), 0);
+	assert_int_equal(backends_read(&in, bes), 0);
+	for (__u32 id = 0; id < LIMPET_MAX_BACKENDS && n < 2; id++)
+		if (bes[id].state == LIMPET_BE_ACTIVE && bes[id].vip_id == meta.vip_id)
+			ids[n++] = id;
+	assert_int_equal(n, 2);
+	must(op_table_rebuild(&in, &meta)); /* so its table is the newest map */
+	m = table_read(meta.vip_id, full, 65537);
+	assert_int_equal(bpf_map_lookup_elem(in.fd[IM_MAGLEV], &meta.vip_id, &before), 0);
+	assert_int_equal(op_backends_ramp(&in, &meta, ids, pcts, 2), 2);
+	assert_int_equal(bpf_map_lookup_elem(in.fd[IM_MAGLEV], &meta.vip_id, &after), 0);
+	assert_int_equal(after - before, 1); /* one new table for both */
+	assert_int_equal(table_read(meta.vip_id, ramp, 65537), m);
+	for (int i = 0; i < 2; i++) {
+		__u32 own_full = 0, own_ramp = 0;
+
+		for (__u32 s = 0; s < m; s++) {
+			own_full += full[s] == ids[i];
+			own_ramp += ramp[s] == ids[i];
+		}
+		assert_true(own_ramp * 100 > own_full * 25 && own_ramp * 100 < own_full * 35);
+	}
+	assert_int_equal(op_backends_ramp(&in, &meta, ids, whole, 2), 2);
+	assert_int_equal(table_read(meta.vip_id, ramp, 65537), m);
+	assert_memory_equal(ramp, full, m * sizeof(__u32));
+	(void)state;
+}

@@ -41,11 +41,12 @@ check "push.sh measured NAT and ipip server push, each counted as what it says (
 [ $rc -eq 0 ] || echo "$out" | sed 's/^/# /' | tail -5
 check "push.sh put DSR's balancer CPU per GB beside NAT's" grep -q "DSR / NAT = " <<<"$out"
 check "no namespace or pin of push.sh is left" bash -c "! ip netns list | grep -q lpsps$$ && [ ! -e /sys/fs/bpf/limpet/lpsps$$ ]"
-out=$(TB=lpscs$$ "$E2E_ROOT/tools/bench/ctl_scale.sh" 2 5 2>&1)
+out=$(TB=lpscs$$ SLOWSTART=3 "$E2E_ROOT/tools/bench/ctl_scale.sh" 2 5 2>&1)
 rc=$?
 [ $rc -eq 0 ] || echo "$out" | sed 's/^/# /' | tail -5
-check "ctl_scale.sh applied 10 backends and the daemon found all 10 down (exit $rc)" \
-	bash -c "[ $rc -eq 0 ] && grep -q 'all 10 backends unreachable: 10 down after' <<<'$out'"
+check "ctl_scale.sh applied 10 backends, the daemon found all 10 down, then all 10 back (exit $rc)" \
+	bash -c "[ $rc -eq 0 ] && grep -q 'all 10 backends unreachable: 10 down after' <<<'$out' &&
+		grep -q 'all 10 backends answer again: 10 back with their whole share' <<<'$out'"
 check "no namespace or pin of ctl_scale.sh is left" bash -c "! ip netns list | grep -q lpscs$$ && [ ! -e /sys/fs/bpf/limpet/lpscs$$ ]"
 check "three plots written" bash -c "[ -s '$dir/rps.png' ] && [ -s '$dir/cpu.png' ] && [ -s '$dir/moved.png' ]"
 t_done

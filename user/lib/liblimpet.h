@@ -179,6 +179,11 @@ int op_backends_health_set(struct inst *in, const struct vip_meta *meta, struct 
 			   int n);
 bool vip_all_down(struct inst *in, const struct vip_meta *meta);
 int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u16 pct);
+/* Slowstart steps of one VIP's backends (ids[i] to pcts[i] % of its share, 0 = all), made
+ * together: one table rebuild. How many changed, or -errno (then none did).
+ */
+int op_backends_ramp(struct inst *in, const struct vip_meta *meta, const __u32 *ids,
+		     const __u16 *pcts, int n);
 int op_backend_health_mode(struct inst *in, const struct vip_key *k, const char *spec, __u8 mode,
 			   char *err, size_t errlen);
 int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct check_spec *cs,

@@ -1282,18 +1282,40 @@ bool vip_all_down(struct inst *in, const struct vip_meta *meta)
 }
 
 /* Slowstart: the share (1-99 %, 0 = all) of its table slots a backend back up has so far. */
+int op_backends_ramp(struct inst *in, const struct vip_meta *meta, const __u32 *ids,
+		     const __u16 *pcts, int n)
+{
+	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
+	bool *wrote = calloc(n > 0 ? n : 1, sizeof(*wrote));
+	int i, changed = 0, ret = bes && wrote ? backends_read(in, bes) : -ENOMEM;
+
+	for (i = 0; i < n && !ret; i++) {
+		if (ids[i] >= LIMPET_MAX_BACKENDS)
+			continue;
+		be = bes[ids[i]];
+		if (be.state == LIMPET_BE_FREE || be.vip_id != meta->vip_id || be.ramp_pct == pcts[i])
+			continue;
+		be.ramp_pct = pcts[i];
+		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &be, BPF_ANY))
+			ret = -errno;
+		else
+			changed += wrote[i] = true;
+	}
+	if (!ret && changed)
+		ret = op_table_rebuild(in, meta);
+	for (i = 0; ret && wrote && i < n; i++) /* as they were: the table still matches them */
+		if (wrote[i])
+			bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &bes[ids[i]], BPF_ANY);
+	free(bes);
+	free(wrote);
+	return ret ? ret : changed;
+}
+
 int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u16 pct)
 {
-	struct backend be;
+	int ret = op_backends_ramp(in, meta, &id, &pct, 1);
 
-	if (bpf_map_lookup_elem(in->fd[IM_BACKENDS], &id, &be))
-		return -errno;
-	if (be.state == LIMPET_BE_FREE || be.vip_id != meta->vip_id || be.ramp_pct == pct)
-		return 0;
-	be.ramp_pct = pct;
-	if (bpf_map_update_elem(in->fd[IM_BACKENDS], &id, &be, BPF_ANY))
-		return -errno;
-	return op_table_rebuild(in, meta);
+	return ret < 0 ? ret : 0;
 }
 
 static int vip_collect(const void *key, const void *val, void *ctx)
