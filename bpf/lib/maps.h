@@ -21,11 +21,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } MAP_NAME_BACKENDS SEC(".maps");
 
-/* Inner tables differ in size per VIP (BPF_F_INNER_MAP); the slot swap is atomic. */
+/* Inner tables differ in size per VIP (BPF_F_INNER_MAP); the slot swap is atomic. The control
+ * plane writes a new one by mapping it into memory (BPF_F_MMAPABLE): a copy, not 65,537 updates.
+ */
 struct maglev_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LIMPET_MAGLEV_M_DEFAULT);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u32);
 };

@@ -157,5 +157,6 @@ void test_slowstart_table(void **state);
 void test_health_batch(void **state);
 void test_table_counts(void **state);
 void test_ramp_batch(void **state);
+void test_table_old_template(void **state);
 
 #endif

@@ -579,3 +579,40 @@ void test_ramp_batch(void **state)
 	assert_memory_equal(ramp, full, m * sizeof(__u32));
 	(void)state;
 }
+
+/* An instance made before tables were mmapable: its pinned outer map's template lacks
+ * BPF_F_MMAPABLE and refuses such a table; the rebuild writes the same table in a batch.
+ */
+void test_table_old_template(void **state)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, inner_opts, .map_flags = BPF_F_INNER_MAP);
+	static __u32 now[65537], old[65537];
+	int tmpl, outer, saved = in.fd[IM_MAGLEV], r;
+	struct vip_key k;
+	struct vip_meta meta;
+	__u32 m, n;
+
+	must(vip_parse(VIP4T, &k, err, sizeof(err)));
+	assert_int_equal(op_vip_find(&in, &k, &meta), 0);
+	must(op_table_rebuild(&in, &meta));
+	m = table_read(meta.vip_id, now, 65537);
+	tmpl = bpf_map_create(BPF_MAP_TYPE_ARRAY, "old_tmpl", 4, 4, 1, &inner_opts);
+	assert_true(tmpl >= 0);
+	{
+		LIBBPF_OPTS(bpf_map_create_opts, outer_opts, .inner_map_fd = tmpl);
+
+		outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "old_maglev", 4, 4, LIMPET_MAX_VIPS,
+				       &outer_opts);
+	}
+	assert_true(outer >= 0);
+	in.fd[IM_MAGLEV] = outer; /* the other tests' maps are back before any assertion */
+	r = op_table_rebuild(&in, &meta);
+	n = r ? 0 : table_read(meta.vip_id, old, 65537);
+	in.fd[IM_MAGLEV] = saved;
+	assert_int_equal(r, 0);
+	assert_int_equal(n, m);
+	assert_memory_equal(old, now, m * sizeof(__u32));
+	close(outer);
+	close(tmpl);
+	(void)state;
+}

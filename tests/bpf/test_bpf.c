@@ -440,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup(test_health_batch, fresh),
 		cmocka_unit_test_setup(test_table_counts, fresh),
 		cmocka_unit_test_setup(test_ramp_batch, fresh),
+		cmocka_unit_test_setup(test_table_old_template, fresh),
 		cmocka_unit_test_setup(test_close_tracking, fresh),
 		cmocka_unit_test_setup(test_established_survives_churn, fresh),
 		cmocka_unit_test_setup(test_udp_established, fresh),

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -279,27 +280,81 @@ out:
 		close(fd);
 }
 
+/* A new inner table holding table[0..slots): mapped into memory and copied (its template says
+ * BPF_F_MMAPABLE), or, with mmapable false, written in one batch. Its fd, or -errno. An array
+ * map's values lie 8 bytes apart (the kernel rounds value_size up to 8), so a 4-byte slot is
+ * written every other word.
+ */
+static int table_map(const __u32 *table, __u32 slots, bool mmapable)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
+	size_t len = slots * 8ul;
+	__u32 count = slots, *keys = NULL;
+	void *mem = MAP_FAILED;
+	int fd, ret = 0;
+
+	if (mmapable)
+		copts.map_flags |= BPF_F_MMAPABLE;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "limpet_maglev", 4, 4, slots, &copts);
+	if (fd < 0)
+		return -errno;
+	if (mmapable) {
+		mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (mem == MAP_FAILED)
+			ret = -errno;
+		for (__u32 i = 0; !ret && i < slots; i++)
+			((__u32 *)mem)[2 * i] = table[i];
+	} else if ((keys = malloc(slots * sizeof(*keys)))) {
+		for (__u32 i = 0; i < slots; i++)
+			keys[i] = i;
+		ret = bpf_map_update_batch(fd, keys, table, &count, NULL) ? -errno : 0;
+	} else {
+		ret = -ENOMEM;
+	}
+	if (mem != MAP_FAILED)
+		munmap(mem, len);
+	free(keys);
+	if (ret)
+		close(fd);
+	return ret ? ret : fd;
+}
+
+/* Swap VIP vip_id's table for one holding table[0..slots). An instance made by a limpet from
+ * before mmapable tables refuses one (its template lacks the flag: EINVAL): written in a batch.
+ */
+static int table_swap(struct inst *in, __u32 vip_id, const __u32 *table, __u32 slots)
+{
+	int ret = -EINVAL;
+
+	for (int mmapable = 1; mmapable >= 0 && ret == -EINVAL; mmapable--) {
+		int fd = table_map(table, slots, mmapable);
+
+		ret = fd < 0 ? fd :
+		      bpf_map_update_elem(in->fd[IM_MAGLEV], &vip_id, &fd, BPF_ANY) ? -errno : 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	return ret;
+}
+
 /* Build the VIP's table from its active backends off to the side, then swap the slot. */
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
 	struct maglev_backend *bs = calloc(LIMPET_MAX_BACKENDS, sizeof(*bs));
 	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
-	__u32 id, m = meta->maglev_m, *keys = NULL, *table = NULL, count, slots;
-	int n = 0, fd = -1, ret = bs && bes ? backends_read(in, bes) : -ENOMEM;
+	__u32 id = meta->vip_id, m = meta->maglev_m, *table = NULL, slots;
+	int n = 0, ret = bs && bes ? backends_read(in, bes) : -ENOMEM;
 
 	if (ret)
 		goto out;
 	n = table_members(bes, meta->vip_id, bs);
 	if (!n) {
-		id = meta->vip_id;
 		ret = bpf_map_delete_elem(in->fd[IM_MAGLEV], &id) && errno != ENOENT ? -errno : 0;
 		goto out;
 	}
 	slots = meta->mode == LIMPET_MODE_IPIP ? 2 * m : m; /* ipip: and each slot's previous owner */
 	table = malloc(slots * sizeof(*table));
-	keys = malloc(slots * sizeof(*keys));
-	if (!table || !keys) {
+	if (!table) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -310,27 +365,11 @@ int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 		goto out;
 	if (slots > m)
 		table_previous(in, bes, meta, table);
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "limpet_maglev", 4, 4, slots, &copts);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (id = 0; id < slots; id++)
-		keys[id] = id;
-	count = slots;
-	if (bpf_map_update_batch(fd, keys, table, &count, NULL)) {
-		ret = -errno;
-		goto out;
-	}
-	id = meta->vip_id;
-	ret = bpf_map_update_elem(in->fd[IM_MAGLEV], &id, &fd, BPF_ANY) ? -errno : 0;
+	ret = table_swap(in, id, table, slots);
 out:
-	if (fd >= 0)
-		close(fd);
 	free(bs);
 	free(bes);
 	free(table);
-	free(keys);
 	return ret;
 }
 
