@@ -28,7 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT
 ctl() { "$B/limpetctl" -n "$NS" -i "$I" "$@"; }
-secs() { local t0=$EPOCHREALTIME; "$@" >/dev/null || return 1; echo "$EPOCHREALTIME - $t0" | bc; }
+calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; } # EXPR [DECIMALS]
+secs() { local t0=$EPOCHREALTIME; "$@" >/dev/null || return 1; calc "$EPOCHREALTIME - $t0"; }
 
 ip netns add "$NS" && ip -n "$NS" link add va type veth peer name vb &&
 	ip -n "$NS" link set lo up && ip -n "$NS" link set va up && ip -n "$NS" link set vb up ||
@@ -49,17 +50,23 @@ echo "limpetctl save:               $(secs ctl save) s"
 { echo "attach dev va"; echo "metrics listen 127.0.0.1:9555"; cat "$out/vips.conf"; } >"$out/run.conf"
 nsenter --net="/run/netns/$NS" "$B/limpet" -i "$I" run -c "$out/run.conf" 2>"$out/daemon.log" &
 pid=$!
+for ((i = 0; i < 600; i++)); do # timed from when it has attached and applied the file
+	grep -q 'running from' "$out/daemon.log" && break
+	kill -0 "$pid" 2>/dev/null || { cat "$out/daemon.log" >&2; exit 1; }
+	sleep 0.1
+done
+read -r ut0 st0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
 t0=$EPOCHREALTIME
 for ((i = 0; i < 600; i++)); do # 300 s at most
 	down=$(ctl backend list | grep -c ' down$')
 	[ "$down" -ge "$n" ] && break
 	sleep 0.5
 done
-t=$(echo "$EPOCHREALTIME - $t0" | bc)
+t=$(calc "$EPOCHREALTIME - $t0")
 read -r ut st < <(awk '{print $14, $15}' "/proc/$pid/stat")
 hz=$(getconf CLK_TCK)
 echo "all $n backends unreachable: $down down after $t s; the checks alone take up to 8.4 s"
-echo "  (first probe within 1.2 s, then 3 failures 2 s x 1.2 apart); daemon CPU $(echo "scale=2; ($ut + $st) / $hz" | bc) s"
+echo "  (first probe within 1.2 s, then 3 failures 2 s x 1.2 apart); daemon CPU $(calc "($ut + $st - $ut0 - $st0) / $hz" 2) s"
 scrape=$(secs ip netns exec "$NS" curl -sf -o "$out/m" http://127.0.0.1:9555/metrics)
 echo "metrics scrape then:          $scrape s ($(wc -c <"$out/m" 2>/dev/null) bytes)"
 [ "$down" -ge "$n" ] || exit 1
@@ -84,9 +91,9 @@ for ((i = 0; i < 2 * (SS + 120); i++)); do
 	[ "$done_" -ge "$n" ] && break
 	sleep 0.5
 done
-t=$(echo "$EPOCHREALTIME - $t0" | bc)
+t=$(calc "$EPOCHREALTIME - $t0")
 read -r ut st < <(awk '{print $14, $15}' "/proc/$pid/stat")
 echo "all $n backends answer again: $done_ back with their whole share after $t s; the checks"
-echo "  and the slowstart alone take up to $((SS + 6)) s; daemon CPU $(echo "scale=2; ($ut + $st - $ut0 - $st0) / $hz" | bc) s;"
+echo "  and the slowstart alone take up to $((SS + 6)) s; daemon CPU $(calc "($ut + $st - $ut0 - $st0) / $hz" 2) s;"
 echo "  answering backends marked down meanwhile: $(($(grep -c 'backend down' "$out/daemon.log") - n))"
 [ "$done_" -ge "$n" ]
