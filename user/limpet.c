@@ -234,8 +234,7 @@ static int cmd_status(void)
 	}
 	out_kv_str("instance", instance);
 	out_kv_str("pin_dir", in.dir);
-	bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
-	if (bes && !backends_read(&in, bes))
+	if (!backends_get(&in, &bes))
 		for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
 			backends += bes[id].state != LIMPET_BE_FREE;
 	free(bes);

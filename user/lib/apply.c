@@ -220,9 +220,9 @@ static int apply_backends_new(struct inst *in, const struct cfg *c, const struct
 static int apply_backends(struct inst *in, const struct cfg *c, const struct vip_key *k,
 			  __u32 vip_id, cfg_log_fn log, void *ctx, char *err, size_t errlen)
 {
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
+	struct backend *bes = NULL, be;
 	bool seen[LIMPET_MAX_BACKENDS] = { false };
-	int ret = bes ? backends_read(in, bes) : -ENOMEM, j;
+	int ret = backends_get(in, &bes), j;
 	char vs[80], bs[80];
 	__u32 id;
 
@@ -427,20 +427,17 @@ static int save_devs(struct inst *in, cfg_line_fn emit, void *ctx)
 int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx)
 {
 	struct vip_set *cur = calloc(1, sizeof(*cur));
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
+	struct backend *bes = NULL, be;
 	char line[512], vs[80], bs[80];
 	int i, ret;
 	__u32 id;
 
-	if (!cur || !bes) {
-		free(cur);
-		free(bes);
+	if (!cur)
 		return -ENOMEM;
-	}
 	save_devs(in, emit, ctx);
 	ret = vips_read(in, cur); /* in id order: the order they were added in */
 	if (!ret)
-		ret = backends_read(in, bes);
+		ret = backends_get(in, &bes);
 	for (i = 0; i < cur->n && !ret; i++) {
 		vip_line_str(in, &cur->v[i].k, &cur->v[i].m, line, sizeof(line));
 		emit(ctx, line);

@@ -502,8 +502,8 @@ static int for_each_vip(struct inst *in, const struct ctl_cmd *c, vip_fn fn, voi
 static int for_each_vip_bes(struct inst *in, const struct ctl_cmd *c, vip_fn fn, char *err,
 			    size_t errlen)
 {
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
-	int ret = bes ? backends_read(in, bes) : -ENOMEM;
+	struct backend *bes = NULL;
+	int ret = backends_get(in, &bes);
 
 	if (ret)
 		snprintf(err, errlen, "read the backends: %s", strerror(-ret));

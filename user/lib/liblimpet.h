@@ -139,6 +139,8 @@ int op_backends_add(struct inst *in, const struct vip_key *k, const struct be_ne
  * batch; 0 or -errno.
  */
 int backends_read(struct inst *in, struct backend *bes);
+/* The same into an array it allocates (*bes; the caller frees it); NULL on failure. */
+int backends_get(struct inst *in, struct backend **bes);
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
 			 __u8 state, char *err, size_t errlen);
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);

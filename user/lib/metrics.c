@@ -119,13 +119,13 @@ static void backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 		{ "limpet_backend_active", "gauge", "1 when the backend takes new clients (not draining).", 0 },
 		{ "limpet_backend_health", "gauge", "1 unless the backend is down (checked or set by hand).", 1 },
 	};
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
+	struct backend *bes = NULL, be;
 	struct limpet_stats *st = calloc(LIMPET_MAX_BACKENDS, sizeof(*st));
 	const struct vip_key *k;
 	char vs[80], as[64];
 	__u32 id;
 
-	if (!bes || !st || backends_read(in, bes))
+	if (!st || backends_get(in, &bes))
 		goto out;
 	/* each backend's counters read once, so its packets and bytes are of one moment */
 	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)

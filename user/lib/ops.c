@@ -239,6 +239,19 @@ int backends_read(struct inst *in, struct backend *bes)
 	return ret;
 }
 
+int backends_get(struct inst *in, struct backend **bes)
+{
+	int ret;
+
+	*bes = malloc(LIMPET_MAX_BACKENDS * sizeof(**bes));
+	ret = *bes ? backends_read(in, *bes) : -ENOMEM;
+	if (ret) {
+		free(*bes);
+		*bes = NULL;
+	}
+	return ret;
+}
+
 /* An ipip VIP's second chance (table[m, 2m)): each slot's previous owner — the old owner when
  * the slot changed hands, else the one it had before — while that backend still serves the VIP.
  */
@@ -341,9 +354,9 @@ static int table_swap(struct inst *in, __u32 vip_id, const __u32 *table, __u32 s
 int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 {
 	struct maglev_backend *bs = calloc(LIMPET_MAX_BACKENDS, sizeof(*bs));
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	struct backend *bes = NULL;
 	__u32 id = meta->vip_id, m = meta->maglev_m, *table = NULL, slots;
-	int n = 0, ret = bs && bes ? backends_read(in, bes) : -ENOMEM;
+	int n = 0, ret = bs ? backends_get(in, &bes) : -ENOMEM;
 
 	if (ret)
 		goto out;
@@ -557,7 +570,7 @@ static int vip_filter_mark(const void *key, const void *val, void *ctx)
 int vip_filter_sync(int vips_fd, int filter_fd, const struct vip_key *extra)
 {
 	__u64 bits[LIMPET_VIP_FILTER_WORDS];
-	__u32 w;
+	__u32 w[LIMPET_VIP_FILTER_WORDS], count = LIMPET_VIP_FILTER_WORDS;
 	int ret;
 
 	memset(bits, 0xff, sizeof(bits));
@@ -567,10 +580,9 @@ int vip_filter_sync(int vips_fd, int filter_fd, const struct vip_key *extra)
 		return ret;
 	if (extra)
 		vip_filter_mark(extra, NULL, bits);
-	for (w = 0; w < LIMPET_VIP_FILTER_WORDS; w++)
-		if (bpf_map_update_elem(filter_fd, &w, &bits[w], BPF_ANY))
-			return -errno;
-	return 0;
+	for (__u32 i = 0; i < LIMPET_VIP_FILTER_WORDS; i++)
+		w[i] = i;
+	return bpf_map_update_batch(filter_fd, w, bits, &count, NULL) ? -errno : 0;
 }
 
 static int vip_id_used(const void *key, const void *val, void *ctx)
@@ -664,11 +676,11 @@ static int vip_locate(struct inst *in, const struct vip_key *k, const char *what
 int op_vip_del(struct inst *in, const struct vip_key *k, char *err, size_t errlen)
 {
 	static const struct backend none;
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	struct backend *bes = NULL;
 	struct vip_meta meta;
 	char vs[80];
 	__u32 id;
-	int ret = bes ? backends_read(in, bes) : -ENOMEM;
+	int ret = backends_get(in, &bes);
 
 	if (ret) {
 		snprintf(err, errlen, "delete vip: read the backends: %s", strerror(-ret));
@@ -757,8 +769,8 @@ static int backend_index(const struct backend *bes, __u32 vip_id, const struct l
 static int backend_find(struct inst *in, __u32 vip_id, const struct l_addr *a, __be16 port,
 			struct backend *out)
 {
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
-	int id = bes ? backends_read(in, bes) : -ENOMEM;
+	struct backend *bes = NULL;
+	int id = backends_get(in, &bes);
 
 	if (!id)
 		id = backend_index(bes, vip_id, a, port);
@@ -859,7 +871,7 @@ static int backends_write(struct inst *in, const struct vip_meta *meta,
 int op_backends_add(struct inst *in, const struct vip_key *k, const struct be_new *bn, int n,
 		    char *err, size_t errlen)
 {
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	struct backend *bes = NULL;
 	__u32 *ids = calloc(n > 0 ? n : 1, sizeof(*ids));
 	char vs[80], what[80];
 	struct vip_meta meta;
@@ -868,11 +880,11 @@ int op_backends_add(struct inst *in, const struct vip_key *k, const struct be_ne
 	vip_str(k, vs, sizeof(vs));
 	batch_what(bn, n, what, sizeof(what));
 	*err = '\0';
-	if (!bes || !ids)
+	if (!ids)
 		ret = -ENOMEM;
 	else if (op_vip_find(in, k, &meta))
 		ret = -ENOENT;
-	else if (!(ret = backends_read(in, bes)) &&
+	else if (!(ret = backends_get(in, &bes)) &&
 		 !(ret = backends_plan(k, &meta, bes, bn, n, ids, err, errlen)))
 		ret = backends_write(in, &meta, bes, ids, n);
 	if (ret == -ENOENT && !*err)
@@ -1139,7 +1151,7 @@ static int rev_stale(const void *key, const void *val, void *ctx)
 int op_reverse_sync(struct inst *in)
 {
 	struct rev_build *rb = calloc(1, sizeof(*rb));
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
+	struct backend *bes = NULL;
 	int ret = -ENOMEM;
 
 	if (rb) {
@@ -1148,11 +1160,11 @@ int op_reverse_sync(struct inst *in)
 		rb->vals = calloc(LIMPET_MAX_BACKENDS, sizeof(*rb->vals));
 		rb->del.size = sizeof(struct rev_key);
 	}
-	if (rb && rb->pairs && rb->keys && rb->vals && bes)
+	if (rb && rb->pairs && rb->keys && rb->vals)
 		ret = map_scan(in->fd[IM_VIPS], sizeof(struct vip_key), sizeof(struct vip_meta),
 			       rev_vip, rb);
 	if (!ret)
-		ret = backends_read(in, bes);
+		ret = backends_get(in, &bes);
 	if (!ret) {
 		rev_pairs(rb, bes);
 		ret = rev_merge(rb);
@@ -1177,13 +1189,48 @@ int op_reverse_sync(struct inst *in)
 	return ret;
 }
 
-/* One change of health: the backend takes it unless it is free, of another VIP, set by hand,
- * or already so. A backend found down loses any slowstart under way.
+/* Backends ids[0..n) of one VIP changed together, each by change(be, i, arg) (false: not this
+ * one): every changed entry written, then one table rebuild; a failure puts back every one
+ * written. took[i] says which changed; how many did, or -errno (then none did).
  */
-static bool health_apply(struct backend *be, __u32 vip_id, const struct health_change *c)
+static int backends_change(struct inst *in, const struct vip_meta *meta, const __u32 *ids, int n,
+			   bool (*change)(struct backend *be, int i, const void *arg),
+			   const void *arg, bool *took)
 {
-	if (be->state == LIMPET_BE_FREE || be->vip_id != vip_id || be->health == c->health ||
-	    be->health_mode != LIMPET_HM_AUTO)
+	struct backend *bes = NULL, be;
+	int i, changed = 0, ret = backends_get(in, &bes);
+
+	memset(took, 0, n * sizeof(*took));
+	for (i = 0; i < n && !ret; i++) {
+		if (ids[i] >= LIMPET_MAX_BACKENDS)
+			continue;
+		be = bes[ids[i]];
+		if (be.state == LIMPET_BE_FREE || be.vip_id != meta->vip_id || !change(&be, i, arg))
+			continue;
+		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &be, BPF_ANY))
+			ret = -errno;
+		else
+			changed += took[i] = true;
+	}
+	if (!ret && changed)
+		ret = op_table_rebuild(in, meta);
+	for (i = 0; ret && i < n; i++) { /* as they were: the table still matches them */
+		if (took[i])
+			bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &bes[ids[i]], BPF_ANY);
+		took[i] = false;
+	}
+	free(bes);
+	return ret ? ret : changed;
+}
+
+/* One change of health: taken unless the backend is set by hand or already so. A backend found
+ * down loses any slowstart under way.
+ */
+static bool health_apply(struct backend *be, int i, const void *arg)
+{
+	const struct health_change *c = (const struct health_change *)arg + i;
+
+	if (be->health == c->health || be->health_mode != LIMPET_HM_AUTO)
 		return false;
 	be->health = c->health;
 	if (c->health == LIMPET_HEALTH_DOWN)
@@ -1196,36 +1243,24 @@ static bool health_apply(struct backend *be, __u32 vip_id, const struct health_c
 int op_backends_health_set(struct inst *in, const struct vip_meta *meta, struct health_change *hc,
 			   int n)
 {
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
-	__u32 *down = calloc(n > 0 ? n : 1, sizeof(*down));
-	int i, changed = 0, ndown = 0, ret = bes && down ? backends_read(in, bes) : -ENOMEM;
+	__u32 *ids = calloc(n > 0 ? n : 1, sizeof(*ids)), ndown = 0;
+	bool *took = calloc(n > 0 ? n : 1, sizeof(*took));
+	int i, ret = ids && took ? 0 : -ENOMEM;
 
-	for (i = 0; i < n && !ret; i++) {
-		hc[i].changed = false;
-		be = bes[hc[i].id % LIMPET_MAX_BACKENDS];
-		if (hc[i].id >= LIMPET_MAX_BACKENDS || !health_apply(&be, meta->vip_id, &hc[i]))
-			continue;
-		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &hc[i].id, &be, BPF_ANY)) {
-			ret = -errno;
-			break;
-		}
-		hc[i].changed = true;
-		changed++;
-		if (hc[i].health == LIMPET_HEALTH_DOWN)
-			down[ndown++] = hc[i].id;
+	for (i = 0; i < n && !ret; i++)
+		ids[i] = hc[i].id;
+	if (!ret)
+		ret = backends_change(in, meta, ids, n, health_apply, hc, took);
+	for (i = 0; i < n; i++) {
+		hc[i].changed = took && took[i];
+		if (hc[i].changed && hc[i].health == LIMPET_HEALTH_DOWN)
+			ids[ndown++] = hc[i].id; /* ids now lists the downed ones */
 	}
-	if (!ret && changed)
-		ret = op_table_rebuild(in, meta);
-	for (i = 0; ret && i < n; i++) { /* as they were: the table still matches them */
-		if (hc[i].changed)
-			bpf_map_update_elem(in->fd[IM_BACKENDS], &hc[i].id, &bes[hc[i].id], BPF_ANY);
-		hc[i].changed = false;
-	}
-	if (!ret && ndown)
-		affinity_flush_ids(in, meta->vip_id, down, ndown);
-	free(bes);
-	free(down);
-	return ret ? ret : changed;
+	if (ret > 0 && ndown)
+		affinity_flush_ids(in, meta->vip_id, ids, ndown);
+	free(ids);
+	free(took);
+	return ret;
 }
 
 /* limpetctl backend health VIP BACKEND up|down|auto: set by hand, or back to the checks. */
@@ -1287,8 +1322,7 @@ int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct chec
 	}
 	if (cs->type != LIMPET_CHECK_NONE)
 		return 0;
-	bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
-	ret = bes ? backends_read(in, bes) : -ENOMEM;
+	ret = backends_get(in, &bes);
 	for (id = 0; !ret && id < LIMPET_MAX_BACKENDS; id++) {
 		be = bes[id];
 		if (be.state == LIMPET_BE_FREE || be.vip_id != meta.vip_id ||
@@ -1307,8 +1341,8 @@ int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct chec
 /* Whether every active backend of the VIP is down (its table then holds them all: fail-open). */
 bool vip_all_down(struct inst *in, const struct vip_meta *meta)
 {
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes));
-	int active = 0, down = 0, ret = bes ? backends_read(in, bes) : -ENOMEM;
+	struct backend *bes = NULL;
+	int active = 0, down = 0, ret = backends_get(in, &bes);
 
 	for (__u32 id = 0; !ret && id < LIMPET_MAX_BACKENDS; id++) {
 		if (bes[id].state != LIMPET_BE_ACTIVE || bes[id].vip_id != meta->vip_id)
@@ -1321,33 +1355,24 @@ bool vip_all_down(struct inst *in, const struct vip_meta *meta)
 }
 
 /* Slowstart: the share (1-99 %, 0 = all) of its table slots a backend back up has so far. */
+static bool ramp_apply(struct backend *be, int i, const void *arg)
+{
+	const __u16 pct = ((const __u16 *)arg)[i];
+
+	if (be->ramp_pct == pct)
+		return false;
+	be->ramp_pct = pct;
+	return true;
+}
+
 int op_backends_ramp(struct inst *in, const struct vip_meta *meta, const __u32 *ids,
 		     const __u16 *pcts, int n)
 {
-	struct backend *bes = malloc(LIMPET_MAX_BACKENDS * sizeof(*bes)), be;
-	bool *wrote = calloc(n > 0 ? n : 1, sizeof(*wrote));
-	int i, changed = 0, ret = bes && wrote ? backends_read(in, bes) : -ENOMEM;
+	bool *took = calloc(n > 0 ? n : 1, sizeof(*took));
+	int ret = took ? backends_change(in, meta, ids, n, ramp_apply, pcts, took) : -ENOMEM;
 
-	for (i = 0; i < n && !ret; i++) {
-		if (ids[i] >= LIMPET_MAX_BACKENDS)
-			continue;
-		be = bes[ids[i]];
-		if (be.state == LIMPET_BE_FREE || be.vip_id != meta->vip_id || be.ramp_pct == pcts[i])
-			continue;
-		be.ramp_pct = pcts[i];
-		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &be, BPF_ANY))
-			ret = -errno;
-		else
-			changed += wrote[i] = true;
-	}
-	if (!ret && changed)
-		ret = op_table_rebuild(in, meta);
-	for (i = 0; ret && wrote && i < n; i++) /* as they were: the table still matches them */
-		if (wrote[i])
-			bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &bes[ids[i]], BPF_ANY);
-	free(bes);
-	free(wrote);
-	return ret ? ret : changed;
+	free(took);
+	return ret;
 }
 
 int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u16 pct)
