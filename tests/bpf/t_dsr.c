@@ -96,6 +96,14 @@ static void dsr_setup(void)
 	}
 }
 
+/* DVIP4 as dsr_setup made it (ipip, 10.2.0.1 and .2), for the tests after one that changed it. */
+static void dsr_vip4_reset(void)
+{
+	dsr_vip(DVIP4, LIMPET_MODE_IPIP, NULL);
+	backend(DVIP4, "10.2.0.1");
+	backend(DVIP4, "10.2.0.2");
+}
+
 size_t ipip_frame(const unsigned char *in_pkt, size_t in_len, size_t l2, int v6, const char *src,
 		  const char *const *dst, int n, const unsigned char *dmac, const unsigned char *smac,
 		  unsigned char *out)
@@ -711,9 +719,7 @@ void test_dsr_second_chance(void **state)
 		run_if(pkt, len, &r, din);
 		assert_int_equal(r.len, len + 20);
 	}
-	dsr_vip(DVIP4, LIMPET_MODE_IPIP, NULL); /* as the other tests expect it */
-	backend(DVIP4, "10.2.0.1");
-	backend(DVIP4, "10.2.0.2");
+	dsr_vip4_reset();
 }
 
 /* A VIP's table, both halves for ipip (owners, then each slot's previous owner); m filled. */
@@ -769,7 +775,113 @@ void test_dsr_second_chance_batch(void **state)
 	assert_true(moved > m / 3 && kept > m / 3);
 	free(before);
 	free(after);
-	dsr_vip(DVIP4, LIMPET_MODE_IPIP, NULL); /* as the other tests expect it */
-	backend(DVIP4, "10.2.0.1");
-	backend(DVIP4, "10.2.0.2");
+	dsr_vip4_reset();
+}
+
+/* VIP spec's backend at address a: its id. */
+static __u32 be_id(const char *spec, const char *a)
+{
+	struct backend *bes = NULL;
+	struct vip_meta meta;
+	struct vip_key k;
+	struct in_addr ia;
+	__u32 id;
+
+	must(vip_parse(spec, &k, err, sizeof(err)));
+	assert_int_equal(op_vip_find(&in, &k, &meta), 0);
+	assert_int_equal(inet_pton(AF_INET, a, &ia), 1);
+	assert_int_equal(backends_get(&in, &bes), 0);
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
+		if (bes[id].state != LIMPET_BE_FREE && bes[id].vip_id == meta.vip_id &&
+		    bes[id].addr[0] == ia.s_addr)
+			break;
+	free(bes);
+	assert_true(id < LIMPET_MAX_BACKENDS);
+	return id;
+}
+
+/* A file that drains one backend, deletes another and adds two (a replacement, as apply makes
+ * it): one change, so every slot that changed hands names the owner it had before the file if
+ * that one still serves — in steps, a drained backend's slot passed on to a survivor and then
+ * to a new backend would name the survivor, which never had its connections. The new backends
+ * take ids no backend of the change held.
+ */
+void test_dsr_second_chance_edit(void **state)
+{
+	const struct be_new bn[] = { { "10.2.0.4", 1, LIMPET_BE_ACTIVE },
+				     { "10.2.0.5", 1, LIMPET_BE_ACTIVE } };
+	__u32 m, *before, *after, s, id1, id2, id3, from1 = 0, from3 = 0;
+	struct be_edit ed[2];
+	struct vip_key k;
+
+	(void)state;
+	dsr_setup();
+	backend(DVIP4, "10.2.0.3");
+	id1 = be_id(DVIP4, "10.2.0.1");
+	id2 = be_id(DVIP4, "10.2.0.2");
+	id3 = be_id(DVIP4, "10.2.0.3");
+	before = vip_table(DVIP4, &m);
+	ed[0] = (struct be_edit){ id1, 1, LIMPET_BE_DRAINING };
+	ed[1] = (struct be_edit){ id2, 0, LIMPET_BE_FREE };
+	must(vip_parse(DVIP4, &k, err, sizeof(err)));
+	must(op_backends_edit(&in, &k, ed, 2, bn, 2, err, sizeof(err)));
+	assert_true(be_id(DVIP4, "10.2.0.4") != id2 && be_id(DVIP4, "10.2.0.5") != id2);
+	after = vip_table(DVIP4, &m);
+	for (s = 0; s < m; s++) {
+		assert_true(after[s] != id1 && after[s] != id2); /* drained, deleted: no new client */
+		assert_true(after[m + s] != id2);                 /* nor a second chance */
+		if (after[s] == before[s])
+			continue;
+		if (before[s] == id1 || before[s] == id3) /* the drained one's, the survivor's */
+			assert_int_equal(after[m + s], before[s]);
+		from1 += before[s] == id1; /* every slot of the drained one moved */
+		from3 += before[s] == id3; /* some of the survivor's went to the new ones */
+	}
+	assert_true(from1 > m / 4 && from3 > m / 10);
+	free(before);
+	free(after);
+	dsr_vip4_reset();
+}
+
+/* An instance full to its last backend slot takes a replacement in one change: the new backend
+ * reuses the id of the one leaving (a file of 4,096 backends that swaps one needs no 4,097th).
+ */
+void test_backends_edit_full(void **state)
+{
+	struct backend *bes = NULL;
+	struct be_new *bn = calloc(LIMPET_MAX_BACKENDS, sizeof(*bn));
+	char (*spec)[32] = calloc(LIMPET_MAX_BACKENDS, sizeof(*spec));
+	struct vip_opts o = { .policy = LIMPET_POLICY_IP_HASH, .table_size = LIMPET_MAGLEV_M_MAX,
+			      .mode = LIMPET_MODE_IPIP };
+	__u32 used = 0, id, gone;
+	struct be_edit ed;
+	struct vip_key k;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(bn);
+	assert_non_null(spec);
+	must(vip_parse("10.200.9.9:0/udp", &k, err, sizeof(err)));
+	must(op_vip_add(&in, &k, &o, err, sizeof(err)));
+	assert_int_equal(backends_get(&in, &bes), 0);
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
+		used += bes[id].state != LIMPET_BE_FREE;
+	free(bes);
+	for (; used + n < LIMPET_MAX_BACKENDS; n++) {
+		snprintf(spec[n], sizeof(spec[n]), "10.60.%d.%d", n / 250, n % 250 + 1);
+		bn[n] = (struct be_new){ spec[n], 1, LIMPET_BE_ACTIVE };
+	}
+	must(op_backends_add(&in, &k, bn, n, err, sizeof(err)));
+	snprintf(spec[0], sizeof(spec[0]), "10.61.0.1");
+	bn[0] = (struct be_new){ spec[0], 1, LIMPET_BE_ACTIVE };
+	/* one more is refused, and changes nothing */
+	assert_int_equal(op_backends_add(&in, &k, bn, 1, err, sizeof(err)), -ENOSPC);
+	assert_non_null(strstr(err, "too many backends in this instance"));
+	gone = be_id("10.200.9.9:0/udp", "10.60.0.7");
+	ed = (struct be_edit){ gone, 0, LIMPET_BE_FREE };
+	must(op_backends_edit(&in, &k, &ed, 1, bn, 1, err, sizeof(err)));
+	assert_int_equal(be_id("10.200.9.9:0/udp", "10.61.0.1"), gone);
+	must(op_vip_del(&in, &k, err, sizeof(err)));
+	free(bn);
+	free(spec);
 }

@@ -472,6 +472,8 @@ int main(void)
 		cmocka_unit_test_setup(test_dsr_flow_state, fresh),
 		cmocka_unit_test_setup(test_dsr_second_chance, fresh),
 		cmocka_unit_test_setup(test_dsr_second_chance_batch, fresh),
+		cmocka_unit_test_setup(test_dsr_second_chance_edit, fresh),
+		cmocka_unit_test_setup(test_backends_edit_full, fresh),
 	};
 
 	return cmocka_run_group_tests_name("packet", tests, setup, teardown);

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # Three limpet hosts behind an ECMP router, announced with BIRD (BGP + BFD): VIPs announced and
 # withdrawn as their health says; downloads and idle server-push sessions over ipip (and l2dsr)
-# carry on byte for byte when a limpet host's link goes down; then a backend is added while
-# connections are open and another host fails — the backend decap's second chance keeps them.
+# carry on byte for byte when a limpet host's link goes down; then a backend is replaced (one
+# drained, one added, in one reload) while connections are open and another host fails — the
+# backend decap's second chance keeps them, the drained one's too.
 #
 #   cli ── router (sw: BIRD, ECMP, bridge br0) ── h1 h2 h3 (BIRD + limpet run, ipip/l2dsr)
 #                                            └── be1..be4 (nginx, push servers, limpet decap)
@@ -266,18 +267,27 @@ check "6 IPv6 (IP6IP6) downloads across the failure: byte-exact ($k)" [ "$k" -eq
 check "30 idle sessions: the server's push after the failure answered by the same backend ($(pushed 9000))" \
 	[ "$(pushed 9000)" -eq 30 ]
 
-# Phase 2: host 2 back; a backend is added while connections are open, then host 3 fails.
+# Phase 2: host 2 back; be1 replaced by be4 (drained and added by one reload: one change, so
+# every slot that moved names the owner it had before) while connections are open, then host 3
+# fails. A connection of be1's whose slot went to be2 and then to be4 in two changes would be
+# handed to be2, which never had it.
 ip -n "$TB-h2" link set eth0 up
 check "host 2 back: 3 paths again" wait_paths $VIP 3 20
 sessions 9001 60 || not_ok "push sessions opened"
 downloads ipip2 "http://$VIP/big.bin" 12 15
 sleep 1
 for n in 1 2 3; do
-	for v in $VIP:80 $VIP:9001; do echo "backend add $v/tcp $(tb_backend4 4)"; done >>"$TB_DIR/h$n.conf"
+	for v in $VIP:80 $VIP:9001; do
+		printf 'backend add %s/tcp %s\nbackend drain %s/tcp %s\n' $v "$(tb_backend4 4)" $v "$(tb_backend4 1)"
+	done >>"$TB_DIR/h$n.conf"
 	kill -HUP "$(cat "/run/limpet/$(hn $n).run")"
 done
+replaced() { # LOG: the reload's changes are in it (the drain is told before the add)
+	wait_grep "$1" "backend add $VIP:9001/tcp $(tb_backend4 4)" 5 &&
+		grep -q "backend drain $VIP:9001/tcp $(tb_backend4 1)" "$1"
+}
 for n in 1 2 3; do
-	check "host $n: backend 4 added (SIGHUP)" wait_grep "$TB_DIR/h$n.log" "backend add $VIP:9001/tcp $(tb_backend4 4)" 5
+	check "host $n: backend 4 added, 1 drained (SIGHUP)" replaced "$TB_DIR/h$n.log"
 done
 sleep 1
 f3=$(flows_on 3)
@@ -285,8 +295,8 @@ ms=$(host_down 3)
 check "host 3 ($f3 flows) down: the router dropped its path in $ms ms" [ "$(paths $VIP)" -eq 2 ]
 settle 9001
 k=$(exact ipip2 12 15)
-check "15 downloads across a backend add and a host failure: byte-exact ($k)" [ "$k" -eq 15 ]
-check "60 idle sessions across a backend add and a host failure: push answered by the same backend ($(pushed 9001))" \
+check "15 downloads across a backend replaced and a host failure: byte-exact ($k)" [ "$k" -eq 15 ]
+check "60 idle sessions across a backend replaced and a host failure: push answered by the same backend ($(pushed 9001), $(awk '$3 == "be1"' "$TB_DIR/push9001.out" | wc -l) on the drained be1)" \
 	[ "$(pushed 9001)" -eq 60 ]
 st=$(nsenter --net="/run/netns/$TB-be4" "$TB_BUILD/limpet" -j -i "${TB}be4" decap stats)
 sc=$(jget "$st" "sum(x['packets'] for x in d['reasons'] if x['reason'] in ('second_tx', 'second_neigh'))")

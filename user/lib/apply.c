@@ -162,41 +162,87 @@ static const char *be_spec(const struct vip_key *k, const struct backend *be, ch
 	return buf;
 }
 
-/* A backend both the file and the instance have: its weight and draining as the file says. */
-static int apply_backend_same(struct inst *in, const struct vip_key *k, const struct cfg_backend *b,
-			      const struct backend *be, cfg_log_fn log, void *ctx, char *err,
-			      size_t errlen)
+/* What VIP k's backends (bes, by id) need to become the file's: an edit for each it has that
+ * the file changes or does not name, in ed, with the file's line for it in eof (NULL: it goes);
+ * seen marks the file's backends it has.
+ */
+static int apply_backends_diff(const struct cfg *c, const struct vip_key *k, __u32 vip_id,
+			       const struct backend *bes, bool *seen, struct be_edit *ed,
+			       const struct cfg_backend **eof)
 {
-	__u8 want = b->drain ? LIMPET_BE_DRAINING : LIMPET_BE_ACTIVE;
-	char vs[80];
-	int ret = 0;
+	int ne = 0, j;
 
-	vip_str(k, vs, sizeof(vs));
-	if (be->weight != b->weight) {
-		ret = op_backend_weight(in, k, b->spec, b->weight, err, errlen);
-		if (!ret)
-			say(log, ctx, "backend weight %s %s %u", vs, b->spec, b->weight);
+	for (__u32 id = 0; id < LIMPET_MAX_BACKENDS; id++) {
+		const struct backend *be = &bes[id];
+		__u8 want = LIMPET_BE_FREE;
+		__u32 weight = be->weight;
+
+		if (be->state == LIMPET_BE_FREE || be->vip_id != vip_id)
+			continue;
+		for (j = 0; j < c->nbes; j++)
+			if (!memcmp(&c->bes[j].k, k, sizeof(*k)) && c->bes[j].port == be->port &&
+			    c->bes[j].family == be->family && !memcmp(c->bes[j].addr, be->addr, 16))
+				break;
+		if (j < c->nbes) {
+			seen[j] = true;
+			want = c->bes[j].drain ? LIMPET_BE_DRAINING : LIMPET_BE_ACTIVE;
+			weight = c->bes[j].weight;
+		}
+		if (want == be->state && weight == be->weight)
+			continue;
+		eof[ne] = j < c->nbes ? &c->bes[j] : NULL;
+		ed[ne++] = (struct be_edit){ id, weight, want };
 	}
-	if (!ret && be->state != want) {
-		ret = op_backend_set_state(in, k, b->spec, want, err, errlen);
-		if (!ret)
-			say(log, ctx, "backend %s %s %s", b->drain ? "drain" : "undrain", vs, b->spec);
-	}
-	return ret;
+	return ne;
 }
 
-/* The file's backends of VIP k that the instance lacks (not seen), added together: one table
- * rebuild for the VIP, not one per backend.
- */
-static int apply_backends_new(struct inst *in, const struct cfg *c, const struct vip_key *k,
-			      const bool *seen, cfg_log_fn log, void *ctx, char *err, size_t errlen)
+/* Each change of VIP k's backends as apply prints it: edits in id order, then the new ones. */
+static void apply_backends_say(const struct vip_key *k, const struct backend *bes,
+			       const struct be_edit *ed, const struct cfg_backend *const *eof, int ne,
+			       const struct cfg_backend *const *of, int n, cfg_log_fn log, void *ctx)
 {
-	struct be_new *bn = calloc(c->nbes ? c->nbes : 1, sizeof(*bn));
-	const struct cfg_backend **of = calloc(c->nbes ? c->nbes : 1, sizeof(*of));
-	int i, n = 0, ret = bn && of ? 0 : -ENOMEM;
-	char vs[80];
+	const struct backend *be;
+	char vs[80], bs[80];
+	int i;
 
 	vip_str(k, vs, sizeof(vs));
+	for (i = 0; i < ne; i++) {
+		be = &bes[ed[i].id];
+		if (!eof[i]) {
+			say(log, ctx, "backend del %s %s", vs, be_spec(k, be, bs, sizeof(bs)));
+			continue;
+		}
+		if (ed[i].weight != be->weight)
+			say(log, ctx, "backend weight %s %s %u", vs, eof[i]->spec, ed[i].weight);
+		if (ed[i].state != be->state)
+			say(log, ctx, "backend %s %s %s", eof[i]->drain ? "drain" : "undrain", vs,
+			    eof[i]->spec);
+	}
+	for (i = 0; i < n; i++) {
+		say(log, ctx, "backend add %s %s weight %u", vs, of[i]->spec, of[i]->weight);
+		if (of[i]->drain)
+			say(log, ctx, "backend drain %s %s", vs, of[i]->spec);
+	}
+}
+
+/* VIP k (vip_id) as the file has it: the backends it does not name go, its new ones come, the
+ * others take its weights and drain states — as one change (op_backends_edit: one table rebuild,
+ * and an ipip VIP's second chance names the owners from before the file).
+ */
+static int apply_backends(struct inst *in, const struct cfg *c, const struct vip_key *k,
+			  __u32 vip_id, cfg_log_fn log, void *ctx, char *err, size_t errlen)
+{
+	int nb = c->nbes ? c->nbes : 1, ne = 0, n = 0, i, ret;
+	struct be_edit *ed = calloc(LIMPET_MAX_BACKENDS, sizeof(*ed));
+	const struct cfg_backend **eof = calloc(LIMPET_MAX_BACKENDS, sizeof(*eof));
+	struct be_new *bn = calloc(nb, sizeof(*bn));
+	const struct cfg_backend **of = calloc(nb, sizeof(*of));
+	bool *seen = calloc(nb, sizeof(*seen));
+	struct backend *bes = NULL;
+
+	ret = ed && eof && bn && of && seen ? backends_get(in, &bes) : -ENOMEM;
+	if (!ret)
+		ne = apply_backends_diff(c, k, vip_id, bes, seen, ed, eof);
 	for (i = 0; i < c->nbes && !ret; i++) {
 		if (seen[i] || memcmp(&c->bes[i].k, k, sizeof(*k)))
 			continue;
@@ -204,49 +250,17 @@ static int apply_backends_new(struct inst *in, const struct cfg *c, const struct
 		bn[n++] = (struct be_new){ c->bes[i].spec, c->bes[i].weight,
 					   c->bes[i].drain ? LIMPET_BE_DRAINING : LIMPET_BE_ACTIVE };
 	}
-	if (!ret && n)
-		ret = op_backends_add(in, k, bn, n, err, errlen);
-	for (i = 0; i < n && !ret; i++) {
-		say(log, ctx, "backend add %s %s weight %u", vs, of[i]->spec, of[i]->weight);
-		if (of[i]->drain)
-			say(log, ctx, "backend drain %s %s", vs, of[i]->spec);
-	}
+	if (!ret && (ne || n))
+		ret = op_backends_edit(in, k, ed, ne, bn, n, err, errlen);
+	if (!ret)
+		apply_backends_say(k, bes, ed, eof, ne, of, n, log, ctx);
+	free(bes);
+	free(ed);
+	free(eof);
 	free(bn);
 	free(of);
+	free(seen);
 	return ret;
-}
-
-/* Backends of VIP k (vip_id) that the file does not name go; the file's come or change. */
-static int apply_backends(struct inst *in, const struct cfg *c, const struct vip_key *k,
-			  __u32 vip_id, cfg_log_fn log, void *ctx, char *err, size_t errlen)
-{
-	struct backend *bes = NULL, be;
-	bool seen[LIMPET_MAX_BACKENDS] = { false };
-	int ret = backends_get(in, &bes), j;
-	char vs[80], bs[80];
-	__u32 id;
-
-	vip_str(k, vs, sizeof(vs));
-	for (id = 0; id < LIMPET_MAX_BACKENDS && !ret; id++) {
-		be = bes[id];
-		if (be.state == LIMPET_BE_FREE || be.vip_id != vip_id)
-			continue;
-		for (j = 0; j < c->nbes; j++)
-			if (!memcmp(&c->bes[j].k, k, sizeof(*k)) && c->bes[j].port == be.port &&
-			    c->bes[j].family == be.family && !memcmp(c->bes[j].addr, be.addr, 16))
-				break;
-		if (j < c->nbes) {
-			seen[j] = true;
-			ret = apply_backend_same(in, k, &c->bes[j], &be, log, ctx, err, errlen);
-			continue;
-		}
-		be_spec(k, &be, bs, sizeof(bs));
-		ret = op_backend_set_state(in, k, bs, LIMPET_BE_FREE, err, errlen);
-		if (!ret)
-			say(log, ctx, "backend del %s %s", vs, bs);
-	}
-	free(bes);
-	return ret ? ret : apply_backends_new(in, c, k, seen, log, ctx, err, errlen);
 }
 
 /* One VIP of the file: kept (its backends, ids, affinities and flows with it), added, or

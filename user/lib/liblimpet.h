@@ -129,12 +129,27 @@ struct be_new {
 	__u8 state;
 };
 /* Add n backends to VIP k at once: all are checked before any is written, and the reverse map
- * and the VIP's table are rebuilt once for all of them (apply adds a VIP's list this way: one
- * rebuild instead of one per backend). Nothing changes on failure; err names the first backend
- * refused.
+ * and the VIP's table are rebuilt once for all of them. Nothing changes on failure; err names
+ * the first backend refused.
  */
 int op_backends_add(struct inst *in, const struct vip_key *k, const struct be_new *bn, int n,
 		    char *err, size_t errlen);
+/* A change to one of a VIP's backends: its id (as backends_get has it), new weight and state
+ * (active, draining, or FREE: it goes).
+ */
+struct be_edit {
+	__u32 id;
+	__u32 weight;
+	__u8 state;
+};
+/* ne edits and n new backends of VIP k as one change (apply makes each VIP's so): all checked
+ * before any is written, then one reverse map sync and one table rebuild, so an ipip VIP's slots
+ * that moved name the owners they had before it (second chance, design §4.3) — in steps, a slot
+ * passed on twice would name a backend that never had its connections. A new backend takes no
+ * id freed by the same change while another is free. Nothing changes on failure.
+ */
+int op_backends_edit(struct inst *in, const struct vip_key *k, const struct be_edit *ed, int ne,
+		     const struct be_new *bn, int n, char *err, size_t errlen);
 /* Every backend slot by id (LIMPET_MAX_BACKENDS of them; a free one has state FREE), in one
  * batch; 0 or -errno.
  */

@@ -790,14 +790,33 @@ static const char *batch_what(const struct be_new *bn, int n, char *buf, size_t 
 	return buf;
 }
 
-/* Check new backends of one VIP against the instance's (bes, by id) and each other, and give
- * each a free id (ids), filling its slot in bes; -errno with err naming the first that fails.
+/* A free id for a new backend: a free slot, else (with the instance full) one of the backends
+ * leaving in the same change, so a replacement never needs more room than the end result.
+ */
+static int backend_free_id(const struct backend *bes, bool *leaving)
+{
+	__u32 id;
+
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
+		if (bes[id].state == LIMPET_BE_FREE)
+			return id;
+	for (id = 0; leaving && id < LIMPET_MAX_BACKENDS; id++)
+		if (leaving[id]) {
+			leaving[id] = false;
+			return id;
+		}
+	return -ENOSPC;
+}
+
+/* Check new backends of one VIP against the instance's (bes, by id; those marked in leaving
+ * go in the same change) and each other, and give each an id (ids), filling its slot in bes;
+ * -errno with err naming the first that fails.
  */
 static int backends_plan(const struct vip_key *k, const struct vip_meta *meta,
-			 struct backend *bes, const struct be_new *bn, int n, __u32 *ids,
-			 char *err, size_t errlen)
+			 struct backend *bes, bool *leaving, const struct be_new *bn, int n,
+			 __u32 *ids, char *err, size_t errlen)
 {
-	__u32 count = 0, limit = maglev_backends_max(meta->maglev_m), next = 0, id;
+	__u32 count = 0, limit = maglev_backends_max(meta->maglev_m), id;
 	struct l_addr a;
 	__be16 port;
 	char vs[80];
@@ -805,7 +824,8 @@ static int backends_plan(const struct vip_key *k, const struct vip_meta *meta,
 
 	vip_str(k, vs, sizeof(vs));
 	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
-		count += bes[id].state != LIMPET_BE_FREE && bes[id].vip_id == meta->vip_id;
+		count += bes[id].state != LIMPET_BE_FREE && bes[id].vip_id == meta->vip_id &&
+			 !(leaving && leaving[id]);
 	for (i = 0; i < n; i++) {
 		ret = backend_resolve(k, meta->mode, bn[i].spec, "add", &a, &port, err, errlen);
 		if (ret)
@@ -816,7 +836,8 @@ static int backends_plan(const struct vip_key *k, const struct vip_meta *meta,
 				 mode_names[meta->mode]);
 			return -EINVAL;
 		}
-		if (backend_index(bes, meta->vip_id, &a, port) >= 0) {
+		ret = backend_index(bes, meta->vip_id, &a, port);
+		if (ret >= 0 && !(leaving && leaving[ret])) {
 			snprintf(err, errlen, "add backend %s to vip %s: backend already exists",
 				 bn[i].spec, vs);
 			return -EEXIST;
@@ -826,78 +847,188 @@ static int backends_plan(const struct vip_key *k, const struct vip_meta *meta,
 				 "%u allows %u)", bn[i].spec, vs, meta->maglev_m, limit);
 			return -ENOSPC;
 		}
-		while (next < LIMPET_MAX_BACKENDS && bes[next].state != LIMPET_BE_FREE)
-			next++;
-		if (next == LIMPET_MAX_BACKENDS) {
+		ret = backend_free_id(bes, leaving);
+		if (ret < 0) {
 			snprintf(err, errlen, "add backend %s to vip %s: too many backends in this "
 				 "instance (limit %d)", bn[i].spec, vs, LIMPET_MAX_BACKENDS);
-			return -ENOSPC;
+			return ret;
 		}
-		ids[i] = next;
-		bes[next] = (struct backend){ .port = port, .family = a.family, .state = bn[i].state,
-					      .weight = bn[i].weight, .vip_id = meta->vip_id };
-		memcpy(bes[next].addr, a.a, 16);
+		ids[i] = ret;
+		bes[ret] = (struct backend){ .port = port, .family = a.family, .state = bn[i].state,
+					     .weight = bn[i].weight, .vip_id = meta->vip_id };
+		memcpy(bes[ret].addr, a.a, 16);
 	}
 	return 0;
 }
 
-/* Write the planned backends, then the reverse map and the VIP's table once for all of them;
- * a failure takes every one of them out again.
+/* Whether slot id holds another backend in nb than in ob: one that comes (e < 0: in nb only
+ * or in place of ob's) or goes (e > 0: in ob only or replaced).
  */
-static int backends_write(struct inst *in, const struct vip_meta *meta,
-			  const struct backend *bes, const __u32 *ids, int n)
+static bool backend_swapped(const struct backend *ob, const struct backend *nb, __u32 id, int e)
 {
-	static const struct backend none;
-	int i, w = 0, ret = 0;
+	const struct backend *a = &ob[id], *b = &nb[id];
 
-	for (i = 0; i < n && !ret; i++)
-		ret = percpu_zero(in->fd[IM_BACKEND_STATS], ids[i], sizeof(struct limpet_stats));
-	if (!ret)
-		affinity_flush_ids(in, meta->vip_id, ids, n);
+	if ((e < 0 ? a : b)->state == LIMPET_BE_FREE)
+		return (e < 0 ? b : a)->state != LIMPET_BE_FREE;
+	return (e < 0 ? b : a)->state != LIMPET_BE_FREE &&
+	       (a->family != b->family || a->port != b->port || memcmp(a->addr, b->addr, 16));
+}
+
+/* The ids among ids[0..n) whose backend comes (e < 0) or goes (e > 0): their affinities go
+ * (a new backend's id may be named by an old one's); those that come start at zero counters.
+ */
+static int backends_fresh(struct inst *in, const struct vip_meta *meta,
+			  const struct backend *ob, const struct backend *nb, const __u32 *ids,
+			  int n, int e)
+{
+	__u32 *f = calloc(n > 0 ? n : 1, sizeof(*f));
+	int i, nf = 0, ret = f ? 0 : -ENOMEM;
+
+	for (i = 0; i < n && !ret; i++) {
+		if (!backend_swapped(ob, nb, ids[i], e))
+			continue;
+		f[nf++] = ids[i];
+		if (e < 0)
+			ret = percpu_zero(in->fd[IM_BACKEND_STATS], ids[i], sizeof(struct limpet_stats));
+	}
+	if (!ret && nf)
+		affinity_flush_ids(in, meta->vip_id, f, nf);
+	free(f);
+	return ret < 0 ? ret : nf;
+}
+
+/* One change to a VIP's backends: slots ids[0..n) written as nb has them (ob: as they are),
+ * then the reverse map (when a backend came or went) and the VIP's table, once for all — so an
+ * ipip VIP's moved slots name the owners they had before the change (design §4.3). A failure
+ * puts every slot back as ob has it.
+ */
+static int backends_commit(struct inst *in, const struct vip_meta *meta,
+			   const struct backend *ob, const struct backend *nb, const __u32 *ids,
+			   int n)
+{
+	int i, w = 0, comes = backends_fresh(in, meta, ob, nb, ids, n, -1), goes = 0, ret = 0;
+
+	for (i = 0; i < n; i++)
+		goes += backend_swapped(ob, nb, ids[i], 1);
+	ret = comes < 0 ? comes : 0;
 	for (; w < n && !ret; w++)
-		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[w], &bes[ids[w]], BPF_ANY))
+		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[w], &nb[ids[w]], BPF_ANY))
 			ret = -errno;
 	/* replies must find their VIP before the table sends the first client */
-	if (!ret && !(ret = op_reverse_sync(in)))
+	if (!ret && (comes || goes))
+		ret = op_reverse_sync(in);
+	if (!ret)
 		ret = op_table_rebuild(in, meta);
 	if (ret && w) {
 		for (i = 0; i < w; i++)
-			bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &none, BPF_ANY);
-		op_reverse_sync(in);
+			bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &ob[ids[i]], BPF_ANY);
+		if (comes || goes)
+			op_reverse_sync(in);
 	}
+	if (!ret && goes) /* after: a client may still have named it until the table changed */
+		backends_fresh(in, meta, ob, nb, ids, n, 1);
 	return ret;
+}
+
+/* The instance's backends twice: as they are (*ob) and a copy to change (*nb). */
+static int backends_pair(struct inst *in, struct backend **ob, struct backend **nb)
+{
+	int ret = backends_get(in, ob);
+
+	*nb = ret ? NULL : malloc(LIMPET_MAX_BACKENDS * sizeof(**nb));
+	if (!ret && !*nb)
+		ret = -ENOMEM;
+	if (!ret)
+		memcpy(*nb, *ob, LIMPET_MAX_BACKENDS * sizeof(**nb));
+	return ret;
+}
+
+/* Edits to VIP meta's backends, made in nb: each names one of its backends. The ids edited go to
+ * ids; those whose state is FREE are marked in leaving.
+ */
+static int backends_edit_plan(const char *vs, const struct vip_meta *meta, struct backend *nb,
+			      bool *leaving, const struct be_edit *ed, int ne, __u32 *ids,
+			      char *err, size_t errlen)
+{
+	for (int i = 0; i < ne; i++) {
+		__u32 id = ed[i].id;
+
+		if (id >= LIMPET_MAX_BACKENDS || nb[id].state == LIMPET_BE_FREE ||
+		    nb[id].vip_id != meta->vip_id || leaving[id]) {
+			snprintf(err, errlen, "change backends of vip %s: backend id %u is not one of "
+				 "its backends", vs, id);
+			return -ENOENT;
+		}
+		ids[i] = id;
+		leaving[id] = ed[i].state == LIMPET_BE_FREE;
+		if (!leaving[id]) {
+			nb[id].state = ed[i].state;
+			nb[id].weight = ed[i].weight;
+		}
+	}
+	return 0;
+}
+
+/* err for a failed op_backends_edit that has none yet: "add ... to vip" when it only adds. */
+static int backends_edit_err(int ret, const char *vs, int ne, const struct be_new *bn, int n,
+			     char *err, size_t errlen)
+{
+	char what[80], head[200];
+
+	if (!ret || (*err && ret != -E2BIG))
+		return ret;
+	batch_what(bn, n, what, sizeof(what));
+	if (ne)
+		snprintf(head, sizeof(head), "change the backends of vip %s", vs);
+	else
+		snprintf(head, sizeof(head), "add %s to vip %s", what, vs);
+	if (ret == -ENOENT)
+		snprintf(err, errlen, "%s: vip not found", head);
+	else if (ret == -E2BIG)
+		snprintf(err, errlen, "%s: %s already serves %d VIPs of this protocol (replies are "
+			 "matched to their VIP by it); use another port", head,
+			 n == 1 ? "the endpoint" : "an endpoint", LIMPET_REV_VIPS);
+	else
+		snprintf(err, errlen, "%s: %s", head, strerror(-ret));
+	return ret;
+}
+
+int op_backends_edit(struct inst *in, const struct vip_key *k, const struct be_edit *ed, int ne,
+		     const struct be_new *bn, int n, char *err, size_t errlen)
+{
+	struct backend *ob = NULL, *nb = NULL;
+	__u32 *ids = calloc(ne + n > 0 ? ne + n : 1, sizeof(*ids));
+	bool *leaving = calloc(LIMPET_MAX_BACKENDS, sizeof(*leaving));
+	struct vip_meta meta;
+	char vs[80];
+	int i, ret = ids && leaving ? 0 : -ENOMEM;
+
+	vip_str(k, vs, sizeof(vs));
+	*err = '\0';
+	if (!ret && op_vip_find(in, k, &meta))
+		ret = -ENOENT;
+	if (!ret)
+		ret = backends_pair(in, &ob, &nb);
+	if (!ret)
+		ret = backends_edit_plan(vs, &meta, nb, leaving, ed, ne, ids, err, errlen);
+	if (!ret)
+		ret = backends_plan(k, &meta, nb, leaving, bn, n, ids + ne, err, errlen);
+	for (i = 0; !ret && i < LIMPET_MAX_BACKENDS; i++)
+		if (leaving[i])
+			memset(&nb[i], 0, sizeof(nb[i]));
+	if (!ret)
+		ret = backends_commit(in, &meta, ob, nb, ids, ne + n);
+	free(ob);
+	free(nb);
+	free(ids);
+	free(leaving);
+	return backends_edit_err(ret, vs, ne, bn, n, err, errlen);
 }
 
 int op_backends_add(struct inst *in, const struct vip_key *k, const struct be_new *bn, int n,
 		    char *err, size_t errlen)
 {
-	struct backend *bes = NULL;
-	__u32 *ids = calloc(n > 0 ? n : 1, sizeof(*ids));
-	char vs[80], what[80];
-	struct vip_meta meta;
-	int ret;
-
-	vip_str(k, vs, sizeof(vs));
-	batch_what(bn, n, what, sizeof(what));
-	*err = '\0';
-	if (!ids)
-		ret = -ENOMEM;
-	else if (op_vip_find(in, k, &meta))
-		ret = -ENOENT;
-	else if (!(ret = backends_get(in, &bes)) &&
-		 !(ret = backends_plan(k, &meta, bes, bn, n, ids, err, errlen)))
-		ret = backends_write(in, &meta, bes, ids, n);
-	if (ret == -ENOENT && !*err)
-		snprintf(err, errlen, "add %s to vip %s: vip not found", what, vs);
-	else if (ret == -E2BIG)
-		snprintf(err, errlen, "add %s to vip %s: %s already serves %d VIPs of this "
-			 "protocol (replies are matched to their VIP by it); use another port", what,
-			 vs, n == 1 ? "the endpoint" : "an endpoint", LIMPET_REV_VIPS);
-	else if (ret && !*err)
-		snprintf(err, errlen, "add %s to vip %s: %s", what, vs, strerror(-ret));
-	free(bes);
-	free(ids);
-	return ret;
+	return op_backends_edit(in, k, NULL, 0, bn, n, err, errlen);
 }
 
 int op_backend_add(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
@@ -932,68 +1063,42 @@ static int backend_locate(struct inst *in, const struct vip_key *k, const char *
 	return id;
 }
 
+/* One of VIP k's backends (spec) changed by op_backends_edit: its state (FREE: deleted; < 0:
+ * kept) and weight (0: kept). err says "WHAT backend SPEC of vip VIP: why".
+ */
+static int backend_edit_one(struct inst *in, const struct vip_key *k, const char *spec,
+			    const char *what, int state, __u32 weight, char *err, size_t errlen)
+{
+	struct vip_meta meta;
+	struct be_edit ed;
+	struct backend be;
+	char vs[80];
+	int id, ret;
+
+	id = backend_locate(in, k, spec, what, &meta, &be, err, errlen);
+	if (id < 0)
+		return id;
+	ed = (struct be_edit){ id, weight ? weight : be.weight, state < 0 ? be.state : state };
+	ret = op_backends_edit(in, k, &ed, 1, NULL, 0, err, errlen);
+	if (ret)
+		snprintf(err, errlen, "%s backend %s of vip %s: %s", what, spec,
+			 vip_str(k, vs, sizeof(vs)), strerror(-ret));
+	return ret;
+}
+
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *spec, __u8 state,
 			 char *err, size_t errlen)
 {
 	const char *what = state == LIMPET_BE_FREE ? "delete" :
 			   state == LIMPET_BE_DRAINING ? "drain" : "undrain";
-	struct backend be, old;
-	struct vip_meta meta;
-	char vs[80];
-	int id, ret;
-	__u32 uid;
 
-	vip_str(k, vs, sizeof(vs));
-	id = backend_locate(in, k, spec, what, &meta, &be, err, errlen);
-	if (id < 0)
-		return id;
-	uid = id;
-	old = be;
-	if (state == LIMPET_BE_FREE)
-		memset(&be, 0, sizeof(be));
-	else
-		be.state = state;
-	if (bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &be, BPF_ANY)) {
-		ret = -errno;
-	} else {
-		ret = op_table_rebuild(in, &meta);
-		if (ret)
-			bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &old, BPF_ANY);
-	}
-	if (ret) {
-		snprintf(err, errlen, "%s backend %s of vip %s: %s", what, spec, vs, strerror(-ret));
-		return ret;
-	}
-	if (state == LIMPET_BE_FREE) {
-		op_affinity_flush(in, meta.vip_id, id);
-		op_reverse_sync(in);
-	}
-	return 0;
+	return backend_edit_one(in, k, spec, what, state, 0, err, errlen);
 }
 
 int op_backend_weight(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
 		      char *err, size_t errlen)
 {
-	struct backend be, old;
-	struct vip_meta meta;
-	char vs[80];
-	int id, ret = 0;
-	__u32 uid;
-
-	vip_str(k, vs, sizeof(vs));
-	id = backend_locate(in, k, spec, "weight of", &meta, &be, err, errlen);
-	if (id < 0)
-		return id;
-	uid = id;
-	old = be;
-	be.weight = weight;
-	if (bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &be, BPF_ANY))
-		ret = -errno;
-	else if ((ret = op_table_rebuild(in, &meta)))
-		bpf_map_update_elem(in->fd[IM_BACKENDS], &uid, &old, BPF_ANY);
-	if (ret)
-		snprintf(err, errlen, "weight of backend %s of vip %s: %s", spec, vs, strerror(-ret));
-	return ret;
+	return backend_edit_one(in, k, spec, "weight of", -1, weight, err, errlen);
 }
 
 struct sweep {
@@ -1190,36 +1295,34 @@ int op_reverse_sync(struct inst *in)
 }
 
 /* Backends ids[0..n) of one VIP changed together, each by change(be, i, arg) (false: not this
- * one): every changed entry written, then one table rebuild; a failure puts back every one
- * written. took[i] says which changed; how many did, or -errno (then none did).
+ * one): one change (backends_commit). took[i] says which changed; how many did, or -errno (then
+ * none did).
  */
 static int backends_change(struct inst *in, const struct vip_meta *meta, const __u32 *ids, int n,
 			   bool (*change)(struct backend *be, int i, const void *arg),
 			   const void *arg, bool *took)
 {
-	struct backend *bes = NULL, be;
-	int i, changed = 0, ret = backends_get(in, &bes);
+	struct backend *ob = NULL, *nb = NULL;
+	__u32 *cid = calloc(n > 0 ? n : 1, sizeof(*cid));
+	int i, changed = 0, ret = cid ? backends_pair(in, &ob, &nb) : -ENOMEM;
 
 	memset(took, 0, n * sizeof(*took));
 	for (i = 0; i < n && !ret; i++) {
-		if (ids[i] >= LIMPET_MAX_BACKENDS)
+		struct backend *be = ids[i] < LIMPET_MAX_BACKENDS ? &nb[ids[i]] : NULL;
+
+		if (!be || be->state == LIMPET_BE_FREE || be->vip_id != meta->vip_id ||
+		    !change(be, i, arg))
 			continue;
-		be = bes[ids[i]];
-		if (be.state == LIMPET_BE_FREE || be.vip_id != meta->vip_id || !change(&be, i, arg))
-			continue;
-		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &be, BPF_ANY))
-			ret = -errno;
-		else
-			changed += took[i] = true;
+		cid[changed++] = ids[i];
+		took[i] = true;
 	}
 	if (!ret && changed)
-		ret = op_table_rebuild(in, meta);
-	for (i = 0; ret && i < n; i++) { /* as they were: the table still matches them */
-		if (took[i])
-			bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[i], &bes[ids[i]], BPF_ANY);
-		took[i] = false;
-	}
-	free(bes);
+		ret = backends_commit(in, meta, ob, nb, cid, changed);
+	if (ret)
+		memset(took, 0, n * sizeof(*took));
+	free(ob);
+	free(nb);
+	free(cid);
 	return ret ? ret : changed;
 }
 
