@@ -38,10 +38,11 @@ struct encap {
 };
 
 /* Outer header at l3: IPIP (no options, not a fragment), or IPv6 (no extension headers) over
- * IPv6 or IPv4; its length inside the frame, and what it carries. 0: one of limpet's; else a
- * reason.
+ * IPv6 or IPv4; its length within room (the bytes from l3 to the packet's end; end bounds what
+ * can be read), and what it carries. 0: one of limpet's; else a reason.
  */
-static __always_inline int outer_ok(void *l3, void *end, int v6, __u32 *len, int *next_v6)
+static __always_inline int outer_ok(void *l3, void *end, __u32 room, int v6, __u32 *len,
+				    int *next_v6)
 {
 	if (!v6) {
 		struct iphdr *h = l3;
@@ -63,24 +64,28 @@ static __always_inline int outer_ok(void *l3, void *end, int v6, __u32 *len, int
 		*len = bpf_ntohs(h->payload_len) + sizeof(*h);
 		*next_v6 = h->nexthdr == IPPROTO_IPV6;
 	}
-	return l3 + *len > end ? LIMPET_DECAP_PASS_BAD : 0;
+	return *len > room ? LIMPET_DECAP_PASS_BAD : 0;
 }
 
-/* The client's datagram behind one or two outer headers, and whether it is for a VIP here. */
-static __always_inline int encap_parse(void *l3, void *end, int v6, struct encap *e)
+/* The client's datagram behind one or two outer headers at l3 (room: as outer_ok), and whether
+ * it is for a VIP here.
+ */
+static __always_inline int encap_parse(void *l3, void *end, __u32 room, int v6, struct encap *e)
 {
 	__u32 len, ilen;
-	int r = outer_ok(l3, end, v6, &len, &e->inner_v6), next_v6;
+	int r = outer_ok(l3, end, room, v6, &len, &e->inner_v6), next_v6;
 	struct decap_key k = {};
 
 	if (r)
 		return r;
 	e->v6 = v6;
 	e->hsize = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	if (len < e->hsize)
+		return LIMPET_DECAP_PASS_BAD;
 	e->n_hdrs = 1;
 	e->inner = l3 + e->hsize;
 	/* a second outer header (of the same family), toward the previous owner: second chance */
-	if (e->inner_v6 == v6 && !outer_ok(e->inner, end, v6, &ilen, &next_v6)) {
+	if (e->inner_v6 == v6 && !outer_ok(e->inner, end, len - e->hsize, v6, &ilen, &next_v6)) {
 		if (ilen + e->hsize != len)
 			return LIMPET_DECAP_PASS_BAD;
 		if (v6)
@@ -114,7 +119,7 @@ static __always_inline int encap_parse(void *l3, void *end, int v6, struct encap
 /* Second chance: is the client's TCP segment one this host has no connection for — not a SYN,
  * and no socket but at most a listener? Then it belongs to the previous owner.
  */
-static __always_inline int not_mine(struct xdp_md *ctx, const struct encap *e, void *end)
+static __always_inline int not_mine(void *ctx, const struct encap *e, void *end)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
@@ -212,19 +217,35 @@ static __always_inline int hand_on(struct xdp_md *ctx, const struct encap *e)
 	return LIMPET_DECAP_SECOND_TX;
 }
 
-static __always_inline int decap_process(struct xdp_md *ctx)
+/* The frame at data (len bytes in all, end bounding what can be read): 0 and e filled for one
+ * of limpet's to a VIP here, else the reason to leave it.
+ */
+static __always_inline int frame_parse(void *data, void *end, __u32 len, struct encap *e)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct encap e = {};
-	int r, v6;
 
-	if ((void *)(eth + 1) > end)
+	if ((void *)(eth + 1) > end || len < sizeof(*eth))
 		return LIMPET_DECAP_PASS_BAD;
 	if (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6))
 		return LIMPET_DECAP_PASS_OTHER;
-	v6 = eth->h_proto == bpf_htons(ETH_P_IPV6);
-	r = encap_parse(eth + 1, end, v6, &e);
+	return encap_parse(eth + 1, end, len - sizeof(*eth), eth->h_proto == bpf_htons(ETH_P_IPV6), e);
+}
+
+static __always_inline void count(int r)
+{
+	__u32 k = r;
+	__u64 *c = bpf_map_lookup_elem(&MAP_NAME_DECAP_REASONS, &k);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline int decap_process(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct encap e = {};
+	int r = frame_parse(data, end, bpf_xdp_get_buff_len(ctx), &e);
+
 	if (r)
 		return r;
 	if (e.n_hdrs == 2 && not_mine(ctx, &e, end))
@@ -236,11 +257,8 @@ SEC("xdp")
 int LIMPET_DECAP_PROG_NAME(struct xdp_md *ctx)
 {
 	int r = decap_process(ctx);
-	__u32 k = r;
-	__u64 *c = bpf_map_lookup_elem(&MAP_NAME_DECAP_REASONS, &k);
 
-	if (c)
-		(*c)++;
+	count(r);
 	switch (r) {
 	case LIMPET_DECAP_SECOND_TX:
 		return XDP_TX;
@@ -255,15 +273,65 @@ int LIMPET_DECAP_PROG_NAME(struct xdp_md *ctx)
 SEC("tc")
 int LIMPET_DECAP_TC_NAME(struct __sk_buff *skb)
 {
-	__u32 k = LIMPET_DECAP_SECOND_NEIGH;
-	__u64 *c;
-
 	if (!neigh_marked(skb))
 		return TC_ACT_OK;
-	c = bpf_map_lookup_elem(&MAP_NAME_DECAP_REASONS, &k);
-	if (c)
-		(*c)++;
+	count(LIMPET_DECAP_SECOND_NEIGH);
 	return neigh_send(skb);
+}
+
+/* bpf_skb_adjust_room's flags that set skb->protocol when a decapsulation changes the family
+ * (Linux 6.3; Debian 12's headers predate them).
+ */
+#define DECAP_L3_IPV4 (1ULL << 7)
+#define DECAP_L3_IPV6 (1ULL << 8)
+/* What mode tc reads in the linear part: Ethernet, two outer headers, the client's IP and TCP. */
+#define TCM_PULL (sizeof(struct ethhdr) + 3 * sizeof(struct ipv6hdr) + sizeof(struct tcphdr))
+
+/* mode tc: n outer header bytes out of the skb (its gso_size and checksum state kept: an
+ * IPIP header carries no L4 checksum), the Ethernet type to_v6's. 0 or -1.
+ */
+static __always_inline int tc_strip(struct __sk_buff *skb, __u32 n, int from_v6, int to_v6)
+{
+	__u64 fl = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_NO_CSUM_RESET;
+	__be16 proto = bpf_htons(to_v6 ? ETH_P_IPV6 : ETH_P_IP);
+
+	if (from_v6 != to_v6)
+		fl |= to_v6 ? DECAP_L3_IPV6 : DECAP_L3_IPV4;
+	if (bpf_skb_adjust_room(skb, -(__s32)n, BPF_ADJ_ROOM_MAC, fl))
+		return -1;
+	return bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto), 0) ?
+		       -1 : 0;
+}
+
+static __always_inline int decap_tc_process(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	struct encap e = {};
+	int r;
+
+	bpf_skb_pull_data(skb, len < TCM_PULL ? len : TCM_PULL); /* short: the parse says so */
+	r = frame_parse((void *)(long)skb->data, (void *)(long)skb->data_end, len, &e);
+	if (r)
+		return r;
+	if (e.n_hdrs == 2 && not_mine(skb, &e, (void *)(long)skb->data_end))
+		return tc_strip(skb, e.hsize, e.v6, e.v6) ? LIMPET_DECAP_DROP : LIMPET_DECAP_SECOND_NEIGH;
+	return tc_strip(skb, e.hsize * e.n_hdrs, e.v6, e.inner_v6) ? LIMPET_DECAP_DROP :
+									 LIMPET_DECAP_DELIVER;
+}
+
+/* mode tc: the whole decapsulator at TC ingress (for a device whose XDP hook another program
+ * holds). A hand-on goes out the device it came in on, the kernel routing the second header's
+ * destination and resolving its neighbour (second_neigh).
+ */
+SEC("tc")
+int LIMPET_DECAP_TCM_NAME(struct __sk_buff *skb)
+{
+	int r = decap_tc_process(skb);
+
+	count(r);
+	if (r == LIMPET_DECAP_SECOND_NEIGH)
+		return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return r == LIMPET_DECAP_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -51,10 +51,13 @@ int decap_main(int argc, char **argv)
 
 	if (!strcmp(sub, "attach") && (argc == 4 || argc == 6) && !strcmp(argv[2], "dev")) {
 		if (argc == 6 && (strcmp(argv[4], "mode") ||
-				  (strcmp(argv[5], "skb") && strcmp(argv[5], "native"))))
+				  (strcmp(argv[5], "skb") && strcmp(argv[5], "native") &&
+				   strcmp(argv[5], "tc"))))
 			return 2;
 		if (argc == 6 && !strcmp(argv[5], "skb"))
 			mode = LIMPET_XDP_SKB;
+		if (argc == 6 && !strcmp(argv[5], "tc"))
+			mode = LIMPET_DECAP_MODE_TC;
 		ret = decap_attach(instance, argv[3], mode, err, sizeof(err));
 	} else if (!strcmp(sub, "detach") && argc == 4 && !strcmp(argv[2], "dev")) {
 		ret = decap_detach(instance, argv[3], err, sizeof(err));

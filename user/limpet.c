@@ -38,7 +38,7 @@ static void usage(FILE *f)
 		"                  | help }\n"
 		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -c|--config FILE (run) |\n"
 		"                    -j|--json | -p|--pretty | -v|--verbose }\n"
-		"       DECAP   := { attach dev IFNAME [mode { native | skb }] | detach dev IFNAME |\n"
+		"       DECAP   := { attach dev IFNAME [mode { native | skb | tc }] | detach dev IFNAME |\n"
 		"                    vip { add | del } ADDR | vip list | stats }\n"
 		"\n"
 		"attach   load limpet's XDP program and its TC ingress program (token binding steps;\n"
@@ -70,6 +70,7 @@ static void usage(FILE *f)
 		"         packets for the VIPs added here and hand the inner packet to the local stack\n"
 		"         (the VIP on lo); anything else passes untouched. A mid-connection packet with\n"
 		"         limpet's second-chance header and no socket here goes on to the previous owner.\n"
+		"         mode tc: all at TC ingress, beside another XDP program on the device.\n"
 		"         Pinned under " LIMPET_DECAP_PIN_ROOT "/NAME/.\n"
 		"\n"
 		"State is pinned under " LIMPET_PIN_ROOT "/NAME/ (instance 'default' unless -i).\n");

@@ -11,9 +11,11 @@
 #define MAP_NAME_DECAP_REASONS decap_reasons
 #define LIMPET_DECAP_PROG_NAME limpet_decap
 #define LIMPET_DECAP_TC_NAME limpet_decap_tc
+#define LIMPET_DECAP_TCM_NAME limpet_tcdecap /* mode tc: the whole decapsulator at TC ingress */
 #define LIMPET_DECAP_PIN_PROG "prog_decap"
 #define LIMPET_DECAP_TC_HANDLE 0x4c4d /* its TC ingress filter, beside limpet's own */
 #define LIMPET_DECAP_TC_PRIO 2
+#define LIMPET_DECAP_MODE_TC 3 /* decap attach mode tc: beside LIMPET_XDP_NATIVE (1) and _SKB (2) */
 #define LIMPET_DECAP_REASONS_CAP 32
 
 /* A VIP this backend serves: the inner destination a packet must have to be unwrapped. */

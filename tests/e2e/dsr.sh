@@ -11,7 +11,7 @@ V6="[$TB_VIP6]:80/tcp"
 L2=203.0.113.11
 V46=203.0.113.14 # an IPv4 VIP whose backends are reached by IPv6 (IPv4 in IPv6)
 
-tb_setup 3 40 10 || { not_ok "testbed"; t_done; exit 1; }
+tb_setup 3 40 20 || { not_ok "testbed"; t_done; exit 1; }
 decap() { # N ARGS...: limpet decap in backend N's namespace
 	local n=$1
 	shift
@@ -70,10 +70,20 @@ n0=$(tb_get "$(tb_client4 0)" "http://$TB_VIP4/" | grep -c '^be')
 check "no decap on the backends: ipip clients are not served ($n0 answers)" [ "$n0" -eq 0 ]
 echo 0 >"$TB_DIR/.failing"
 
+# be3's eth0 runs another XDP program (as a backend's firewall would): its decap is mode tc,
+# the whole decapsulator at TC ingress; with GRO on, as on a NIC, it unwraps GRO's merged IPIP
+# and IP6IP6 packets too (64 KB at a time)
+ip -n "$TB-be3" link set dev eth0 xdp obj "$TB_BUILD/limpet_pass.bpf.o" sec xdp
+tb_in be3 ethtool -K eth0 gro on >/dev/null
+out=$(decap 3 attach dev eth0 2>&1)
+check "decap attach (XDP) beside another XDP program: refused, one line naming mode tc ($out)" \
+	[ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 -a -n "$(echo "$out" | grep 'mode tc')" ]
 for b in 1 2 3; do
-	decap "$b" attach dev eth0 >/dev/null && decap "$b" vip add "$TB_VIP4" && decap "$b" vip add "$TB_VIP6" &&
-		decap "$b" vip add "$V46"
+	decap "$b" attach dev eth0 $([ $b = 3 ] && echo mode tc) >/dev/null && decap "$b" vip add "$TB_VIP4" &&
+		decap "$b" vip add "$TB_VIP6" && decap "$b" vip add "$V46"
 done
+xdp3() { ip -n "$TB-be3" -j link show dev eth0 | jget "$(cat)" "d[0].get('xdp', {}).get('prog', {}).get('name', '')"; }
+check "be3: mode tc left its XDP program in place ($(xdp3))" [ "$(xdp3)" = limpet_pass ]
 check "decap vip list shows both VIPs" [ "$(decap 1 vip list | grep -c -e "$TB_VIP4" -e "$TB_VIP6")" -eq 2 ]
 out=$(decap 1 vip add not-an-address 2>&1)
 check "decap vip add with a bad address: one line, exit 1 ($out)" [ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 ]
@@ -159,6 +169,42 @@ rs=$(limpetctl -j stats)
 fw=$(jget "$rs" "sum(x['packets'] for x in d['reasons'] if x['reason'].startswith('fwd_'))")
 check "limpet counted the DSR packets it sent ($fw) and dropped none for lack of a path" \
 	[ "$fw" -gt 0 -a "$(jget "$rs" "[x['packets'] for x in d['reasons'] if x['reason']=='drop_dsr_path'][0]")" -eq 0 ]
+# be3 in mode tc: its clients served, uploads (GRO-merged IPIP and IP6IP6 at TC ingress) whole
+served3() { # URL FAMILY N: of N clients, how many be3 served
+	local c k=0
+	for ((c = 0; c < $3; c++)); do
+		[ "$(tb_get "$(tb_client$2 $c)" "$1")" = be3 ] && k=$((k + 1))
+	done
+	echo $k
+}
+up3() { # FAMILY URL: a 1 MiB upload from the first client the VIP gives to be3, byte-exact
+	local c r stored
+	for ((c = 0; c < 20; c++)); do
+		r=$(tb_try tb_in cli curl -s -f --max-time 20 --interface "$(tb_client$1 $c)" \
+			--data-binary "@$TB_DIR/up.bin" "$2")
+		[ "${r%% *}" = be3 ] || continue
+		stored=$(ls -t "$TB_DIR/be3/body/"* 2>/dev/null | head -1)
+		cmp -s "$TB_DIR/up.bin" "$stored"
+		return
+	done
+	return 1
+}
+stat3() { # REASON: be3's decap count
+	jget "$(nsenter --net="/run/netns/$TB-be3" "$TB_BUILD/limpet" -j -i "${TB}be3" decap stats)" \
+		"[x['packets'] for x in d['reasons'] if x['reason']=='$1'][0]"
+}
+s4=$(served3 "http://$TB_VIP4/" 4 40) s46=$(served3 "http://$V46/" 4 40)
+check "be3 (decap mode tc) served clients over ipip v4 ($s4 of 40) and IPv4 in IPv6 ($s46 of 40)" \
+	[ "$s4" -gt 0 -a "$s46" -gt 0 ]
+d0=$(stat3 deliver)
+check "a 1 MiB upload over ipip to be3 (mode tc) arrives byte-exact" up3 4 "http://$TB_VIP4/upload"
+d1=$(stat3 deliver)
+check "  and over IP6IP6" up3 6 "http://[$TB_VIP6]/upload"
+check "  its ~730 segments reached the decap merged by GRO: $((d1 - d0)) packets unwrapped" [ $((d1 - d0)) -lt 300 ]
+check "be3's decap counted what it unwrapped ($(stat3 deliver)) and dropped nothing" \
+	[ "$(stat3 deliver)" -gt 0 -a "$(stat3 drop)" -eq 0 ]
+check "decap detach in mode tc: the other XDP program stays" \
+	bash -c "nsenter --net=/run/netns/$TB-be3 $TB_BUILD/limpet -i ${TB}be3 decap detach dev eth0 && [ \"\$(ip -n $TB-be3 -j link show dev eth0 | grep -c limpet_pass)\" = 1 ] && ! tc -n $TB-be3 filter show dev eth0 ingress | grep -q limpet_tcdecap"
 check "decap detach" decap 1 detach dev eth0
 out=$(decap 1 detach dev eth0 2>&1)
 check "decap detach again: refused, one line ($out)" [ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 ]

@@ -116,6 +116,14 @@ int tc_filter_set(unsigned int ifindex, int prog_fd, __u32 handle, __u32 prio)
 	return bpf_tc_attach(&hook, &opts);
 }
 
+__u32 tc_filter_prog(unsigned int ifindex, __u32 handle, __u32 prio)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = prio);
+
+	return bpf_tc_query(&hook, &opts) ? 0 : opts.prog_id;
+}
+
 void tc_filter_del(unsigned int ifindex, __u32 handle, __u32 prio)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);

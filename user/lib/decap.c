@@ -32,6 +32,54 @@ static int decap_map(const char *inst, const char *map, char *err, size_t errlen
 	return fd < 0 ? -ENOENT : fd;
 }
 
+/* Which of the decapsulator's programs a device runs: XDP (its id in *xdp) and at TC ingress
+ * (its id in *tc, the step or mode tc's whole program; tcm says which).
+ */
+static void decap_progs(unsigned int ifindex, __u32 *xdp, __u32 *xmode, __u32 *tc, bool *tcm)
+{
+	char name[64];
+
+	*xdp = xdp_attached_id(ifindex, xmode);
+	if (*xdp && (prog_name_of(*xdp, name, sizeof(name)) ||
+		     strcmp(name, LIMPET_STR(LIMPET_DECAP_PROG_NAME))))
+		*xdp = 0;
+	*tc = tc_filter_prog(ifindex, LIMPET_DECAP_TC_HANDLE, LIMPET_DECAP_TC_PRIO);
+	*tcm = *tc && !prog_name_of(*tc, name, sizeof(name)) &&
+	       !strcmp(name, LIMPET_STR(LIMPET_DECAP_TCM_NAME));
+}
+
+/* mode tc: the whole program at TC ingress, then an XDP decapsulator there goes. */
+static int decap_attach_tc(unsigned int ifindex, struct limpet_decap *skel, __u32 old_id,
+			   __u32 old_mode)
+{
+	int ret = tc_filter_set(ifindex, bpf_program__fd(skel->progs.LIMPET_DECAP_TCM_NAME),
+				LIMPET_DECAP_TC_HANDLE, LIMPET_DECAP_TC_PRIO);
+
+	if (!ret && old_id)
+		ret = bpf_xdp_detach(ifindex, xdp_flags_of(old_mode), NULL);
+	return ret;
+}
+
+/* XDP modes: the XDP program and its TC step, ordered so that something unwraps all along
+ * (from mode tc: XDP first; else the TC step first, so no hand-on is left to the kernel).
+ */
+static int decap_attach_xdp(unsigned int ifindex, struct limpet_decap *skel, __u32 mode,
+			    __u32 old_id, __u32 old_mode, bool from_tcm)
+{
+	int step = bpf_program__fd(skel->progs.LIMPET_DECAP_TC_NAME), ret = 0;
+
+	if (old_id && old_mode != mode)
+		bpf_xdp_detach(ifindex, xdp_flags_of(old_mode), NULL);
+	if (!from_tcm)
+		ret = tc_filter_set(ifindex, step, LIMPET_DECAP_TC_HANDLE, LIMPET_DECAP_TC_PRIO);
+	if (!ret)
+		ret = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.LIMPET_DECAP_PROG_NAME),
+				     xdp_flags_of(mode), NULL);
+	if (!ret && from_tcm)
+		ret = tc_filter_set(ifindex, step, LIMPET_DECAP_TC_HANDLE, LIMPET_DECAP_TC_PRIO);
+	return ret;
+}
+
 /* Load the program with its maps pinned (or reused) in the instance's directory, and attach
  * it to ifname, replacing only a decapsulator.
  */
@@ -40,19 +88,21 @@ int decap_attach(const char *inst, const char *ifname, __u32 mode, char *err, si
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	unsigned int ifindex = if_nametoindex(ifname);
 	struct limpet_decap *skel = NULL;
-	__u32 old_mode, old_id;
-	char dir[200], name[64];
+	__u32 old_mode = 0, old_id, any_id, tc_id;
+	char dir[200], name[64] = "";
+	bool tcm;
 	int ret;
 
 	if (!ifindex) {
 		snprintf(err, errlen, "decap attach: no device '%s'", ifname);
 		return -ENODEV;
 	}
-	old_id = xdp_attached_id(ifindex, &old_mode);
-	if (old_id && (prog_name_of(old_id, name, sizeof(name)) ||
-		       strcmp(name, LIMPET_STR(LIMPET_DECAP_PROG_NAME)))) {
+	decap_progs(ifindex, &old_id, &old_mode, &tc_id, &tcm);
+	any_id = xdp_attached_id(ifindex, &old_mode);
+	if (mode != LIMPET_DECAP_MODE_TC && any_id && !old_id) {
+		prog_name_of(any_id, name, sizeof(name));
 		snprintf(err, errlen, "decap attach %s: the device runs another XDP program (%s, id %u); "
-			 "detach it first", ifname, name, old_id);
+			 "detach it first, or attach with mode tc", ifname, name, any_id);
 		return -EBUSY;
 	}
 	decap_dir(inst, dir, sizeof(dir));
@@ -65,21 +115,14 @@ int decap_attach(const char *inst, const char *ifname, __u32 mode, char *err, si
 		snprintf(err, errlen, "decap attach %s: loading the program: %s", ifname, strerror(-ret));
 		goto out;
 	}
-	if (old_id && old_mode != mode)
-		bpf_xdp_detach(ifindex, xdp_flags_of(old_mode), NULL);
-	/* the TC step first: an XDP step alone would leave unresolved hand-ons to the kernel */
-	ret = tc_filter_set(ifindex, bpf_program__fd(skel->progs.LIMPET_DECAP_TC_NAME),
-			    LIMPET_DECAP_TC_HANDLE, LIMPET_DECAP_TC_PRIO);
-	if (ret) {
-		snprintf(err, errlen, "decap attach %s: its TC step: %s", ifname, strerror(-ret));
-		goto out;
-	}
-	ret = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.LIMPET_DECAP_PROG_NAME),
-			     xdp_flags_of(mode), NULL);
+	if (mode == LIMPET_DECAP_MODE_TC)
+		ret = decap_attach_tc(ifindex, skel, old_id, old_mode);
+	else
+		ret = decap_attach_xdp(ifindex, skel, mode, old_id, old_mode, tcm);
 	if (ret) {
 		snprintf(err, errlen, "decap attach %s: %s%s", ifname, strerror(-ret),
-			 mode == LIMPET_XDP_NATIVE ? "; try mode skb" : "");
-		if (!old_id)
+			 mode == LIMPET_XDP_NATIVE ? "; try mode skb (or tc)" : "");
+		if (!old_id && !tc_id)
 			tc_filter_del(ifindex, LIMPET_DECAP_TC_HANDLE, LIMPET_DECAP_TC_PRIO);
 	}
 out:
@@ -90,22 +133,22 @@ out:
 int decap_detach(const char *inst, const char *ifname, char *err, size_t errlen)
 {
 	unsigned int ifindex = if_nametoindex(ifname);
-	__u32 mode, id;
-	char name[64];
-	int ret;
+	__u32 mode = 0, xdp, tc;
+	bool tcm;
+	int ret = 0;
 
 	(void)inst;
 	if (!ifindex) {
 		snprintf(err, errlen, "decap detach: no device '%s'", ifname);
 		return -ENODEV;
 	}
-	id = xdp_attached_id(ifindex, &mode);
-	if (!id || prog_name_of(id, name, sizeof(name)) ||
-	    strcmp(name, LIMPET_STR(LIMPET_DECAP_PROG_NAME))) {
+	decap_progs(ifindex, &xdp, &mode, &tc, &tcm);
+	if (!xdp && !tcm) {
 		snprintf(err, errlen, "decap detach %s: no decapsulator attached there", ifname);
 		return -ENOENT;
 	}
-	ret = bpf_xdp_detach(ifindex, xdp_flags_of(mode), NULL);
+	if (xdp)
+		ret = bpf_xdp_detach(ifindex, xdp_flags_of(mode), NULL);
 	if (ret)
 		snprintf(err, errlen, "decap detach %s: %s", ifname, strerror(-ret));
 	else

@@ -230,6 +230,9 @@ __u32 xdp_attached_id(unsigned int ifindex, __u32 *mode);
 int prog_name_of(__u32 id, char *name, size_t len);
 
 /* The backend-side decapsulator (lib/decap.c): an instance's pins under LIMPET_DECAP_PIN_ROOT. */
+/* mode: LIMPET_XDP_NATIVE or _SKB (the XDP program and its TC step), or LIMPET_DECAP_MODE_TC (all
+ * at TC ingress, the XDP hook left to others). Attaching again in another mode switches modes.
+ */
 int decap_attach(const char *inst, const char *ifname, __u32 mode, char *err, size_t errlen);
 int decap_detach(const char *inst, const char *ifname, char *err, size_t errlen);
 int decap_vip_set(const char *inst, const char *addr, bool add, char *err, size_t errlen);
@@ -240,6 +243,8 @@ void tc_remove(unsigned int ifindex);
 /* A TC ingress filter (handle, prio) running prog_fd on a device, created or replaced; removed. */
 int tc_filter_set(unsigned int ifindex, int prog_fd, __u32 handle, __u32 prio);
 void tc_filter_del(unsigned int ifindex, __u32 handle, __u32 prio);
+/* The id of the program in the device's TC ingress filter handle/prio, or 0. */
+__u32 tc_filter_prog(unsigned int ifindex, __u32 handle, __u32 prio);
 /* Unpin everything in an instance's directory. */
 void pins_remove(const char *dir);
 
