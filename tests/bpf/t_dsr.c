@@ -885,3 +885,45 @@ void test_backends_edit_full(void **state)
 	free(bn);
 	free(spec);
 }
+
+/* A table built fresh (no history: a host restarted while a backend drains) still gives the
+ * draining backend's connections their second chance: each slot it would own were it active
+ * names it. Checked against a VIP whose same three backends are all active.
+ */
+void test_dsr_second_chance_drained(void **state)
+{
+	const struct be_new bx[] = { { "10.2.0.1", 1, LIMPET_BE_ACTIVE },
+				     { "10.2.0.2", 1, LIMPET_BE_ACTIVE },
+				     { "10.2.0.3", 1, LIMPET_BE_DRAINING } };
+	const struct be_new by[] = { bx[0], bx[1], { "10.2.0.3", 1, LIMPET_BE_ACTIVE } };
+	static const char *const vx = "10.200.1.7:80/tcp", *const vy = "10.200.1.8:80/tcp";
+	__u32 m, *tx, *ty, id3x, id3y, named = 0;
+	struct vip_key kx, ky;
+
+	(void)state;
+	dsr_setup();
+	dsr_vip(vx, LIMPET_MODE_IPIP, NULL);
+	dsr_vip(vy, LIMPET_MODE_IPIP, NULL);
+	must(vip_parse(vx, &kx, err, sizeof(err)));
+	must(vip_parse(vy, &ky, err, sizeof(err)));
+	must(op_backends_add(&in, &kx, bx, 3, err, sizeof(err)));
+	must(op_backends_add(&in, &ky, by, 3, err, sizeof(err)));
+	id3x = be_id(vx, "10.2.0.3");
+	id3y = be_id(vy, "10.2.0.3");
+	tx = vip_table(vx, &m);
+	ty = vip_table(vy, &m);
+	for (__u32 s = 0; s < m; s++) {
+		assert_true(tx[s] != id3x); /* draining: no new client */
+		if (ty[s] == id3y) {
+			assert_int_equal(tx[m + s], id3x);
+			named++;
+		} else {
+			assert_int_equal(tx[m + s], LIMPET_NO_BACKEND);
+		}
+	}
+	assert_true(named > m / 4);
+	free(tx);
+	free(ty);
+	must(op_vip_del(&in, &kx, err, sizeof(err)));
+	must(op_vip_del(&in, &ky, err, sizeof(err)));
+}

@@ -4,7 +4,9 @@
 # withdrawn as their health says; downloads and idle server-push sessions over ipip (and l2dsr)
 # carry on byte for byte when a limpet host's link goes down; then a backend is replaced (one
 # drained, one added, in one reload) while connections are open and another host fails — the
-# backend decap's second chance keeps them, the drained one's too.
+# backend decap's second chance keeps them, the drained one's too; and a host that comes back
+# with no state (destroyed, restarted from its file) while a backend drains sends that
+# backend's connections to it: second chance from the configuration.
 #
 #   cli ── router (sw: BIRD, ECMP, bridge br0) ── h1 h2 h3 (BIRD + limpet run, ipip/l2dsr)
 #                                            └── be1..be4 (nginx, push servers, limpet decap)
@@ -79,7 +81,7 @@ for b in 1 2 3 4; do
 	# be4 in mode tc (the whole decap at TC ingress): its hand-ons are redirects from there
 	d attach dev eth0 $([ $b = 4 ] && echo mode tc) && d vip add $VIP && d vip add $CHK && d vip add $VIP6 ||
 		{ not_ok "decap on be$b"; t_done; exit 1; }
-	for p in 9000 9001; do
+	for p in 9000 9001 9002; do
 		tb_in "be$b" $PY "$E2E_ROOT/tools/push_sessions.py" server "be$b" $p "$TB_DIR/push$p" \
 			>/dev/null 2>&1 &
 	done
@@ -124,11 +126,12 @@ announce dev lo
 vip add $VIP:80/tcp mode ipip
 vip add $VIP:9000/tcp policy five-tuple mode ipip
 vip add $VIP:9001/tcp policy five-tuple mode ipip
+vip add $VIP:9002/tcp policy five-tuple mode ipip
 vip add $L2:80/tcp mode l2dsr
 vip add $CHK:80/tcp mode ipip check http /files/healthz check-interval 1 check-timeout 1 rise 1 fall 1
 vip add [$VIP6]:80/tcp mode ipip
 EOF
-	for v in $VIP:80 $VIP:9000 $VIP:9001 $L2:80 $CHK:80; do
+	for v in $VIP:80 $VIP:9000 $VIP:9001 $VIP:9002 $L2:80 $CHK:80; do
 		for b in 1 2 3; do echo "backend add $v/tcp $(tb_backend4 $b)"; done
 	done >>"$TB_DIR/h$n.conf"
 	for b in 1 2 3; do echo "backend add [$VIP6]:80/tcp $(tb_backend6 $b)"; done >>"$TB_DIR/h$n.conf"
@@ -184,10 +187,10 @@ downloads() { # TAG URL FIRST N [6]: slow downloads (about 8 s each) in the back
 		pids+=($!)
 	done
 }
-sessions() { # PORT N: idle server-push sessions from all client addresses; in $TB_DIR/push$PORT.out
+sessions() { # PORT N [TIMEOUT]: idle server-push sessions from all client addresses; in $TB_DIR/push$PORT.out
 	local srcs="" c
 	for ((c = 0; c < 30; c++)); do srcs+="${srcs:+,}$(tb_client4 $c)"; done
-	tb_in cli $PY "$E2E_ROOT/tools/push_sessions.py" client $VIP "$1" "$srcs" "$2" 30 "$TB_DIR/ready$1" \
+	tb_in cli $PY "$E2E_ROOT/tools/push_sessions.py" client $VIP "$1" "$srcs" "$2" "${3:-30}" "$TB_DIR/ready$1" \
 		>"$TB_DIR/push$1.out" 2>&1 &
 	spid=$!
 	for ((c = 0; c < 100; c++)); do [ -f "$TB_DIR/ready$1" ] && return 0; sleep 0.1; done
@@ -274,6 +277,8 @@ check "30 idle sessions: the server's push after the failure answered by the sam
 # handed to be2, which never had it.
 ip -n "$TB-h2" link set eth0 up
 check "host 2 back: 3 paths again" wait_paths $VIP 3 20
+sessions 9002 60 120 || not_ok "push sessions opened" # for phase 3
+spid2=$spid
 sessions 9001 60 || not_ok "push sessions opened"
 downloads ipip2 "http://$VIP/big.bin" 12 15
 sleep 1
@@ -281,6 +286,7 @@ for n in 1 2 3; do
 	for v in $VIP:80 $VIP:9001; do
 		printf 'backend add %s/tcp %s\nbackend drain %s/tcp %s\n' $v "$(tb_backend4 4)" $v "$(tb_backend4 1)"
 	done >>"$TB_DIR/h$n.conf"
+	echo "backend drain $VIP:9002/tcp $(tb_backend4 1)" >>"$TB_DIR/h$n.conf" # phase 3: a drain alone
 	kill -HUP "$(cat "/run/limpet/$(hn $n).run")"
 done
 replaced() { # LOG: the reload's changes are in it (the drain is told before the add)
@@ -322,4 +328,20 @@ check "  the router dropped host 1's path (1 left)" wait_paths $VIP 1 10
 ok=0
 for ((c = 0; c < 10; c++)); do [ -n "$(tb_get "$(tb_client4 $c)" "http://$VIP/")" ] && ok=$((ok + 1)); done
 check "  10 new clients served by the host left ($ok)" [ "$ok" -eq 10 ]
+
+# Phase 3: host 1 comes back with no state (destroyed above; its daemon restarted from its
+# file) while be1 still drains on port 9002, whose 60 sessions opened before the drain: the
+# router gives host 1 about half of them, flows it never saw. Its fresh table names be1 for
+# the slots be1 would own (second chance from the configuration), so be1's sessions reach be1;
+# without that they would go to the slot's new owner, which resets them.
+nsenter --net="/run/netns/$TB-h1" "$TB_BUILD/limpet" -i "$(hn 1)" run -c "$TB_DIR/h1.conf" \
+	>"$TB_DIR/h1b.log" 2>&1 &
+check "host 1 back with no state: 2 paths" wait_paths $VIP 2 20
+sleep 1
+: >"$TB_DIR/push9002"
+wait "$spid2"
+on1=$(awk '$3 == "be1"' "$TB_DIR/push9002.out" | wc -l)
+f1=$(flows_on 1 "$VIP:9002/tcp")
+check "60 sessions opened before be1's drain, across the stateless host's return: push answered by the same backend ($(pushed 9002); $on1 on be1; host 1 took $f1 flows)" \
+	[ "$(pushed 9002)" -eq 60 -a "$on1" -gt 0 -a "$f1" -gt 0 ]
 t_done

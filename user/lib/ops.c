@@ -164,10 +164,12 @@ static __u32 config_seed(struct inst *in)
 }
 
 /* The backends a VIP's Maglev table holds: the active ones that are not down — or, when every
- * active one is down, all of them (fail-open: better a backend that may answer than none).
+ * active one is down, all of them (fail-open: better a backend that may answer than none);
+ * with draining, the draining ones too (the table as it was before they were drained).
  * Fills bs; returns how many.
  */
-static int table_members(const struct backend *bes, __u32 vip_id, struct maglev_backend *bs)
+static int table_members(const struct backend *bes, __u32 vip_id, struct maglev_backend *bs,
+			 bool draining)
 {
 	int n = 0, pass;
 	__u32 id;
@@ -175,9 +177,11 @@ static int table_members(const struct backend *bes, __u32 vip_id, struct maglev_
 	for (pass = 0; pass < 2 && !n; pass++) {
 		for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
 			const struct backend *be = &bes[id];
+			bool in = be->state == LIMPET_BE_ACTIVE ||
+				  (draining && be->state == LIMPET_BE_DRAINING);
 
-			if (be->state != LIMPET_BE_ACTIVE || be->vip_id != vip_id ||
-			    (pass == 0 && !backend_takes_clients(be)))
+			if (!in || be->vip_id != vip_id ||
+			    (pass == 0 && be->health == LIMPET_HEALTH_DOWN))
 				continue;
 			bs[n].id = id;
 			memcpy(bs[n].addr, be->addr, 16);
@@ -293,6 +297,39 @@ out:
 		close(fd);
 }
 
+/* Second chance from the configuration alone, for slots the tables' history names nobody for
+ * (a table built fresh, as on a host restarted while a backend drains): a slot a draining backend
+ * would own were it active names it — where its connections are, as every host computes alike.
+ */
+static int table_previous_drained(struct inst *in, const struct backend *bes,
+				  const struct vip_meta *meta, __u32 *table)
+{
+	struct maglev_backend *bs = NULL;
+	__u32 m = meta->maglev_m, *with = NULL, s, id, o;
+	int n, ret = 0;
+
+	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
+		if (bes[id].state == LIMPET_BE_DRAINING && bes[id].vip_id == meta->vip_id)
+			break;
+	if (id == LIMPET_MAX_BACKENDS)
+		return 0;
+	bs = calloc(LIMPET_MAX_BACKENDS, sizeof(*bs));
+	with = malloc(m * sizeof(*with));
+	ret = bs && with ? 0 : -ENOMEM;
+	n = ret ? 0 : table_members(bes, meta->vip_id, bs, true);
+	if (n)
+		ret = maglev_build(bs, n, m, config_seed(in), with);
+	for (s = 0; n && !ret && s < m; s++) {
+		o = with[s];
+		if (table[m + s] == LIMPET_NO_BACKEND && o != table[s] && o < LIMPET_MAX_BACKENDS &&
+		    bes[o].state == LIMPET_BE_DRAINING)
+			table[m + s] = o;
+	}
+	free(bs);
+	free(with);
+	return ret;
+}
+
 /* A new inner table holding table[0..slots): mapped into memory and copied (its template says
  * BPF_F_MMAPABLE), or, with mmapable false, written in one batch. Its fd, or -errno. An array
  * map's values lie 8 bytes apart (the kernel rounds value_size up to 8), so a 4-byte slot is
@@ -360,7 +397,7 @@ int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 
 	if (ret)
 		goto out;
-	n = table_members(bes, meta->vip_id, bs);
+	n = table_members(bes, meta->vip_id, bs, false);
 	if (!n) {
 		ret = bpf_map_delete_elem(in->fd[IM_MAGLEV], &id) && errno != ENOENT ? -errno : 0;
 		goto out;
@@ -376,9 +413,12 @@ int op_table_rebuild(struct inst *in, const struct vip_meta *meta)
 		ret = table_ramp(in, bes, bs, n, m, table);
 	if (ret)
 		goto out;
-	if (slots > m)
+	if (slots > m) {
 		table_previous(in, bes, meta, table);
-	ret = table_swap(in, id, table, slots);
+		ret = table_previous_drained(in, bes, meta, table);
+	}
+	if (!ret)
+		ret = table_swap(in, id, table, slots);
 out:
 	free(bs);
 	free(bes);
