@@ -203,8 +203,31 @@ check "  and over IP6IP6" up3 6 "http://[$TB_VIP6]/upload"
 check "  its ~730 segments reached the decap merged by GRO: $((d1 - d0)) packets unwrapped" [ $((d1 - d0)) -lt 300 ]
 check "be3's decap counted what it unwrapped ($(stat3 deliver)) and dropped nothing" \
 	[ "$(stat3 deliver)" -gt 0 -a "$(stat3 drop)" -eq 0 ]
-check "decap detach in mode tc: the other XDP program stays" \
-	bash -c "nsenter --net=/run/netns/$TB-be3 $TB_BUILD/limpet -i ${TB}be3 decap detach dev eth0 && [ \"\$(ip -n $TB-be3 -j link show dev eth0 | grep -c limpet_pass)\" = 1 ] && ! tc -n $TB-be3 filter show dev eth0 ingress | grep -q limpet_tcdecap"
+# switching modes under a download: be2 native -> tc -> native, a 4 MiB download of one of be2's
+# clients running across both switches
+progs2() { # be2's decap programs: XDP's name, TC's name
+	echo "$(ip -n "$TB-be2" -j link show dev eth0 | jget "$(cat)" "d[0].get('xdp', {}).get('prog', {}).get('name', '-')")" \
+		"$(tc -n "$TB-be2" filter show dev eth0 ingress | grep -o 'limpet_[a-z_]*' | head -1)"
+}
+for ((c = 0; c < 40; c++)); do [ "$(tb_get "$(tb_client4 $c)" "http://$TB_VIP4/")" = be2 ] && break; done
+tb_in cli curl -s -f --limit-rate 1m --max-time 20 --interface "$(tb_client4 $c)" "http://$TB_VIP4/big.bin" \
+	-o "$TB_DIR/switch.bin" &
+dl=$!
+sleep 1
+decap 2 attach dev eth0 mode tc >/dev/null
+p_tc=$(progs2)
+sleep 1
+decap 2 attach dev eth0 >/dev/null
+p_xdp=$(progs2)
+wait $dl
+check "be2 switched to mode tc ($p_tc) and back ($p_xdp) under a download that arrived byte-exact" \
+	[ "$p_tc" = "- limpet_tcdecap" -a "$p_xdp" = "limpet_decap limpet_decap_tc" -a \
+		"$(sha256sum <"$TB_DIR/switch.bin" | cut -d' ' -f1)" = "$want" ]
+detach3() { # be3's decap detached: its TC program gone, the other XDP program still there
+	decap 3 detach dev eth0 && [ "$(xdp3)" = limpet_pass ] &&
+		! tc -n "$TB-be3" filter show dev eth0 ingress | grep -q limpet_tcdecap
+}
+check "decap detach in mode tc: the other XDP program stays" detach3
 check "decap detach" decap 1 detach dev eth0
 out=$(decap 1 detach dev eth0 2>&1)
 check "decap detach again: refused, one line ($out)" [ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 ]

@@ -88,7 +88,7 @@ int decap_attach(const char *inst, const char *ifname, __u32 mode, char *err, si
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	unsigned int ifindex = if_nametoindex(ifname);
 	struct limpet_decap *skel = NULL;
-	__u32 old_mode = 0, old_id, any_id, tc_id;
+	__u32 old_mode = 0, old_id, any_id, any_mode, tc_id;
 	char dir[200], name[64] = "";
 	bool tcm;
 	int ret;
@@ -98,7 +98,7 @@ int decap_attach(const char *inst, const char *ifname, __u32 mode, char *err, si
 		return -ENODEV;
 	}
 	decap_progs(ifindex, &old_id, &old_mode, &tc_id, &tcm);
-	any_id = xdp_attached_id(ifindex, &old_mode);
+	any_id = xdp_attached_id(ifindex, &any_mode);
 	if (mode != LIMPET_DECAP_MODE_TC && any_id && !old_id) {
 		prog_name_of(any_id, name, sizeof(name));
 		snprintf(err, errlen, "decap attach %s: the device runs another XDP program (%s, id %u); "

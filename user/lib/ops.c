@@ -901,34 +901,36 @@ static int backends_plan(const struct vip_key *k, const struct vip_meta *meta,
 	return 0;
 }
 
-/* Whether slot id holds another backend in nb than in ob: one that comes (e < 0: in nb only
- * or in place of ob's) or goes (e > 0: in ob only or replaced).
+/* Whether a backend comes to slot id (comes: nb holds one ob did not, or another) or goes from
+ * it (ob held one nb does not, or another).
  */
-static bool backend_swapped(const struct backend *ob, const struct backend *nb, __u32 id, int e)
+static bool backend_swapped(const struct backend *ob, const struct backend *nb, __u32 id,
+			    bool comes)
 {
 	const struct backend *a = &ob[id], *b = &nb[id];
+	const struct backend *moving = comes ? b : a, *other = comes ? a : b;
 
-	if ((e < 0 ? a : b)->state == LIMPET_BE_FREE)
-		return (e < 0 ? b : a)->state != LIMPET_BE_FREE;
-	return (e < 0 ? b : a)->state != LIMPET_BE_FREE &&
-	       (a->family != b->family || a->port != b->port || memcmp(a->addr, b->addr, 16));
+	if (moving->state == LIMPET_BE_FREE)
+		return false;
+	return other->state == LIMPET_BE_FREE || a->family != b->family || a->port != b->port ||
+	       memcmp(a->addr, b->addr, 16);
 }
 
-/* The ids among ids[0..n) whose backend comes (e < 0) or goes (e > 0): their affinities go
- * (a new backend's id may be named by an old one's); those that come start at zero counters.
+/* The ids among ids[0..n) whose backend comes (or goes): their affinities go (a new backend's
+ * id may be named by an old one's); those that come start at zero counters. How many, or -errno.
  */
 static int backends_fresh(struct inst *in, const struct vip_meta *meta,
 			  const struct backend *ob, const struct backend *nb, const __u32 *ids,
-			  int n, int e)
+			  int n, bool comes)
 {
 	__u32 *f = calloc(n > 0 ? n : 1, sizeof(*f));
 	int i, nf = 0, ret = f ? 0 : -ENOMEM;
 
 	for (i = 0; i < n && !ret; i++) {
-		if (!backend_swapped(ob, nb, ids[i], e))
+		if (!backend_swapped(ob, nb, ids[i], comes))
 			continue;
 		f[nf++] = ids[i];
-		if (e < 0)
+		if (comes)
 			ret = percpu_zero(in->fd[IM_BACKEND_STATS], ids[i], sizeof(struct limpet_stats));
 	}
 	if (!ret && nf)
@@ -946,10 +948,10 @@ static int backends_commit(struct inst *in, const struct vip_meta *meta,
 			   const struct backend *ob, const struct backend *nb, const __u32 *ids,
 			   int n)
 {
-	int i, w = 0, comes = backends_fresh(in, meta, ob, nb, ids, n, -1), goes = 0, ret = 0;
+	int i, w = 0, comes = backends_fresh(in, meta, ob, nb, ids, n, true), goes = 0, ret = 0;
 
 	for (i = 0; i < n; i++)
-		goes += backend_swapped(ob, nb, ids[i], 1);
+		goes += backend_swapped(ob, nb, ids[i], false);
 	ret = comes < 0 ? comes : 0;
 	for (; w < n && !ret; w++)
 		if (bpf_map_update_elem(in->fd[IM_BACKENDS], &ids[w], &nb[ids[w]], BPF_ANY))
@@ -966,7 +968,7 @@ static int backends_commit(struct inst *in, const struct vip_meta *meta,
 			op_reverse_sync(in);
 	}
 	if (!ret && goes) /* after: a client may still have named it until the table changed */
-		backends_fresh(in, meta, ob, nb, ids, n, 1);
+		backends_fresh(in, meta, ob, nb, ids, n, false);
 	return ret;
 }
 
@@ -995,7 +997,7 @@ static int backends_edit_plan(const char *vs, const struct vip_meta *meta, struc
 
 		if (id >= LIMPET_MAX_BACKENDS || nb[id].state == LIMPET_BE_FREE ||
 		    nb[id].vip_id != meta->vip_id || leaving[id]) {
-			snprintf(err, errlen, "change backends of vip %s: backend id %u is not one of "
+			snprintf(err, errlen, "change the backends of vip %s: backend id %u is not one of "
 				 "its backends", vs, id);
 			return -ENOENT;
 		}
