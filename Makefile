@@ -85,7 +85,7 @@ $(BUILD)/test_bpf: $(wildcard tests/bpf/*.c) $(wildcard tests/bpf/*.h) $(BUILD)/
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(wildcard tests/bpf/*.c) $(BUILD)/liblimpet.a $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/bench_xdp: tools/bench/bench_xdp.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/floor.skel.h $(BUILD)/liblimpet.a
+$(BUILD)/bench_xdp: tools/bench/bench_xdp.c $(BUILD)/limpet_xdp.skel.h $(BUILD)/floor.skel.h $(BUILD)/limpet_decap.skel.h $(BUILD)/liblimpet.a
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/liblimpet.a $(LDLIBS) -o $@
 

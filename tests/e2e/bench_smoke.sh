@@ -8,11 +8,12 @@
 out=$("$E2E_ROOT/build/bench_xdp" 0.05 1 2>&1)
 rc=$?
 check "bench_xdp ran every case on its expected verdict (exit $rc)" [ $rc -eq 0 ]
-rows=$(echo "$out" | grep -cE '^\| (floor|limpet)')
-check "bench_xdp printed 11 rows ($rows)" [ "$rows" -eq 11 ]
+rows=$(echo "$out" | grep -cE '^\| (floor|limpet|decap)')
+check "bench_xdp printed 13 rows ($rows)" [ "$rows" -eq 13 ]
 check "bench_xdp put the ipip encapsulation beside the NAT rewrite" grep -q "ipip encapsulation per packet / NAT rewrite" <<<"$out"
+check "  and the decap's mode tc beside its XDP program" grep -q "decap mode tc per packet / decap XDP" <<<"$out"
 check "every row has a positive ns/packet figure" \
-	awk -F'|' '/^\| (floor|limpet)/ && $3 + 0 <= 0 {exit 1}' <<<"$out"
+	awk -F'|' '/^\| (floor|limpet|decap)/ && $3 + 0 <= 0 {exit 1}' <<<"$out"
 
 out=$("$E2E_ROOT/build/maglev_bench" 1)
 check "maglev_bench: 6 rows, every table within 1 % of perfect balance" \

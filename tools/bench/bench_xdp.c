@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* Per-packet cost of limpet's XDP paths beside floor programs, measured in the same run with
+/* Per-packet cost of limpet's XDP paths beside floor programs, and of the backends' decapsulator
+ * (XDP and mode tc) on the frame limpet's ipip case sends, measured in the same run with
  * BPF_PROG_TEST_RUN. Every run gets a fresh copy of its packet (repeat = 1, one syscall each,
  * the kernel's own per-run timer), so a rewrite never feeds the next run; a case runs until it
  * has taken the wanted wall time. Cases are interleaved over rounds; the median round counts.
@@ -21,9 +22,11 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/pkt_cls.h>
 
 #include "lib/liblimpet.h"
 #include "limpet_xdp.skel.h"
+#include "limpet_decap.skel.h"
 #include "floor.skel.h"
 #include "pktbuild.h"
 
@@ -44,7 +47,8 @@ struct bcase {
 	 * name says): count a new flow, an affinity hit, an affinity miss
 	 */
 	int new_flow, aff_hit, aff_miss;
-	int grow; /* bytes every run's output frame must add (an outer header); 0: not checked */
+	int grow; /* bytes every run's output frame must add (an outer header; < 0: take away); 0: not checked */
+	int tc;   /* a TC program: run on an skb, no XDP context */
 	double ns;
 	unsigned long runs;
 	double rounds[16];
@@ -96,6 +100,49 @@ static void fill_report(const int tfds[TBL_MAX])
 		(unsigned long long)walked);
 }
 
+static int measure(struct bcase *c, unsigned int ifindex);
+
+/* The backend's side of the ipip case: its frame as limpet sends it (one run of the case, ipip),
+ * unwrapped by the decapsulator's XDP program and by mode tc's, each serving the VIP vip. Fills
+ * out[0] and out[1]; 0, or -1 with the error printed.
+ */
+static int decap_cases(struct limpet_decap **dk, const struct bcase *ipip, unsigned int ifindex,
+		       const char *vip, struct bcase *out)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, t);
+	struct xdp_md ctx = { .data_end = (__u32)ipip->len, .ingress_ifindex = ifindex };
+	struct decap_key dkey = { .family = 4 };
+	unsigned char frame[256];
+	__u32 one = 1;
+
+	*dk = limpet_decap__open();
+	if (!*dk || obj_private_maps((*dk)->obj, NULL, NULL, 0, err, sizeof(err)) ||
+	    limpet_decap__load(*dk)) {
+		fprintf(stderr, "Error: load the decapsulator: %s\n", err[0] ? err : strerror(errno));
+		return -1;
+	}
+	inet_pton(AF_INET, vip, dkey.addr);
+	bpf_map_update_elem(bpf_map__fd((*dk)->maps.decap_vips), &dkey, &one, BPF_ANY);
+	t.data_in = ipip->pkt;
+	t.data_size_in = ipip->len;
+	t.data_out = frame;
+	t.data_size_out = sizeof(frame);
+	t.ctx_in = &ctx;
+	t.ctx_size_in = sizeof(ctx);
+	if (bpf_prog_test_run_opts(ipip->prog_fd, &t) || t.retval != XDP_REDIRECT ||
+	    t.data_size_out != ipip->len + 20) {
+		fprintf(stderr, "Error: the ipip case sent no encapsulated frame\n");
+		return -1;
+	}
+	out[0] = (struct bcase){ .name = "decap (backend, XDP): limpet's ipip frame unwrapped", .prog_fd = bpf_program__fd((*dk)->progs.limpet_decap), .want_action = XDP_PASS, .grow = -20 };
+	out[1] = (struct bcase){ .name = "decap mode tc (backend, TC ingress): the same frame", .prog_fd = bpf_program__fd((*dk)->progs.limpet_tcdecap), .want_action = TC_ACT_OK, .grow = -20, .tc = 1 };
+	for (int i = 0; i < 2; i++) {
+		memcpy(out[i].pkt, frame, t.data_size_out);
+		out[i].len = t.data_size_out;
+	}
+	return 0;
+}
+
 static int measure(struct bcase *c, unsigned int ifindex)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, t);
@@ -105,8 +152,10 @@ static int measure(struct bcase *c, unsigned int ifindex)
 	unsigned long long total = 0;
 	__u32 seq = 0;
 
-	t.ctx_in = &ctx;
-	t.ctx_size_in = sizeof(ctx);
+	if (!c->tc) {
+		t.ctx_in = &ctx;
+		t.ctx_size_in = sizeof(ctx);
+	}
 	c->runs = 0;
 	do {
 		for (int i = 0; i < 256; i++) {
@@ -243,9 +292,10 @@ int main(int argc, char **argv)
 	struct vip_opts vo = { .policy = LIMPET_POLICY_IP_HASH, .affinity_ttl = 1800,
 			       .table_size = LIMPET_MAGLEV_M_DEFAULT };
 	struct limpet_config cfg = { LIMPET_HASH_SEED_DEFAULT, LIMPET_MAGLEV_M_DEFAULT, 0 };
-	struct bcase cs[12];
-	int ipip_case = -1;
-	double ratios[16] = { 0 };
+	struct bcase cs[16];
+	struct limpet_decap *dk = NULL;
+	int ipip_case = -1, decap_case = -1;
+	double ratios[16] = { 0 }, dratios[16] = { 0 };
 	struct flow_key fk = { .sport = htons(40002), .dport = htons(80), .proto = IPPROTO_TCP,
 			       .family = LIMPET_AF_INET };
 	struct flow_val fv = { .sp = { .state = LIMPET_SP_ESTABLISHED, .delta = 12345, .ts_off = 777,
@@ -400,6 +450,10 @@ int main(int argc, char **argv)
 		ipip_case = n;
 		cs[n] = (struct bcase){ .name = "limpet ipip: established flow (DSR, encapsulated, redirect)", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_REDIRECT, .grow = 20 };
 		cs[n].len = pkt_build(&ip, cs[n].pkt), n++;
+		decap_case = decap_cases(&dk, &cs[ipip_case], ifin, ip.dst, &cs[n]);
+		if (decap_case < 0)
+			return 1;
+		decap_case = n, n += 2;
 	}
 	other.dst = "10.200.0.99";
 	cs[n] = (struct bcase){ .name = "limpet: not a VIP (pass)", .prog_fd = bpf_program__fd(lb->progs.limpet_xdp), .want_action = XDP_PASS };
@@ -521,7 +575,10 @@ int main(int argc, char **argv)
 	 */
 	for (r = 0; ipip_case >= 0 && r < rounds; r++)
 		ratios[r] = cs[ipip_case].rounds[r] / cs[3].rounds[r];
+	for (r = 0; decap_case >= 0 && r < rounds; r++)
+		dratios[r] = cs[decap_case + 1].rounds[r] / cs[decap_case].rounds[r];
 	qsort(ratios, rounds, sizeof(double), dcmp);
+	qsort(dratios, rounds, sizeof(double), dcmp);
 	for (i = 0; i < n; i++) {
 		qsort(cs[i].rounds, rounds, sizeof(double), dcmp);
 		cs[i].ns = cs[i].rounds[rounds / 2];
@@ -540,7 +597,11 @@ int main(int argc, char **argv)
 		if (ipip_case >= 0)
 			printf("\nipip encapsulation per packet / NAT rewrite (established flows): %.2f, the median ratio of %d rounds (%.2f–%.2f; target <= 1.2)\n",
 			       ratios[rounds / 2], rounds, ratios[0], ratios[rounds - 1]);
+		if (decap_case >= 0)
+			printf("decap mode tc per packet / decap XDP (a backend unwrapping it): %.2f, the median ratio of %d rounds (%.2f–%.2f)\n",
+			       dratios[rounds / 2], rounds, dratios[0], dratios[rounds - 1]);
 	}
+	limpet_decap__destroy(dk);
 	floor__destroy(fl);
 	inst_close(&in);
 	limpet_xdp__destroy(lb);
