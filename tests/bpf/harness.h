@@ -138,6 +138,7 @@ void test_dsr_second_chance_batch(void **state);
 void test_dsr_second_chance_edit(void **state);
 void test_backends_edit_full(void **state);
 void test_dsr_second_chance_drained(void **state);
+void test_dsr_second_chance_replace(void **state);
 void test_close_tracking(void **state);
 void test_stickiness_and_prefix(void **state);
 void test_affinity_table(void **state);

@@ -927,3 +927,37 @@ void test_dsr_second_chance_drained(void **state)
 	must(op_vip_del(&in, &kx, err, sizeof(err)));
 	must(op_vip_del(&in, &ky, err, sizeof(err)));
 }
+
+/* limpetctl backend replace: the old backend drained and the new one added as one change, so
+ * each of the old one's slots names it, and each slot the new one took from a survivor names
+ * that survivor (in two commands, the old one's slots passed on twice would name a survivor).
+ */
+void test_dsr_second_chance_replace(void **state)
+{
+	__u32 m, *before, *after, id1, id2, id4, from1 = 0, from2 = 0;
+	struct vip_key k;
+
+	(void)state;
+	dsr_setup();
+	id1 = be_id(DVIP4, "10.2.0.1");
+	id2 = be_id(DVIP4, "10.2.0.2");
+	before = vip_table(DVIP4, &m);
+	must(vip_parse(DVIP4, &k, err, sizeof(err)));
+	must(op_backend_replace(&in, &k, "10.2.0.1", "10.2.0.4", 1, err, sizeof(err)));
+	id4 = be_id(DVIP4, "10.2.0.4");
+	after = vip_table(DVIP4, &m);
+	for (__u32 s = 0; s < m; s++) {
+		assert_true(after[s] == id2 || after[s] == id4);
+		if (before[s] == id1) {
+			assert_int_equal(after[m + s], id1);
+			from1++;
+		} else if (after[s] == id4) {
+			assert_int_equal(after[m + s], id2);
+			from2++;
+		}
+	}
+	assert_true(from1 > m / 3 && from2 > m / 10);
+	free(before);
+	free(after);
+	dsr_vip4_reset();
+}

@@ -479,6 +479,7 @@ int main(void)
 		cmocka_unit_test_setup(test_dsr_second_chance_edit, fresh),
 		cmocka_unit_test_setup(test_backends_edit_full, fresh),
 		cmocka_unit_test_setup(test_dsr_second_chance_drained, fresh),
+		cmocka_unit_test_setup(test_dsr_second_chance_replace, fresh),
 	};
 
 	return cmocka_run_group_tests_name("packet", tests, setup, teardown);

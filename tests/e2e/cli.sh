@@ -124,6 +124,17 @@ limpetctl backend drain $V 10.1.0.3
 check "drain shows in backend list" [ "$(jget "$(limpetctl -j backend list $V)" "d['backends'][2]['state']")" = draining ]
 limpetctl backend del $V 10.1.0.3
 check "del removes the backend" [ "$(jget "$(limpetctl -j backend list $V)" "len(d['backends'])")" = 2 ]
+s0=$(limpetctl save)
+expect_err "replace with a backend the VIP has: refused" 1 "backend already exists" limpetctl backend replace $V 10.1.0.1 10.1.0.2:8080
+expect_err "replace a missing backend: refused" 1 "backend not found" limpetctl backend replace $V 10.1.0.77 10.1.0.8
+expect_err "replace without NEW: usage error" 2 "expected VIP BACKEND NEW" limpetctl backend replace $V 10.1.0.1
+check "  the refused replaces changed nothing" [ "$(limpetctl save)" = "$s0" ]
+limpetctl backend replace $V 10.1.0.1 10.1.0.8 weight 3
+check "replace: the old backend draining, the new one active with its weight" \
+	[ "$(jget "$(limpetctl -j backend list $V)" "','.join('%s/%s/%s' % (b['backend'], b['state'], b['weight']) for b in d['backends'])")" = "10.1.0.1:80/draining/1,10.1.0.2:8080/active/5,10.1.0.8:80/active/3" ]
+limpetctl backend del $V 10.1.0.8
+limpetctl backend del $V 10.1.0.1
+limpetctl backend add $V 10.1.0.1 >/dev/null
 limpetctl vip del $V
 check "vip del removes the VIP and its backends" \
 	[ "$(jget "$(limpetctl -j backend list)" "len([b for b in d['backends'] if b['vip']=='$V'])")" = 0 ]

@@ -25,6 +25,7 @@ void ctl_usage(FILE *f)
 		"limpetctl vip list\n"
 		"limpetctl backend add VIP BACKEND [weight W]\n"
 		"limpetctl backend drain VIP BACKEND\n"
+		"limpetctl backend replace VIP BACKEND NEW [weight W]\n"
 		"limpetctl backend del VIP BACKEND\n"
 		"limpetctl backend health VIP BACKEND { up | down | auto }\n"
 		"limpetctl backend list [VIP]\n"
@@ -50,7 +51,9 @@ void ctl_usage(FILE *f)
 		"than 5 s, and flows idle longer than 86400 s; run it periodically (e.g. every 10 s).\n"
 		"apply makes the instance's VIPs and backends what FILE says (lines of 'vip add',\n"
 		"'backend add', 'backend drain', 'attach', 'metrics listen'; # comments), changing only\n"
-		"what differs, or nothing when a line is wrong; save prints the instance in that form.\n",
+		"what differs, or nothing when a line is wrong; save prints the instance in that form.\n"
+		"backend replace drains BACKEND and adds NEW as one change (so an ipip VIP's second\n"
+		"chance keeps BACKEND's connections if a limpet host fails right after).\n",
 		LIMPET_MAX_WEIGHT);
 }
 
@@ -324,6 +327,16 @@ static int parse_backend_cmd(int argc, char **argv, struct ctl_cmd *c, char *err
 		FAIL("backend: '%s' is too long", argv[1]);
 	strcpy(c->be_spec, argv[1]);
 	c->weight = 1;
+	if (c->op == CTL_BE_REPLACE) {
+		if (argc < 3)
+			FAIL("backend replace: expected VIP BACKEND NEW");
+		if (backend_parse(argv[2], &a, &p, &hp, err, errlen))
+			return -EINVAL;
+		if (strlen(argv[2]) >= sizeof(c->be_new))
+			FAIL("backend: '%s' is too long", argv[2]);
+		strcpy(c->be_new, argv[2]);
+		argc--, argv++;
+	}
 	if (c->op == CTL_BE_HEALTH) {
 		if (argc != 3 || (strcmp(argv[2], "up") && strcmp(argv[2], "down") &&
 				  strcmp(argv[2], "auto")))
@@ -334,7 +347,7 @@ static int parse_backend_cmd(int argc, char **argv, struct ctl_cmd *c, char *err
 		return 0;
 	}
 	for (i = 2; i < argc; i += 2) {
-		if (c->op == CTL_BE_ADD && !strcmp(argv[i], "weight")) {
+		if ((c->op == CTL_BE_ADD || c->op == CTL_BE_REPLACE) && !strcmp(argv[i], "weight")) {
 			if (i + 1 >= argc)
 				FAIL("backend add: 'weight' needs a value");
 			if (parse_u32(argv[i + 1], 1, LIMPET_MAX_WEIGHT, &c->weight))
@@ -393,11 +406,13 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 	}
 	if (!strcmp(obj, "backend")) {
 		if (!verb)
-			FAIL("backend: missing command (add, drain, del, health, list)");
+			FAIL("backend: missing command (add, drain, replace, del, health, list)");
 		if (!strcmp(verb, "add"))
 			c->op = CTL_BE_ADD;
 		else if (!strcmp(verb, "drain"))
 			c->op = CTL_BE_DRAIN;
+		else if (!strcmp(verb, "replace"))
+			c->op = CTL_BE_REPLACE;
 		else if (!strcmp(verb, "del"))
 			c->op = CTL_BE_DEL;
 		else if (!strcmp(verb, "health"))
@@ -406,7 +421,7 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 			c->op = CTL_BE_LIST;
 			return parse_opt_vip(argc - 2, argv + 2, "backend list", c, err, errlen);
 		} else
-			FAIL("backend: unknown command '%s' (add, drain, del, health, list)", verb);
+			FAIL("backend: unknown command '%s' (add, drain, replace, del, health, list)", verb);
 		return parse_backend_cmd(argc - 2, argv + 2, c, err, errlen);
 	}
 	if (!strcmp(obj, "stats")) {
@@ -464,7 +479,8 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 bool ctl_writes(const struct ctl_cmd *c)
 {
 	return c->op == CTL_VIP_ADD || c->op == CTL_VIP_DEL || c->op == CTL_BE_ADD ||
-	       c->op == CTL_BE_DRAIN || c->op == CTL_BE_DEL || c->op == CTL_AFF_FLUSH ||
+	       c->op == CTL_BE_DRAIN || c->op == CTL_BE_DEL || c->op == CTL_BE_REPLACE ||
+	       c->op == CTL_AFF_FLUSH ||
 	       c->op == CTL_FLOWS_SWEEP || c->op == CTL_APPLY || c->op == CTL_BE_HEALTH;
 }
 
@@ -911,6 +927,8 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 		return op_backend_set_state(in, &c->vip, c->be_spec, LIMPET_BE_DRAINING, err, errlen);
 	case CTL_BE_DEL:
 		return op_backend_set_state(in, &c->vip, c->be_spec, LIMPET_BE_FREE, err, errlen);
+	case CTL_BE_REPLACE:
+		return op_backend_replace(in, &c->vip, c->be_spec, c->be_new, c->weight, err, errlen);
 	case CTL_BE_HEALTH:
 		return op_backend_health_mode(in, &c->vip, c->be_spec, c->health_mode, err, errlen);
 	case CTL_BE_LIST:

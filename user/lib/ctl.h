@@ -6,7 +6,7 @@
 #include "liblimpet.h"
 
 enum ctl_op {
-	CTL_HELP, CTL_VIP_ADD, CTL_VIP_DEL, CTL_VIP_LIST, CTL_BE_ADD, CTL_BE_DRAIN, CTL_BE_DEL,
+	CTL_HELP, CTL_VIP_ADD, CTL_VIP_DEL, CTL_VIP_LIST, CTL_BE_ADD, CTL_BE_DRAIN, CTL_BE_DEL, CTL_BE_REPLACE,
 	CTL_BE_LIST, CTL_BE_HEALTH, CTL_STATS, CTL_FLOWS, CTL_FLOWS_SWEEP, CTL_AFF_LIST, CTL_AFF_FLUSH, CTL_APPLY,
 	CTL_SAVE,
 };
@@ -17,6 +17,7 @@ struct ctl_cmd {
 	struct vip_key vip;
 	struct vip_opts vo;
 	char be_spec[128];
+	char be_new[128]; /* backend replace: the backend that comes */
 	__u32 weight;
 	__u8 health_mode;                  /* backend health */
 	__u32 binding_s, idle_s, closed_s; /* flows sweep */

@@ -158,6 +158,11 @@ int backends_read(struct inst *in, struct backend *bes);
 int backends_get(struct inst *in, struct backend **bes);
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
 			 __u8 state, char *err, size_t errlen);
+/* be_spec drained and new_spec added (weight) as one change (op_backends_edit): the drained
+ * one's connections keep their second chance through the new one. Nothing changes on failure.
+ */
+int op_backend_replace(struct inst *in, const struct vip_key *k, const char *be_spec,
+		       const char *new_spec, __u32 weight, char *err, size_t errlen);
 int op_vip_find(struct inst *in, const struct vip_key *k, struct vip_meta *meta);
 /* Backends a VIP's Maglev table of m slots takes: M ≥ 100 × backends keeps it balanced. */
 static inline __u32 maglev_backends_max(__u32 m)

@@ -1137,6 +1137,22 @@ int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *s
 	return backend_edit_one(in, k, spec, what, state, 0, err, errlen);
 }
 
+int op_backend_replace(struct inst *in, const struct vip_key *k, const char *spec,
+		       const char *new_spec, __u32 weight, char *err, size_t errlen)
+{
+	const struct be_new bn = { new_spec, weight, LIMPET_BE_ACTIVE };
+	struct vip_meta meta;
+	struct be_edit ed;
+	struct backend be;
+	int id;
+
+	id = backend_locate(in, k, spec, "replace", &meta, &be, err, errlen);
+	if (id < 0)
+		return id;
+	ed = (struct be_edit){ id, be.weight, LIMPET_BE_DRAINING };
+	return op_backends_edit(in, k, &ed, 1, &bn, 1, err, errlen);
+}
+
 int op_backend_weight(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
 		      char *err, size_t errlen)
 {
