@@ -128,6 +128,7 @@ s0=$(limpetctl save)
 expect_err "replace with a backend the VIP has: refused" 1 "backend already exists" limpetctl backend replace $V 10.1.0.1 10.1.0.2:8080
 expect_err "replace a missing backend: refused" 1 "backend not found" limpetctl backend replace $V 10.1.0.77 10.1.0.8
 expect_err "replace without NEW: usage error" 2 "expected VIP BACKEND NEW" limpetctl backend replace $V 10.1.0.1
+expect_err "replace with weight 0: usage error" 2 "backend replace: weight must be 1-1000" limpetctl backend replace $V 10.1.0.1 10.1.0.8 weight 0
 check "  the refused replaces changed nothing" [ "$(limpetctl save)" = "$s0" ]
 limpetctl backend replace $V 10.1.0.1 10.1.0.8 weight 3
 check "replace: the old backend draining, the new one active with its weight" \

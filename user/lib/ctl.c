@@ -348,10 +348,12 @@ static int parse_backend_cmd(int argc, char **argv, struct ctl_cmd *c, char *err
 	}
 	for (i = 2; i < argc; i += 2) {
 		if ((c->op == CTL_BE_ADD || c->op == CTL_BE_REPLACE) && !strcmp(argv[i], "weight")) {
+			const char *what = c->op == CTL_BE_ADD ? "backend add" : "backend replace";
+
 			if (i + 1 >= argc)
-				FAIL("backend add: 'weight' needs a value");
+				FAIL("%s: 'weight' needs a value", what);
 			if (parse_u32(argv[i + 1], 1, LIMPET_MAX_WEIGHT, &c->weight))
-				FAIL("backend add: weight must be 1-%d, got '%s'", LIMPET_MAX_WEIGHT,
+				FAIL("%s: weight must be 1-%d, got '%s'", what, LIMPET_MAX_WEIGHT,
 				     argv[i + 1]);
 		} else {
 			FAIL("backend: unexpected argument '%s'", argv[i]);
