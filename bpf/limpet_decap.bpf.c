@@ -309,7 +309,11 @@ static __always_inline int decap_tc_process(struct __sk_buff *skb)
 	struct encap e = {};
 	int r;
 
-	bpf_skb_pull_data(skb, len < TCM_PULL ? len : TCM_PULL); /* short: the parse says so */
+	/* the headers are nearly always in the linear part already; pulling them otherwise (it
+	 * also unclones the skb: a copy whenever a tap is open) is for the packets that need it
+	 */
+	if ((void *)(long)skb->data + (len < TCM_PULL ? len : TCM_PULL) > (void *)(long)skb->data_end)
+		bpf_skb_pull_data(skb, len < TCM_PULL ? len : TCM_PULL); /* short: the parse says so */
 	r = frame_parse((void *)(long)skb->data, (void *)(long)skb->data_end, len, &e);
 	if (r)
 		return r;

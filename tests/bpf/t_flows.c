@@ -392,7 +392,7 @@ void test_slowstart_table(void **state)
 	assert_int_equal(table_read(m.vip_id, without, 65537), n);
 	be.health = LIMPET_HEALTH_UP;
 	assert_int_equal(bpf_map_update_elem(in.fd[IM_BACKENDS], &id, &be, BPF_ANY), 0);
-	must(op_backend_ramp(&in, &m, id, 30));
+	assert_int_equal(op_backends_ramp(&in, &m, &id, &(__u16){ 30 }, 1), 1);
 	assert_int_equal(table_read(m.vip_id, ramp, 65537), n);
 	for (__u32 s = 0; s < n; s++) {
 		own_full += full[s] == id;
@@ -404,7 +404,7 @@ void test_slowstart_table(void **state)
 	}
 	assert_int_equal(other_moved, 0);
 	assert_true(own_ramp * 100 > own_full * 25 && own_ramp * 100 < own_full * 35);
-	must(op_backend_ramp(&in, &m, id, 0));
+	assert_int_equal(op_backends_ramp(&in, &m, &id, &(__u16){ 0 }, 1), 1);
 	assert_int_equal(table_read(m.vip_id, ramp, 65537), n);
 	assert_memory_equal(ramp, full, n * sizeof(__u32));
 	(void)state;

@@ -17,6 +17,10 @@ decap() { # N ARGS...: limpet decap in backend N's namespace
 	shift
 	nsenter --net="/run/netns/$TB-be$n" "$TB_BUILD/limpet" -i "${TB}be$n" decap "$@"
 }
+dstat() { # N REASON: backend N's decap count of REASON
+	jget "$(nsenter --net="/run/netns/$TB-be$1" "$TB_BUILD/limpet" -j -i "${TB}be$1" decap stats)" \
+		"[x['packets'] for x in d['reasons'] if x['reason']=='$2'][0]"
+}
 for b in 1 2 3; do
 	ns=$TB-be$b
 	# the VIPs on lo, never answered for on the wire; segments that fit once encapsulated
@@ -149,9 +153,7 @@ check "the clients learned the path MTUs limpet named (1480 under IPv4, 1460 und
 		ip netns exec $TB-cli ip route get $V46 from $(tb_client4 6) | grep -q 'mtu 1460'"
 
 tb_in be1 ping -c1 -W1 10.99.0.2 >/dev/null
-st=$(nsenter --net="/run/netns/$TB-be1" "$TB_BUILD/limpet" -j -i "${TB}be1" decap stats)
-dl=$(jget "$st" "[x['packets'] for x in d['reasons'] if x['reason']=='deliver'][0]")
-po=$(jget "$st" "[x['packets'] for x in d['reasons'] if x['reason']=='pass_other'][0]")
+dl=$(dstat 1 deliver) po=$(dstat 1 pass_other)
 check "decap counters: $dl delivered, $po other packets passed untouched" [ "$dl" -gt 0 -a "$po" -gt 0 ]
 # an IPIP packet for an address that is no VIP here: untouched, counted
 tb_in lb $PY - "$(tb_backend4 1)" <<'PY'
@@ -162,9 +164,8 @@ s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IPIP)
 s.sendto(inner, (sys.argv[1], 0))
 PY
 sleep 0.2
-st=$(nsenter --net="/run/netns/$TB-be1" "$TB_BUILD/limpet" -j -i "${TB}be1" decap stats)
 check "an IPIP packet for no VIP here: passed untouched, counted" \
-	[ "$(jget "$st" "[x['packets'] for x in d['reasons'] if x['reason']=='pass_not_vip'][0]")" -ge 1 ]
+	[ "$(dstat 1 pass_not_vip)" -ge 1 ]
 rs=$(limpetctl -j stats)
 fw=$(jget "$rs" "sum(x['packets'] for x in d['reasons'] if x['reason'].startswith('fwd_'))")
 check "limpet counted the DSR packets it sent ($fw) and dropped none for lack of a path" \
@@ -189,20 +190,16 @@ up3() { # FAMILY URL: a 1 MiB upload from the first client the VIP gives to be3,
 	done
 	return 1
 }
-stat3() { # REASON: be3's decap count
-	jget "$(nsenter --net="/run/netns/$TB-be3" "$TB_BUILD/limpet" -j -i "${TB}be3" decap stats)" \
-		"[x['packets'] for x in d['reasons'] if x['reason']=='$1'][0]"
-}
 s4=$(served3 "http://$TB_VIP4/" 4 40) s46=$(served3 "http://$V46/" 4 40)
 check "be3 (decap mode tc) served clients over ipip v4 ($s4 of 40) and IPv4 in IPv6 ($s46 of 40)" \
 	[ "$s4" -gt 0 -a "$s46" -gt 0 ]
-d0=$(stat3 deliver)
+d0=$(dstat 3 deliver)
 check "a 1 MiB upload over ipip to be3 (mode tc) arrives byte-exact" up3 4 "http://$TB_VIP4/upload"
-d1=$(stat3 deliver)
+d1=$(dstat 3 deliver)
 check "  and over IP6IP6" up3 6 "http://[$TB_VIP6]/upload"
 check "  its ~730 segments reached the decap merged by GRO: $((d1 - d0)) packets unwrapped" [ $((d1 - d0)) -lt 490 ]
-check "be3's decap counted what it unwrapped ($(stat3 deliver)) and dropped nothing" \
-	[ "$(stat3 deliver)" -gt 0 -a "$(stat3 drop)" -eq 0 ]
+check "be3's decap counted what it unwrapped ($(dstat 3 deliver)) and dropped nothing" \
+	[ "$(dstat 3 deliver)" -gt 0 -a "$(dstat 3 drop)" -eq 0 ]
 # switching modes under a download: be2 native -> tc -> native, a 4 MiB download of one of be2's
 # clients running across both switches
 progs2() { # be2's decap programs: XDP's name, TC's name

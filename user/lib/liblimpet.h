@@ -200,7 +200,6 @@ struct health_change {
 int op_backends_health_set(struct inst *in, const struct vip_meta *meta, struct health_change *hc,
 			   int n);
 bool vip_all_down(struct inst *in, const struct vip_meta *meta);
-int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u16 pct);
 /* Slowstart steps of one VIP's backends (ids[i] to pcts[i] % of its share, 0 = all), made
  * together: one table rebuild. How many changed, or -errno (then none did).
  */
@@ -210,8 +209,6 @@ int op_backend_health_mode(struct inst *in, const struct vip_key *k, const char 
 			   char *err, size_t errlen);
 int op_vip_check_set(struct inst *in, const struct vip_key *k, const struct check_spec *cs,
 		     char *err, size_t errlen);
-int op_backend_weight(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
-		      char *err, size_t errlen);
 /* The address, its family and the port a backend spec names for VIP k in mode (its port by
  * default; an ipip IPv4 VIP takes IPv6 backends).
  */

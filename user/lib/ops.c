@@ -1105,12 +1105,14 @@ static int backend_locate(struct inst *in, const struct vip_key *k, const char *
 	return id;
 }
 
-/* One of VIP k's backends (spec) changed by op_backends_edit: its state (FREE: deleted; < 0:
- * kept) and weight (0: kept). err says "WHAT backend SPEC of vip VIP: why".
+/* One backend's state (FREE: deleted) by op_backends_edit; err says "WHAT backend SPEC of vip
+ * VIP: why".
  */
-static int backend_edit_one(struct inst *in, const struct vip_key *k, const char *spec,
-			    const char *what, int state, __u32 weight, char *err, size_t errlen)
+int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *spec, __u8 state,
+			 char *err, size_t errlen)
 {
+	const char *what = state == LIMPET_BE_FREE ? "delete" :
+			   state == LIMPET_BE_DRAINING ? "drain" : "undrain";
 	struct vip_meta meta;
 	struct be_edit ed;
 	struct backend be;
@@ -1120,21 +1122,12 @@ static int backend_edit_one(struct inst *in, const struct vip_key *k, const char
 	id = backend_locate(in, k, spec, what, &meta, &be, err, errlen);
 	if (id < 0)
 		return id;
-	ed = (struct be_edit){ id, weight ? weight : be.weight, state < 0 ? be.state : state };
+	ed = (struct be_edit){ id, be.weight, state };
 	ret = op_backends_edit(in, k, &ed, 1, NULL, 0, err, errlen);
 	if (ret)
 		snprintf(err, errlen, "%s backend %s of vip %s: %s", what, spec,
 			 vip_str(k, vs, sizeof(vs)), strerror(-ret));
 	return ret;
-}
-
-int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *spec, __u8 state,
-			 char *err, size_t errlen)
-{
-	const char *what = state == LIMPET_BE_FREE ? "delete" :
-			   state == LIMPET_BE_DRAINING ? "drain" : "undrain";
-
-	return backend_edit_one(in, k, spec, what, state, 0, err, errlen);
 }
 
 int op_backend_replace(struct inst *in, const struct vip_key *k, const char *spec,
@@ -1153,11 +1146,6 @@ int op_backend_replace(struct inst *in, const struct vip_key *k, const char *spe
 	return op_backends_edit(in, k, &ed, 1, &bn, 1, err, errlen);
 }
 
-int op_backend_weight(struct inst *in, const struct vip_key *k, const char *spec, __u32 weight,
-		      char *err, size_t errlen)
-{
-	return backend_edit_one(in, k, spec, "weight of", -1, weight, err, errlen);
-}
 
 struct sweep {
 	__u64 now;
@@ -1536,12 +1524,6 @@ int op_backends_ramp(struct inst *in, const struct vip_meta *meta, const __u32 *
 	return ret;
 }
 
-int op_backend_ramp(struct inst *in, const struct vip_meta *meta, __u32 id, __u16 pct)
-{
-	int ret = op_backends_ramp(in, meta, &id, &pct, 1);
-
-	return ret < 0 ? ret : 0;
-}
 
 static int vip_collect(const void *key, const void *val, void *ctx)
 {
