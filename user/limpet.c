@@ -33,7 +33,7 @@ static void usage(FILE *f)
 		"                  | status\n"
 		"                  | replay FILE.pcap [out OUT.pcap] [dev IFNAME]\n"
 		"                  | destroy\n"
-		"                  | run -c FILE\n"
+		"                  | run -c FILE [previous FILE]\n"
 		"                  | decap DECAP\n"
 		"                  | help }\n"
 		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -c|--config FILE (run) |\n"
@@ -66,6 +66,9 @@ static void usage(FILE *f)
 		"         every 5 s (FILE's 'flows sweep' settings), re-read FILE on SIGHUP (a file that\n"
 		"         does not load changes nothing), log each change as one line to stderr. On\n"
 		"         SIGTERM, or if it dies, the datapath keeps forwarding; one daemon per instance.\n"
+		"         previous FILE: the file before the last change, applied first when the\n"
+		"         instance has no VIP (a host starting with no state), so ipip VIPs' second\n"
+		"         chance knows the backends from before that change.\n"
 		"decap    on a backend of ipip VIPs: unwrap limpet's IPIP, IP6IP6 and IPv4-in-IPv6\n"
 		"         packets for the VIPs added here and hand the inner packet to the local stack\n"
 		"         (the VIP on lo); anything else passes untouched. A mid-connection packet with\n"
@@ -582,9 +585,9 @@ int main(int argc, char **argv)
 		}
 		ret = cmd_attach(argv[2], mode, ask);
 	} else if (!strcmp(cmd, "run")) {
-		if (argc != 1 || !conf)
+		if (!conf || (argc != 1 && (argc != 3 || strcmp(argv[1], "previous"))))
 			goto bad;
-		ret = need_root() ? 1 : cmd_run(conf);
+		ret = need_root() ? 1 : cmd_run(conf, argc == 3 ? argv[2] : NULL);
 	} else if (!strcmp(cmd, "detach")) {
 		if (argc != 3 || strcmp(argv[1], "dev"))
 			goto bad;

@@ -7,7 +7,7 @@
 
 extern const char *instance;
 extern char err[LIMPET_ERR_LEN];
-int cmd_run(const char *path);
+int cmd_run(const char *path, const char *prev_path);
 /* The instance's daemon lock (its fd), or -1 with the error printed (the holder's pid). */
 int run_lock(void);
 int decap_main(int argc, char **argv);

@@ -78,8 +78,10 @@ int run_lock(void)
 	return fd;
 }
 
-/* Make the instance what c says, under the instance lock (limpetctl waits meanwhile). */
-static int run_apply(const struct cfg *c)
+/* Make the instance what c says (after prev, into an instance without VIPs: cfg_apply_after),
+ * under the instance lock (limpetctl waits meanwhile).
+ */
+static int run_apply(const struct cfg *c, const struct cfg *prev)
 {
 	struct inst in;
 	int lock = inst_lock(instance, err, sizeof(err));
@@ -92,7 +94,8 @@ static int run_apply(const struct cfg *c)
 	}
 	in.lock_fd = lock;
 	err[0] = '\0';
-	if (cfg_apply(&in, c, log_change, NULL, err, sizeof(err)))
+	if (prev ? cfg_apply_after(&in, prev, c, log_change, NULL, err, sizeof(err)) :
+		   cfg_apply(&in, c, log_change, NULL, err, sizeof(err)))
 		daemon_log("apply: %s", err);
 	inst_close(&in);
 	return err[0] ? -1 : 0;
@@ -179,7 +182,7 @@ static void run_reload(const char *path, struct cfg *c)
 	}
 	cfg_free(c);
 	*c = next;
-	run_apply(c);
+	run_apply(c, NULL);
 }
 
 static void attach_warning(const char *msg)
@@ -203,37 +206,41 @@ static int run_attach(const struct cfg *c)
 	return 0;
 }
 
-int cmd_run(const char *path)
+int cmd_run(const char *path, const char *prev_path)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct cfg c;
+	struct cfg c, prev = { 0 };
 	time_t last_sweep = 0;
 	void *metrics = NULL;
 	struct health *health;
 	static struct announce_set announced = { .n = -1 };
-	int lock;
+	int lock = -1;
 
 	if (cfg_load(path, &c, err, sizeof(err))) {
 		out_error("%s", err);
 		return 1;
 	}
-	if (!c.ndevs) {
-		out_error("%s: no 'attach dev IFNAME' line: the daemon needs a device", path);
+	if (prev_path && cfg_load(prev_path, &prev, err, sizeof(err))) {
+		out_error("%s", err);
 		cfg_free(&c);
 		return 1;
 	}
-	if (c.announce_dev[0] && !if_nametoindex(c.announce_dev)) {
+	if (!c.ndevs)
+		out_error("%s: no 'attach dev IFNAME' line: the daemon needs a device", path);
+	else if (c.announce_dev[0] && !if_nametoindex(c.announce_dev))
 		out_error("%s: announce dev %s: no such device; name one that exists (lo, or a dummy "
 			  "device)", path, c.announce_dev);
-		cfg_free(&c);
-		return 1;
-	}
-	lock = run_lock();
+	else
+		lock = run_lock();
 	if (lock < 0 || run_attach(&c)) {
+		if (lock >= 0)
+			close(lock);
 		cfg_free(&c);
+		cfg_free(&prev);
 		return 1;
 	}
-	run_apply(&c);
+	run_apply(&c, prev_path ? &prev : NULL); /* prev: only into an instance without VIPs */
+	cfg_free(&prev);
 	if (c.metrics[0]) {
 		metrics = metrics_start(c.metrics, err, sizeof(err));
 		if (!metrics) {

@@ -48,6 +48,6 @@ rc=$?
 check "ctl_scale.sh applied 10 backends, the daemon found all 10 down, then all 10 back (exit $rc)" \
 	bash -c "[ $rc -eq 0 ] && grep -q 'all 10 backends unreachable: 10 down after' <<<'$out' &&
 		grep -q 'all 10 backends answer again: 10 back with their whole share' <<<'$out'"
-check "no namespace or pin of ctl_scale.sh is left" bash -c "! ip netns list | grep -q lpscs$$ && [ ! -e /sys/fs/bpf/limpet/lpscs$$ ]"
+check "no namespace, pin or lock file of ctl_scale.sh is left" bash -c "! ip netns list | grep -q lpscs$$ && [ ! -e /sys/fs/bpf/limpet/lpscs$$ ] && [ ! -e /run/limpet/lpscs$$.run ]"
 check "three plots written" bash -c "[ -s '$dir/rps.png' ] && [ -s '$dir/cpu.png' ] && [ -s '$dir/moved.png' ]"
 t_done

@@ -6,7 +6,8 @@
 # drained, one added, in one reload) while connections are open and another host fails — the
 # backend decap's second chance keeps them, the drained one's too; and a host that comes back
 # with no state (destroyed, restarted from its file) while a backend drains sends that
-# backend's connections to it: second chance from the configuration.
+# backend's connections to it: second chance from the configuration; and, restarted with the
+# file from before the change (`previous`), the connections of the slots a backend added took.
 #
 #   cli ── router (sw: BIRD, ECMP, bridge br0) ── h1 h2 h3 (BIRD + limpet run, ipip/l2dsr)
 #                                            └── be1..be4 (nginx, push servers, limpet decap)
@@ -81,7 +82,7 @@ for b in 1 2 3 4; do
 	# be4 in mode tc (the whole decap at TC ingress): its hand-ons are redirects from there
 	d attach dev eth0 $([ $b = 4 ] && echo mode tc) && d vip add $VIP && d vip add $CHK && d vip add $VIP6 ||
 		{ not_ok "decap on be$b"; t_done; exit 1; }
-	for p in 9000 9001 9002; do
+	for p in 9000 9001 9002 9003; do
 		tb_in "be$b" $PY "$E2E_ROOT/tools/push_sessions.py" server "be$b" $p "$TB_DIR/push$p" \
 			>/dev/null 2>&1 &
 	done
@@ -127,11 +128,12 @@ vip add $VIP:80/tcp mode ipip
 vip add $VIP:9000/tcp policy five-tuple mode ipip
 vip add $VIP:9001/tcp policy five-tuple mode ipip
 vip add $VIP:9002/tcp policy five-tuple mode ipip
+vip add $VIP:9003/tcp policy five-tuple mode ipip
 vip add $L2:80/tcp mode l2dsr
 vip add $CHK:80/tcp mode ipip check http /files/healthz check-interval 1 check-timeout 1 rise 1 fall 1
 vip add [$VIP6]:80/tcp mode ipip
 EOF
-	for v in $VIP:80 $VIP:9000 $VIP:9001 $VIP:9002 $L2:80 $CHK:80; do
+	for v in $VIP:80 $VIP:9000 $VIP:9001 $VIP:9002 $VIP:9003 $L2:80 $CHK:80; do
 		for b in 1 2 3; do echo "backend add $v/tcp $(tb_backend4 $b)"; done
 	done >>"$TB_DIR/h$n.conf"
 	for b in 1 2 3; do echo "backend add [$VIP6]:80/tcp $(tb_backend6 $b)"; done >>"$TB_DIR/h$n.conf"
@@ -279,14 +281,18 @@ ip -n "$TB-h2" link set eth0 up
 check "host 2 back: 3 paths again" wait_paths $VIP 3 20
 sessions 9002 60 120 || not_ok "push sessions opened" # for phase 3
 spid2=$spid
+sessions 9003 60 150 || not_ok "push sessions opened" # for phase 4
+spid3=$spid
 sessions 9001 60 || not_ok "push sessions opened"
 downloads ipip2 "http://$VIP/big.bin" 12 15
 sleep 1
 for n in 1 2 3; do
+	cp "$TB_DIR/h$n.conf" "$TB_DIR/h$n.prev" # the file before the change, for phase 4
 	for v in $VIP:80 $VIP:9001; do
 		printf 'backend add %s/tcp %s\nbackend drain %s/tcp %s\n' $v "$(tb_backend4 4)" $v "$(tb_backend4 1)"
 	done >>"$TB_DIR/h$n.conf"
 	echo "backend drain $VIP:9002/tcp $(tb_backend4 1)" >>"$TB_DIR/h$n.conf" # phase 3: a drain alone
+	echo "backend add $VIP:9003/tcp $(tb_backend4 4)" >>"$TB_DIR/h$n.conf"   # phase 4: an add alone
 	kill -HUP "$(cat "/run/limpet/$(hn $n).run")"
 done
 replaced() { # LOG: the reload's changes are in it (the drain is told before the add)
@@ -334,14 +340,38 @@ check "  10 new clients served by the host left ($ok)" [ "$ok" -eq 10 ]
 # router gives host 1 about half of them, flows it never saw. Its fresh table names be1 for
 # the slots be1 would own (second chance from the configuration), so be1's sessions reach be1;
 # without that they would go to the slot's new owner, which resets them.
-nsenter --net="/run/netns/$TB-h1" "$TB_BUILD/limpet" -i "$(hn 1)" run -c "$TB_DIR/h1.conf" \
-	>"$TB_DIR/h1b.log" 2>&1 &
+h1_start() { # LOG [previous PREV]: host 1's daemon from its file, in the background
+	local log=$1
+	shift
+	nsenter --net="/run/netns/$TB-h1" "$TB_BUILD/limpet" -i "$(hn 1)" run -c "$TB_DIR/h1.conf" "$@" \
+		>"$TB_DIR/$log" 2>&1 &
+}
+pushed_after() { # PORT PID BE: the servers on PORT push, the sessions (PID) answer; sets on (how
+	# many sessions BE holds) and f1 (the flows of PORT host 1 took)
+	sleep 1
+	: >"$TB_DIR/push$1"
+	wait "$2"
+	on=$(awk -v be="$3" '$3 == be' "$TB_DIR/push$1.out" | wc -l)
+	f1=$(flows_on 1 "$VIP:$1/tcp")
+}
+h1_start h1b.log
 check "host 1 back with no state: 2 paths" wait_paths $VIP 2 20
-sleep 1
-: >"$TB_DIR/push9002"
-wait "$spid2"
-on1=$(awk '$3 == "be1"' "$TB_DIR/push9002.out" | wc -l)
-f1=$(flows_on 1 "$VIP:9002/tcp")
-check "60 sessions opened before be1's drain, across the stateless host's return: push answered by the same backend ($(pushed 9002); $on1 on be1; host 1 took $f1 flows)" \
-	[ "$(pushed 9002)" -eq 60 -a "$on1" -gt 0 -a "$f1" -gt 0 ]
+pushed_after 9002 "$spid2" be1
+check "60 sessions opened before be1's drain, across the stateless host's return: push answered by the same backend ($(pushed 9002); $on on be1; host 1 took $f1 flows)" \
+	[ "$(pushed 9002)" -eq 60 -a "$on" -gt 0 -a "$f1" -gt 0 ]
+
+# Phase 4: host 1 out and back with no state again, now started with the file from before the
+# change as well (limpet run -c FILE previous PREV): it applies PREV, then FILE as one change,
+# and so knows which slots be4's add took on port 9003 — whose 60 sessions, idle all along,
+# opened before it. Without PREV, those that ECMP gives host 1 and whose slot be4 took would be
+# sent to be4, which has no socket for them and no previous owner to hand them to: reset.
+tb_daemon_stop "$(hn 1)"
+nsenter --net="/run/netns/$TB-h1" "$TB_BUILD/limpet" -i "$(hn 1)" destroy >/dev/null 2>&1
+check "host 1 destroyed again: 1 path" wait_paths $VIP 1 10
+h1_start h1c.log previous "$TB_DIR/h1.prev"
+check "host 1 back, started with the file from before the change: 2 paths" wait_paths $VIP 2 20
+check "  it applied that file first (its log)" grep -q "previous: backend add $VIP:9003/tcp $(tb_backend4 3)" "$TB_DIR/h1c.log"
+pushed_after 9003 "$spid3" be4
+check "60 sessions opened before be4's add, across the stateless host's return: push answered by the same backend ($(pushed 9003); $on on be4; host 1 took $f1 flows)" \
+	[ "$(pushed 9003)" -eq 60 -a "$on" -eq 0 -a "$f1" -gt 0 ]
 t_done

@@ -303,6 +303,12 @@ static const struct {
 	{ "flows sweep idle", "idle needs SECONDS", 0 },
 	{ "flows sweep stale 5", "unknown option 'stale'", 0 },
 	{ "flows sweep closed x", "closed needs SECONDS", 0 },
+	{ "apply a.conf", NULL, CTL_APPLY },
+	{ "apply a.conf previous b.conf", NULL, CTL_APPLY },
+	{ "apply", "expected FILE [previous FILE]", 0 },
+	{ "apply a.conf b.conf", "expected FILE [previous FILE]", 0 },
+	{ "apply a.conf previous", "previous: expected one FILE", 0 },
+	{ "apply a.conf previous b.conf c.conf", "previous: expected one FILE", 0 },
 };
 
 static void test_cli_grammar(void **state)

@@ -338,6 +338,51 @@ int cfg_apply(struct inst *in, const struct cfg *c, cfg_log_fn log, void *ctx, c
 	return ret;
 }
 
+struct said_before {
+	cfg_log_fn log;
+	void *ctx;
+};
+
+static void say_previous(void *ctx, const char *change)
+{
+	struct said_before *b = ctx;
+
+	say(b->log, b->ctx, "previous: %s", change);
+}
+
+/* A host that starts with no state (docs/design.md §4.3): into an instance without VIPs, prev
+ * — the configuration before the last change — goes first and then c, as the one change hosts
+ * that lived through it made, so an ipip VIP's second chance names the owners from before it.
+ * An instance with VIPs has its own history and gets c alone. Both are checked first.
+ */
+int cfg_apply_after(struct inst *in, const struct cfg *prev, const struct cfg *c, cfg_log_fn log,
+		    void *ctx, char *err, size_t errlen)
+{
+	struct said_before b = { log, ctx };
+	struct vip_set *cur = calloc(1, sizeof(*cur));
+	int ret = cur ? cfg_check_limits(prev, err, errlen) : -ENOMEM;
+
+	if (!ret)
+		ret = cfg_check_limits(c, err, errlen);
+	if (!ret)
+		ret = vips_read(in, cur);
+	if (!ret && cur->n)
+		say(log, ctx, "previous %s not applied: the instance has VIPs, and its own history",
+		    prev->path);
+	else if (!ret && (ret = cfg_apply(in, prev, say_previous, &b, err, errlen))) {
+		char why[LIMPET_ERR_LEN];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "previous %s: %s", prev->path, why);
+	}
+	free(cur);
+	if (!ret)
+		ret = cfg_apply(in, c, log, ctx, err, errlen);
+	if (ret && !*err)
+		snprintf(err, errlen, "apply: %s", strerror(-ret));
+	return ret;
+}
+
 static void token_words(const struct token_spec *t, char *buf, size_t len)
 {
 	static const char *const src[] = { "", "query", "cookie", "header" };

@@ -33,7 +33,7 @@ void ctl_usage(FILE *f)
 		"limpetctl flows [VIP]\n"
 		"limpetctl flows sweep [binding SECONDS] [idle SECONDS] [closed SECONDS]\n"
 		"limpetctl affinity { list | flush } [VIP]\n"
-		"limpetctl apply FILE\n"
+		"limpetctl apply FILE [previous FILE]\n"
 		"limpetctl save\n"
 		"\n"
 		"VIP     := ADDR:PORT/{ tcp | udp }, IPv6 as [ADDR]:PORT/PROTO; port 0 = every port\n"
@@ -52,6 +52,9 @@ void ctl_usage(FILE *f)
 		"apply makes the instance's VIPs and backends what FILE says (lines of 'vip add',\n"
 		"'backend add', 'backend drain', 'attach', 'metrics listen'; # comments), changing only\n"
 		"what differs, or nothing when a line is wrong; save prints the instance in that form.\n"
+		"apply ... previous PREV: into an instance without VIPs (a limpet host starting with no\n"
+		"state), PREV — the file before the last change — first, so ipip VIPs' second chance\n"
+		"knows the backends from before it, as on hosts that lived through it.\n"
 		"backend replace drains BACKEND and adds NEW as one change (so an ipip VIP's second\n"
 		"chance keeps BACKEND's connections if a limpet host fails right after).\n",
 		LIMPET_MAX_WEIGHT);
@@ -464,8 +467,13 @@ int ctl_parse(int argc, char **argv, struct ctl_cmd *c, char *err, size_t errlen
 	}
 	if (!strcmp(obj, "apply")) {
 		c->op = CTL_APPLY;
-		if (argc != 2)
-			FAIL("apply: expected exactly one FILE");
+		if (argc == 4 && !strcmp(argv[2], "previous")) {
+			c->previous = argv[3];
+		} else if (argc > 2 && !strcmp(argv[2], "previous")) {
+			FAIL("apply: previous: expected one FILE (the configuration before the last change)");
+		} else if (argc != 2) {
+			FAIL("apply: expected FILE [previous FILE]");
+		}
 		c->path = argv[1];
 		return 0;
 	}
@@ -872,19 +880,26 @@ static void save_line(void *ctx, const char *line)
 		printf("%s\n", line);
 }
 
-/* apply: the whole file is read and checked before the first change. */
+/* apply: the whole file (and the previous one) is read and checked before the first change. */
 static int run_apply(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 {
 	static const char *const ccols[] = { "change" };
-	struct cfg cfg;
+	struct cfg cfg, prev;
 	int ret = cfg_load(c->path, &cfg, err, errlen);
 
 	if (ret)
 		return ret;
+	if (c->previous && (ret = cfg_load(c->previous, &prev, err, errlen))) {
+		cfg_free(&cfg);
+		return ret;
+	}
 	out_table_begin("changes", ccols, 1);
-	ret = cfg_apply(in, &cfg, change_row, NULL, err, errlen);
+	ret = c->previous ? cfg_apply_after(in, &prev, &cfg, change_row, NULL, err, errlen) :
+			    cfg_apply(in, &cfg, change_row, NULL, err, errlen);
 	out_table_end_or_drop(ret);
 	cfg_free(&cfg);
+	if (c->previous)
+		cfg_free(&prev);
 	return ret;
 }
 

@@ -22,6 +22,7 @@ struct ctl_cmd {
 	__u8 health_mode;                  /* backend health */
 	__u32 binding_s, idle_s, closed_s; /* flows sweep */
 	const char *path;                  /* apply */
+	const char *previous;              /* apply FILE previous PREV */
 };
 
 /* 0, or -EINVAL with a one-line message in err */

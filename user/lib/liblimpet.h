@@ -293,6 +293,12 @@ void cfg_free(struct cfg *c);
  */
 int cfg_apply(struct inst *in, const struct cfg *c, cfg_log_fn log, void *ctx, char *err,
 	      size_t errlen);
+/* cfg_apply of prev then c into an instance without VIPs (a host starting with no state: the
+ * configuration before the last change, then the current one, so an ipip VIP's second chance
+ * knows the owners before that change); an instance with VIPs gets c alone (said to log).
+ */
+int cfg_apply_after(struct inst *in, const struct cfg *prev, const struct cfg *c, cfg_log_fn log,
+		    void *ctx, char *err, size_t errlen);
 /* The instance's devices, VIPs and backends as configuration lines. */
 int cfg_save(struct inst *in, cfg_line_fn emit, void *ctx);
 
