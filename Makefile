@@ -67,7 +67,7 @@ $(BUILD)/liblimpet.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-LOADER_SRCS := user/limpet.c user/run.c user/metrics_http.c user/health.c user/decap.c
+LOADER_SRCS := user/limpet.c user/run.c user/metrics_http.c user/health.c user/decap.c user/state.c
 
 $(BUILD)/limpet: $(LOADER_SRCS) user/loader.h $(BUILD)/limpet_xdp.skel.h $(BUILD)/limpet_tc.skel.h $(BUILD)/liblimpet.a
 	$(call msg,BINARY,$@)

@@ -233,6 +233,6 @@ tb_cleanup() {
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -CONT 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
-	rm -rf "$TB_DIR" "/run/limpet/$TB.lock" "/run/limpet/$TB.run"
+	rm -rf "$TB_DIR" "/run/limpet/$TB.lock" "/run/limpet/$TB.run" "/var/lib/limpet/$TB.prev.conf"
 	TB_DIR=
 }

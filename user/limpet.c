@@ -59,7 +59,7 @@ static void usage(FILE *f)
 		"         frame the kernel will not run (too short or too long) gets verdict 'error'\n"
 		"         and goes to OUT.pcap as it was; the run carries on.\n"
 		"destroy  withdraw the VIP addresses it announced, detach from every device and remove the\n"
-		"         instance's pins.\n"
+		"         instance's pins and the daemon's saved configuration.\n"
 		"run      the daemon (foreground, for systemd): attach the devices FILE names, make the\n"
 		"         instance's VIPs and backends what FILE says (as limpetctl apply), run the VIPs'\n"
 		"         health checks (a backend found down leaves the table), sweep flows\n"
@@ -68,7 +68,9 @@ static void usage(FILE *f)
 		"         SIGTERM, or if it dies, the datapath keeps forwarding; one daemon per instance.\n"
 		"         previous FILE: the file before the last change, applied first when the\n"
 		"         instance has no VIP (a host starting with no state), so ipip VIPs' second\n"
-		"         chance knows the backends from before that change.\n"
+		"         chance knows the backends from before that change. Before an apply changes an\n"
+		"         instance with VIPs, the daemon saves it as it was in /var/lib/limpet/NAME.prev.conf;\n"
+		"         a start into an instance without VIPs (a reboot) applies that file first.\n"
 		"decap    on a backend of ipip VIPs: unwrap limpet's IPIP, IP6IP6 and IPv4-in-IPv6\n"
 		"         packets for the VIPs added here and hand the inner packet to the local stack\n"
 		"         (the VIP on lo); anything else passes untouched. A mid-connection packet with\n"
@@ -342,6 +344,7 @@ static int cmd_destroy(void)
 		close(devs);
 	}
 	pins_remove(dir);
+	state_remove(); /* the daemon's saved previous configuration goes with the instance */
 	close(lock);
 	close(run);
 	if (rmdir(dir)) {

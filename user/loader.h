@@ -12,6 +12,15 @@ int cmd_run(const char *path, const char *prev_path);
 int run_lock(void);
 int decap_main(int argc, char **argv);
 
+/* The daemon's saved previous configuration (state.c): /var/lib/limpet/NAME.prev.conf. */
+void state_path(char *buf, size_t len);
+/* The instance as configuration lines (limpetctl save's), or NULL when it has no VIP. */
+char *state_snapshot(struct inst *in);
+/* Write snap as the saved previous configuration, atomically; 0 or -errno. */
+int state_save(const char *snap);
+/* Forget it (limpet destroy); 0 or -errno. */
+int state_remove(void);
+
 /* One line to the daemon's log. */
 typedef void (*log_fn)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -79,12 +80,14 @@ int run_lock(void)
 }
 
 /* Make the instance what c says (after prev, into an instance without VIPs: cfg_apply_after),
- * under the instance lock (limpetctl waits meanwhile).
+ * under the instance lock (limpetctl waits meanwhile). When that changes an instance that had
+ * VIPs, what it was is saved (state.c), for a start with no state to apply as its previous.
  */
 static int run_apply(const struct cfg *c, const struct cfg *prev)
 {
+	char *before = NULL, *after = NULL, path[128];
 	struct inst in;
-	int lock = inst_lock(instance, err, sizeof(err));
+	int lock = inst_lock(instance, err, sizeof(err)), ret;
 
 	if (lock < 0 || inst_open(&in, instance, err, sizeof(err))) {
 		daemon_log("apply: %s", err);
@@ -94,11 +97,35 @@ static int run_apply(const struct cfg *c, const struct cfg *prev)
 	}
 	in.lock_fd = lock;
 	err[0] = '\0';
+	before = state_snapshot(&in);
 	if (prev ? cfg_apply_after(&in, prev, c, log_change, NULL, err, sizeof(err)) :
 		   cfg_apply(&in, c, log_change, NULL, err, sizeof(err)))
 		daemon_log("apply: %s", err);
+	after = before ? state_snapshot(&in) : NULL;
+	if (before && (!after || strcmp(before, after)) && (ret = state_save(before))) {
+		state_path(path, sizeof(path));
+		daemon_log("saving the previous configuration to %s: %s", path, strerror(-ret));
+	}
+	free(before);
+	free(after);
 	inst_close(&in);
 	return err[0] ? -1 : 0;
+}
+
+/* No previous file given: the one saved at the last change, if there is one that loads. */
+static const char *run_saved_previous(struct cfg *prev)
+{
+	static char path[128];
+
+	state_path(path, sizeof(path));
+	if (access(path, F_OK))
+		return NULL;
+	if (cfg_load(path, prev, err, sizeof(err))) {
+		daemon_log("saved previous configuration: %s; not used", err);
+		return NULL;
+	}
+	daemon_log("previous configuration (saved at the last change): %s", path);
+	return path;
 }
 
 static void run_sweep(const struct cfg *c)
@@ -225,6 +252,8 @@ int cmd_run(const char *path, const char *prev_path)
 		cfg_free(&c);
 		return 1;
 	}
+	if (!prev_path)
+		prev_path = run_saved_previous(&prev);
 	if (!c.ndevs)
 		out_error("%s: no 'attach dev IFNAME' line: the daemon needs a device", path);
 	else if (c.announce_dev[0] && !if_nametoindex(c.announce_dev))

@@ -6,8 +6,9 @@
 # drained, one added, in one reload) while connections are open and another host fails — the
 # backend decap's second chance keeps them, the drained one's too; and a host that comes back
 # with no state (destroyed, restarted from its file) while a backend drains sends that
-# backend's connections to it: second chance from the configuration; and, restarted with the
-# file from before the change (`previous`), the connections of the slots a backend added took.
+# backend's connections to it: second chance from the configuration; and a backend added, then
+# a host rebooted: it applies the configuration its daemon saved before that change first, so
+# the connections of the slots the new backend took keep their second chance.
 #
 #   cli ── router (sw: BIRD, ECMP, bridge br0) ── h1 h2 h3 (BIRD + limpet run, ipip/l2dsr)
 #                                            └── be1..be4 (nginx, push servers, limpet decap)
@@ -21,7 +22,7 @@ cleanup() {
 	for n in 1 2 3; do
 		tb_daemon_stop "$(hn "$n")"
 		nsenter --net="/run/netns/$TB-h$n" "$TB_BUILD/limpet" -i "$(hn "$n")" destroy >/dev/null 2>&1
-		rm -f "/run/limpet/$(hn "$n").run" "/run/limpet/$(hn "$n").lock"
+		rm -f "/run/limpet/$(hn "$n").run" "/run/limpet/$(hn "$n").lock" "/var/lib/limpet/$(hn "$n").prev.conf"
 	done
 	for b in 1 2 3 4; do rm -rf "/sys/fs/bpf/limpet-decap/${TB}be$b"; done
 	tb_cleanup
@@ -287,12 +288,10 @@ sessions 9001 60 || not_ok "push sessions opened"
 downloads ipip2 "http://$VIP/big.bin" 12 15
 sleep 1
 for n in 1 2 3; do
-	cp "$TB_DIR/h$n.conf" "$TB_DIR/h$n.prev" # the file before the change, for phase 4
 	for v in $VIP:80 $VIP:9001; do
 		printf 'backend add %s/tcp %s\nbackend drain %s/tcp %s\n' $v "$(tb_backend4 4)" $v "$(tb_backend4 1)"
 	done >>"$TB_DIR/h$n.conf"
 	echo "backend drain $VIP:9002/tcp $(tb_backend4 1)" >>"$TB_DIR/h$n.conf" # phase 3: a drain alone
-	echo "backend add $VIP:9003/tcp $(tb_backend4 4)" >>"$TB_DIR/h$n.conf"   # phase 4: an add alone
 	kill -HUP "$(cat "/run/limpet/$(hn $n).run")"
 done
 replaced() { # LOG: the reload's changes are in it (the drain is told before the add)
@@ -360,18 +359,38 @@ pushed_after 9002 "$spid2" be1
 check "60 sessions opened before be1's drain, across the stateless host's return: push answered by the same backend ($(pushed 9002); $on on be1; host 1 took $f1 flows)" \
 	[ "$(pushed 9002)" -eq 60 -a "$on" -gt 0 -a "$f1" -gt 0 ]
 
-# Phase 4: host 1 out and back with no state again, now started with the file from before the
-# change as well (limpet run -c FILE previous PREV): it applies PREV, then FILE as one change,
-# and so knows which slots be4's add took on port 9003 — whose 60 sessions, idle all along,
-# opened before it. Without PREV, those that ECMP gives host 1 and whose slot be4 took would be
-# sent to be4, which has no socket for them and no previous owner to hand them to: reset.
-tb_daemon_stop "$(hn 1)"
-nsenter --net="/run/netns/$TB-h1" "$TB_BUILD/limpet" -i "$(hn 1)" destroy >/dev/null 2>&1
-check "host 1 destroyed again: 1 path" wait_paths $VIP 1 10
-h1_start h1c.log previous "$TB_DIR/h1.prev"
-check "host 1 back, started with the file from before the change: 2 paths" wait_paths $VIP 2 20
-check "  it applied that file first (its log)" grep -q "previous: backend add $VIP:9003/tcp $(tb_backend4 3)" "$TB_DIR/h1c.log"
+# Phase 4: be4 added on port 9003 (an add alone, one SIGHUP per host), whose 60 sessions opened
+# in phase 2; host 1's daemon saves its configuration from before the change. Then host 1
+# reboots (what a reboot takes: the daemon, programs, pins, addresses; its files stay) and its
+# daemon starts again: into an instance with no VIP it applies the saved configuration, then
+# its file — the change the other hosts made — so it knows which slots be4 took. Without that,
+# those of the sessions ECMP gives host 1 whose slot be4 took would be sent to be4, which has
+# no socket for them and no previous owner to hand them to: reset.
+for n in 1 2 3; do
+	echo "backend add $VIP:9003/tcp $(tb_backend4 4)" >>"$TB_DIR/h$n.conf"
+	kill -HUP "$(cat "/run/limpet/$(hn $n).run")"
+done
+check "host 1: be4 added on port 9003 (SIGHUP)" wait_grep "$TB_DIR/h1b.log" "backend add $VIP:9003/tcp $(tb_backend4 4)" 5
+saved=/var/lib/limpet/$(hn 1).prev.conf
+check "  its daemon saved the configuration from before the change ($saved: be1-be3 on 9003, not be4)" \
+	bash -c "grep -q 'backend add $VIP:9003/tcp $(tb_backend4 3)' $saved && ! grep -q 'backend add $VIP:9003/tcp $(tb_backend4 4)' $saved"
+h1_reboot() { # what a reboot takes from host 1: its daemon, programs, pins, addresses on lo
+	local pid
+	pid=$(cat "/run/limpet/$(hn 1).run")
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	ip -n "$TB-h1" link set dev eth0 xdp off
+	tc -n "$TB-h1" qdisc del dev eth0 clsact 2>/dev/null
+	rm -rf "/sys/fs/bpf/limpet/$(hn 1)" "/run/limpet/$(hn 1).run" "/run/limpet/$(hn 1).lock"
+	for a in $VIP/32 $L2/32 $CHK/32 $VIP6/128; do ip -n "$TB-h1" addr del "$a" dev lo 2>/dev/null; done
+}
+sleep 1
+h1_reboot
+check "host 1 rebooted: 1 path" wait_paths $VIP 1 10
+h1_start h1c.log
+check "host 1 back: 2 paths" wait_paths $VIP 2 20
+check "  it applied the saved configuration first (its log)" grep -q "previous: backend add $VIP:9003/tcp $(tb_backend4 3)" "$TB_DIR/h1c.log"
 pushed_after 9003 "$spid3" be4
-check "60 sessions opened before be4's add, across the stateless host's return: push answered by the same backend ($(pushed 9003); $on on be4; host 1 took $f1 flows)" \
+check "60 sessions opened before be4's add, across host 1's reboot: push answered by the same backend ($(pushed 9003); $on on be4; host 1 took $f1 flows)" \
 	[ "$(pushed 9003)" -eq 60 -a "$on" -eq 0 -a "$f1" -gt 0 ]
 t_done

@@ -12,7 +12,7 @@ cleanup() {
 	tb_daemon_stop "${TB}d"
 	for i in a b c d; do
 		nsenter --net="/run/netns/$NS" "$TB_BUILD/limpet" -i "$TB$i" destroy >/dev/null 2>&1
-		rm -f "/run/limpet/$TB$i.lock" "/run/limpet/$TB$i.run"
+		rm -f "/run/limpet/$TB$i.lock" "/run/limpet/$TB$i.run" "/var/lib/limpet/$TB$i.prev.conf"
 	done
 	ip netns del "$NS" 2>/dev/null
 	rm -rf "$TB_DIR"
@@ -121,6 +121,38 @@ check "  said as previous, then the change" bash -c "grep -q 'previous: backend 
 	grep -q 'backend add $V1 10.99.0.4' '$TB_DIR/d.log'"
 table d $V1 >"$TB_DIR/d.v1"
 check "  and V1's table is the one of the instance that lived through the change" cmp -s "$TB_DIR/a.v1" "$TB_DIR/d.v1"
+
+# the daemon saves the instance as it was before each reload that changes it, for a start with no
+# state (a reboot) to apply first; a reload that changes nothing leaves it; destroy removes it
+saved=/var/lib/limpet/${TB}d.prev.conf
+check "started into an empty instance: nothing saved" [ ! -e "$saved" ]
+C d save >"$TB_DIR/d.before"
+echo "backend add $V1 10.99.0.5" >>"$TB_DIR/d.conf"
+kill -HUP "$(cat "/run/limpet/${TB}d.run")"
+wait_grep "$TB_DIR/d.log" "backend add $V1 10.99.0.5" 5
+check "a reload that adds a backend: the instance from before it saved ($saved)" \
+	cmp -s "$TB_DIR/d.before" "$saved"
+echo "# kept" >>"$saved"
+kill -HUP "$(cat "/run/limpet/${TB}d.run")"
+for ((i = 0; i < 50 && $(grep -c "reload: " "$TB_DIR/d.log") < 2; i++)); do sleep 0.1; done
+sleep 0.3 # the reload's apply follows its log line
+check "a reload that changes nothing leaves it" grep -qx "# kept" "$saved"
+tb_daemon_stop "${TB}d"
+L d run -c "$TB_DIR/d.conf" >"$TB_DIR/d2.log" 2>&1 &
+check "a daemon restart on the instance (it has VIPs): the saved file is named and not applied" \
+	bash -c "$(declare -f wait_grep); wait_grep '$TB_DIR/d2.log' 'running from' 10 && grep -q 'previous $saved not applied: the instance has VIPs' '$TB_DIR/d2.log'"
+tb_daemon_stop "${TB}d"
+L d destroy >/dev/null 2>&1
+check "limpet destroy removes it" [ ! -e "$saved" ]
+mkdir -p /var/lib/limpet
+echo "vip add nonsense" >"$saved"
+L d attach dev pvd >/dev/null
+L d run -c "$TB_DIR/d.conf" >"$TB_DIR/d3.log" 2>&1 &
+check "a saved file that does not load: said in one line and not used; the daemon applies its file" \
+	bash -c "$(declare -f wait_grep); wait_grep '$TB_DIR/d3.log' 'running from' 10 &&
+		grep -q 'saved previous configuration: $saved:1: ' '$TB_DIR/d3.log' && ! grep -q 'previous: ' '$TB_DIR/d3.log'"
+check "  (the instance is the file: $(C d save | grep -c "^backend add") backends)" \
+	[ "$(C d save | grep -c "^backend add")" -eq "$(grep -c "^backend add" "$TB_DIR/d.conf")" ]
 tb_daemon_stop "${TB}d"
 err=$(L d run -c "$TB_DIR/d.conf" previous "$TB_DIR/bad.conf" 2>&1)
 rc=$?

@@ -24,7 +24,7 @@ cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	"$B/limpet" -n "$NS" -i "$I" destroy >/dev/null 2>&1
 	ip netns del "$NS" 2>/dev/null
-	rm -rf "$out" "/run/limpet/$I.lock" "/run/limpet/$I.run"
+	rm -rf "$out" "/run/limpet/$I.lock" "/run/limpet/$I.run" "/var/lib/limpet/$I.prev.conf"
 }
 trap cleanup EXIT
 ctl() { "$B/limpetctl" -n "$NS" -i "$I" "$@"; }
