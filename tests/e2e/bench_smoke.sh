@@ -40,7 +40,8 @@ out=$(TB=lpsps$$ "$E2E_ROOT/tools/bench/push.sh" 1 1 4 2>&1)
 rc=$?
 check "push.sh measured NAT and ipip server push, each counted as what it says (exit $rc)" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || echo "$out" | sed 's/^/# /' | tail -5
-check "push.sh put DSR's balancer CPU per GB beside NAT's" grep -q "DSR / NAT = " <<<"$out"
+check "push.sh put DSR's balancer CPU per GB beside NAT's, for both client links (wire, veth)" \
+	[ "$(grep -c "^Balancer CPU per GB sent.*DSR / NAT = " <<<"$out")" -eq 2 -a -n "$(grep '^Client link: wire' <<<"$out")" -a -n "$(grep '^Client link: veth' <<<"$out")" ]
 check "no namespace or pin of push.sh is left" bash -c "! ip netns list | grep -q lpsps$$ && [ ! -e /sys/fs/bpf/limpet/lpsps$$ ]"
 out=$(TB=lpscs$$ SLOWSTART=3 "$E2E_ROOT/tools/bench/ctl_scale.sh" 2 5 2>&1)
 rc=$?

@@ -4,6 +4,7 @@
 # acknowledging downloads), perf sampling the whole machine beside it; the samples inside
 # limpet_xdp grouped by what they were doing, and scaled to the round's BPF run time per packet.
 #   ack_profile.sh [SECONDS]        (perf, root; ~SECONDS + 40 s)
+#   PUSH_LINKS=wire ack_profile.sh   push.sh's other client link (default veth: frequent ACKs)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${1:-20}
@@ -12,7 +13,9 @@ out=$(mktemp -d /tmp/ackprof.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && wait "$pid"; rm -rf "$out"' EXIT
 
-PUSH_MODES=ipip "$ROOT/tools/bench/push.sh" $((SECS + 10)) 1 12 >"$out/push.txt" 2>&1 &
+LINK=${PUSH_LINKS:-veth}
+case $LINK in wire | veth) ;; *) echo "Error: ack_profile.sh: PUSH_LINKS: one of wire, veth" >&2; exit 2 ;; esac
+PUSH_MODES=ipip PUSH_LINKS=$LINK "$ROOT/tools/bench/push.sh" $((SECS + 10)) 1 12 >"$out/push.txt" 2>&1 &
 pid=$!
 for ((i = 0; i < 600; i++)); do # the table's header is printed just before the round's load
 	grep -q '^| round' "$out/push.txt" 2>/dev/null && break
@@ -23,10 +26,10 @@ sleep 3
 perf record -q -F 4999 -a -g -o "$out/perf.data" -- sleep "$SECS" 2>/dev/null
 wait "$pid" || { cat "$out/push.txt" >&2; echo "Error: ack_profile.sh: push.sh failed" >&2; exit 1; }
 pid=
-row=$(grep '^| 1 | ipip' "$out/push.txt") || { echo "Error: ack_profile.sh: no ipip row" >&2; exit 1; }
+row=$(grep "^| 1 | $LINK | ipip" "$out/push.txt") || { echo "Error: ack_profile.sh: no ipip row" >&2; exit 1; }
 # ns of BPF run time per client packet: the row's BPF ms over its client packets
-ns=$(awk -F'|' '{printf "%.0f", $5 * 1e6 / $8}' <<<"$row")
-echo "push.sh ipip round: $ns ns of BPF run time per client packet (an ACK, nearly all)"
+ns=$(awk -F'|' '{printf "%.0f", $6 * 1e6 / $9}' <<<"$row")
+echo "push.sh ipip round ($LINK client link): $ns ns of BPF run time per client packet (an ACK, nearly all)"
 perf script -i "$out/perf.data" -F ip,sym 2>/dev/null | awk -v ns="$ns" '
 	BEGIN { RS = "" }
 	/_limpet_xdp/ {

@@ -6,9 +6,15 @@
 # fetch from the backends' own addresses, the same router between) gives the machine's cost
 # of the traffic alone, so machine - direct is all that limpet adds (its programs and devices,
 # the router's hop to it, and in DSR the backends' decapsulation).
+# How often clients acknowledge sets DSR's cost, so each round runs with two client links:
+#   wire  the router's port to the clients sends MTU-sized frames, as a physical port does (its
+#         segmentation offloads off): the clients' GRO merges each burst, as a NIC's does
+#   veth  the veth as it is: a backend's TCP segments reach the clients as the GSO packets it
+#         sent in DSR (no wire ever carries those; GRO cannot merge them further)
 #   push.sh [SECONDS [ROUNDS [CLIENTS]]]
 #   PUSH_MODES=ipip push.sh 30 1 12   one mode's rounds only (to profile it beside: README); the
 #                                      summary needs all three, direct needs nat
+#   PUSH_LINKS=wire push.sh ...        one client link only
 #
 #   cli ── rt (router, bridge br0) ── lb (limpet, one arm)
 #                                 └── be1..be3 (nginx, limpet decap)
@@ -22,6 +28,10 @@ SECS=${1:-5}
 ROUNDS=${2:-3}
 NCLI=${3:-12}
 MODES=${PUSH_MODES:-nat ipip direct}
+LINKS=${PUSH_LINKS:-wire veth}
+for l in $LINKS; do
+	case $l in wire | veth) ;; *) echo "Error: push.sh: PUSH_LINKS: unknown client link '$l' (wire, veth)" >&2; exit 2 ;; esac
+done
 case " $MODES " in
 *" direct "*) [[ " $MODES " == *" nat "* ]] || { echo "Error: push.sh: PUSH_MODES: direct is checked against nat; add nat" >&2; exit 2; } ;;
 esac
@@ -127,45 +137,58 @@ mode() { # nat|ipip|direct: the VIP in that mode, and the backends' route to cli
 	done
 }
 
-echo "| round | mode | GB sent | limpet BPF CPU (ms) | limpet CPU per GB (ms) | machine CPU per GB (s) | client packets through limpet | backend packets through limpet | bytes through limpet per byte sent |"
-echo "|---|---|---|---|---|---|---|---|---|"
+client_link() { # wire|veth: the router's port to the clients
+	local o=on
+	[ "$1" = wire ] && o=off
+	tb_in sw ethtool -K rc tso $o gso $o >/dev/null
+	tb_in sw ethtool -k rc | grep -q "^generic-segmentation-offload: $o" ||
+		{ echo "Error: push.sh: client link $1: the router's port to the clients kept GSO" >&2; exit 1; }
+}
+
+echo "| round | client link | mode | GB sent | limpet BPF CPU (ms) | limpet CPU per GB (ms) | machine CPU per GB (s) | client packets through limpet | backend packets through limpet | bytes through limpet per byte sent |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 declare -A per_gb
 hz=$(getconf CLK_TCK)
 for ((r = 1; r <= ROUNDS; r++)); do
-	for m in $MODES; do
-		mode $m
-		x0=$(run_ns prog_xdp) t0=$(run_ns prog_tc) b0=$(busy) p0=$(vstat reply_packets) c0=$(vstat packets)
-		y0=$(($(vstat bytes) + $(vstat reply_bytes)))
-		bytes=$(load "$SECS" $m)
-		x1=$(run_ns prog_xdp) t1=$(run_ns prog_tc) b1=$(busy) p1=$(vstat reply_packets) c1=$(vstat packets)
-		y1=$(($(vstat bytes) + $(vstat reply_bytes)))
-		/usr/bin/python3 - "$r" "$m" "$bytes" $((x1 - x0 + t1 - t0)) $((b1 - b0)) "$hz" $((p1 - p0)) $((c1 - c0)) $((y1 - y0)) \
-			>>"$TB_DIR/rows" <<'PY'
+	for l in $LINKS; do
+		client_link $l
+		for m in $MODES; do
+			mode $m
+			x0=$(run_ns prog_xdp) t0=$(run_ns prog_tc) b0=$(busy) p0=$(vstat reply_packets) c0=$(vstat packets)
+			y0=$(($(vstat bytes) + $(vstat reply_bytes)))
+			bytes=$(load "$SECS" $m)
+			x1=$(run_ns prog_xdp) t1=$(run_ns prog_tc) b1=$(busy) p1=$(vstat reply_packets) c1=$(vstat packets)
+			y1=$(($(vstat bytes) + $(vstat reply_bytes)))
+			/usr/bin/python3 - "$r" "$l" "$m" "$bytes" $((x1 - x0 + t1 - t0)) $((b1 - b0)) "$hz" $((p1 - p0)) $((c1 - c0)) $((y1 - y0)) \
+				>>"$TB_DIR/rows" <<'PY'
 import sys
-r, m = sys.argv[1], sys.argv[2]
-b, ns, jif, hz, rep, cli, thru = (int(x) for x in sys.argv[3:10])
+r, l, m = sys.argv[1:4]
+b, ns, jif, hz, rep, cli, thru = (int(x) for x in sys.argv[4:11])
 gb = b / 1e9
-print(r, m, gb, ns / 1e6, ns / 1e6 / gb if gb else 0, jif / hz / gb if gb else 0, rep, cli, thru / b if b else 0)
+print(r, l, m, gb, ns / 1e6, ns / 1e6 / gb if gb else 0, jif / hz / gb if gb else 0, rep, cli, thru / b if b else 0)
 PY
-		# the case measures what it says: NAT translated the backends' packets, DSR none (but a
-		# straggler of the NAT round before it: under 0.1 % of the client packets); direct
-		# passed no VIP packet, and limpet's programs ran under 1 % of the NAT round's time
-		read -r _ _ gb bms _ _ back cli _ < <(tail -1 "$TB_DIR/rows")
-		if { [ "$m" != direct ] && [ "$cli" -eq 0 ]; } || { [ "$m" = nat ] && [ "$back" -eq 0 ]; } ||
-			{ [ "$m" = ipip ] && [ $((back * 1000)) -gt "$cli" ]; }; then
-			echo "Error: push.sh: mode $m: $back backend and $cli client packets through limpet" >&2
-			exit 1
-		fi
-		if [ "$m" = direct ] && awk -v r="$r" -v d="$bms" '$1 == r && $2 == "nat" {exit !(d > $4 / 100)}' "$TB_DIR/rows"; then
-			echo "Error: push.sh: mode direct: limpet's programs ran $bms ms: the traffic passed it" >&2
-			exit 1
-		fi
-		tail -1 "$TB_DIR/rows" | awk '{printf "| %s | %s | %.2f | %.1f | %.2f | %.2f | %d | %d | %.3f |\n", $1, $2, $3, $4, $5, $6, $8, $7, $9}'
+			# the case measures what it says: NAT translated the backends' packets, DSR none (but a
+			# straggler of the NAT round before it: under 0.1 % of the client packets); direct
+			# passed no VIP packet, and limpet's programs ran under 1 % of the NAT round's time
+			read -r _ _ _ gb bms _ _ back cli _ < <(tail -1 "$TB_DIR/rows")
+			if { [ "$m" != direct ] && [ "$cli" -eq 0 ]; } || { [ "$m" = nat ] && [ "$back" -eq 0 ]; } ||
+				{ [ "$m" = ipip ] && [ $((back * 1000)) -gt "$cli" ]; }; then
+				echo "Error: push.sh: mode $m: $back backend and $cli client packets through limpet" >&2
+				exit 1
+			fi
+			if [ "$m" = direct ] && awk -v r="$r" -v l="$l" -v d="$bms" '$1 == r && $2 == l && $3 == "nat" {exit !(d > $5 / 100)}' "$TB_DIR/rows"; then
+				echo "Error: push.sh: mode direct: limpet's programs ran $bms ms: the traffic passed it" >&2
+				exit 1
+			fi
+			tail -1 "$TB_DIR/rows" | awk '{printf "| %s | %s | %s | %.2f | %.1f | %.2f | %.2f | %d | %d | %.3f |\n", $1, $2, $3, $4, $5, $6, $7, $9, $8, $10}'
+		done
 	done
 done
 echo
 [ "$MODES" = "nat ipip direct" ] || exit 0 # the summary compares all three
-awk '{ms[$2] += $4; gb[$2] += $3; mc[$2] += $6; n[$2]++; pk[$2] += $7 + $8}
+for l in $LINKS; do
+	echo "Client link: $l"
+	awk -v l="$l" '$2 == l {m = $3; ms[m] += $5; gb[m] += $4; mc[m] += $7; n[m]++; pk[m] += $8 + $9}
 	END {
 		nat = ms["nat"] / gb["nat"]; dsr = ms["ipip"] / gb["ipip"]
 		printf "Balancer CPU per GB sent (limpet BPF run time, all rounds): NAT %.2f ms, ipip DSR %.3f ms: DSR / NAT = %.3f (target <= 0.1)\n", nat, dsr, dsr / nat
@@ -176,3 +199,4 @@ awk '{ms[$2] += $4; gb[$2] += $3; mc[$2] += $6; n[$2]++; pk[$2] += $7 + $8}
 		pr = (pk["ipip"] / gb["ipip"]) / (pk["nat"] / gb["nat"]); cr = (ms["ipip"] / pk["ipip"]) / (ms["nat"] / pk["nat"])
 		printf "So DSR / NAT per GB = packets per GB %.3f x cost per packet %.3f (an ACK needs two table lookups, the VIP and the flow, as a NAT reply needs the reverse map and the flow)\n", pr, cr
 	}' "$TB_DIR/rows"
+done

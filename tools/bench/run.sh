@@ -53,7 +53,7 @@ tools/bench/report.py "$out"
 	echo
 	echo "## Server push: NAT vs ipip DSR"
 	echo
-	echo "Command: \`tools/bench/push.sh $push_secs $rounds 12\` (12 clients downloading 32 MiB again and again from 3 nginx backends through a one-armed limpet; the balancer's CPU is its BPF programs' run time, \`kernel.bpf_stats_enabled\`; each round checks that NAT translated the backends' packets and DSR none; a third round without limpet gives the machine's cost of the traffic alone)."
+	echo "Command: \`tools/bench/push.sh $push_secs $rounds 12\` (12 clients downloading 32 MiB again and again from 3 nginx backends through a one-armed limpet; the balancer's CPU is its BPF programs' run time, \`kernel.bpf_stats_enabled\`; each round checks that NAT translated the backends' packets and DSR none; a third round without limpet gives the machine's cost of the traffic alone; each round twice, the clients behind a link that sends MTU-sized frames as a wire does, and behind the veth as it is, which hands them the backends' GSO packets in DSR)."
 	echo
 	tools/bench/push.sh $push_secs "$rounds" 12
 	echo
