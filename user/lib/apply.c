@@ -353,7 +353,8 @@ static void say_previous(void *ctx, const char *change)
 /* A host that starts with no state (docs/design.md §4.3): into an instance without VIPs, prev
  * — the configuration before the last change — goes first and then c, as the one change hosts
  * that lived through it made, so an ipip VIP's second chance names the owners from before it.
- * An instance with VIPs has its own history and gets c alone. Both are checked first.
+ * An instance with VIPs has its own history and gets c alone. Both are checked first; should
+ * prev fail half-way all the same, c is applied from there (said to log).
  */
 int cfg_apply_after(struct inst *in, const struct cfg *prev, const struct cfg *c, cfg_log_fn log,
 		    void *ctx, char *err, size_t errlen)
@@ -369,11 +370,10 @@ int cfg_apply_after(struct inst *in, const struct cfg *prev, const struct cfg *c
 	if (!ret && cur->n)
 		say(log, ctx, "previous %s not applied: the instance has VIPs, and its own history",
 		    prev->path);
-	else if (!ret && (ret = cfg_apply(in, prev, say_previous, &b, err, errlen))) {
-		char why[LIMPET_ERR_LEN];
-
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, errlen, "previous %s: %s", prev->path, why);
+	else if (!ret && cfg_apply(in, prev, say_previous, &b, err, errlen)) {
+		/* history is a help, the file is the truth: it still goes in, from where prev stopped */
+		say(log, ctx, "previous %s: %s; applying the file without it", prev->path, err);
+		err[0] = '\0';
 	}
 	free(cur);
 	if (!ret)
