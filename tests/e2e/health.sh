@@ -85,23 +85,12 @@ check "be2 down: no client of be1 or be3 moved ($moved)" [ $moved -eq 0 ]
 
 # it comes back: up after rise checks, ramped over slowstart 3 s, new clients only
 slots_of() { # BACKEND-ADDR: how many of the VIP's Maglev slots it owns now (an ipip VIP's
-	# table holds each slot's previous owner in its second half). A ramp step may swap the table
-	# between reading its id and dumping it (the old one is gone then): read again.
-	local id inner try
+	# table holds each slot's previous owner in its second half)
+	local id
 	id=$(jget "$(limpetctl -j backend list "$V")" "[b['id'] for b in d['backends'] if b['backend'].startswith('$1:')][0]")
-	for try in 1 2 3 4 5; do
-		inner=$(bpftool map dump pinned "/sys/fs/bpf/limpet/$TB/maglev" -j |
-			$PY -c "import json,sys; print(int(''.join(reversed([x[2:] for x in json.load(sys.stdin)[0]['value']])), 16))")
-		bpftool map dump id "$inner" -j 2>/dev/null | $PY -c "
-import json, sys
-t = json.load(sys.stdin)
-if not isinstance(t, list):
-    sys.exit(1)
-n = len(t) // 2 if '$MODE' == 'ipip' else len(t)
-num = lambda b: int(''.join(reversed([x[2:] for x in b])), 16)
-print(sum(num(e['value']) == $id for e in t if num(e['key']) < n))" 2>/dev/null && return 0
-	done
-	return 1
+	maglev_table "$TB" "$V" >"$TB_DIR/table" || return 1
+	awk -v id="$id" -v half=$([ "$MODE" = ipip ] && echo 1 || echo 0) \
+		'{v[NR] = $1} END {n = half ? NR / 2 : NR; for (i = 1; i <= n; i++) k += v[i] == id; print k + 0}' "$TB_DIR/table"
 }
 ip netns exec "$TB-be2" nginx -e "$TB_DIR/be2/error.log" -c "$TB_DIR/be2/nginx.conf" -p "$TB_DIR/be2"
 ms=$(wait_health "$B2" up 10)

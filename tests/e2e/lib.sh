@@ -27,3 +27,23 @@ wait_grep() { # FILE PATTERN SECONDS: PATTERN (grep BRE) shows up in FILE (a dae
 jget() { # JSON PYEXPR (d is the document)
 	$PY -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"
 }
+
+maglev_table() { # INSTANCE VIP: the VIP's Maglev map, one slot's backend id per line (an ipip
+	# VIP's second half: each slot's previous owner). A rebuild may swap the map between reading
+	# its id and dumping it (the old one is gone then): read again.
+	local id inner try
+	id=$(jget "$("$TB_BUILD/limpetctl" -i "$1" -j vip list)" "[v['id'] for v in d['vips'] if v['vip'] == '$2'][0]") || return 1
+	for try in 1 2 3 4 5; do
+		inner=$(bpftool -j map lookup pinned "/sys/fs/bpf/limpet/$1/maglev" key "$id" 0 0 0 |
+			jget "$(cat)" "int(''.join(reversed([x[2:] for x in d['value']])), 16)") || continue
+		bpftool -j map dump id "$inner" 2>/dev/null | $PY -c "
+import json, sys
+t = json.load(sys.stdin)
+if not isinstance(t, list):
+    sys.exit(1)
+le = lambda b: int(''.join(reversed([x[2:] for x in b])), 16)
+for e in sorted(t, key=lambda e: le(e['key'])):
+    print(le(e['value']))" 2>/dev/null && return 0
+	done
+	return 1
+}

@@ -47,17 +47,11 @@ sed -e "\|^backend add $V1 10.99.0.3\$|a backend add $V1 10.99.0.4" \
 	-e "\$a backend add $V2 10.99.0.3\nbackend drain $V2 10.99.0.1" "$TB_DIR/prev.conf" >"$TB_DIR/now.conf"
 
 table() { # INSTANCE VIP: each slot's owner and previous owner, by address ('-': none)
-	local id inner
-	id=$(jget "$(C "$1" -j vip list)" "[v['id'] for v in d['vips'] if v['vip'] == '$2'][0]")
-	inner=$(bpftool -j map lookup pinned "/sys/fs/bpf/limpet/$TB$1/maglev" key "$id" 0 0 0 |
-		jget "$(cat)" "int(''.join(reversed([x[2:] for x in d['value']])), 16)")
-	bpftool -j map dump id "$inner" >"$TB_DIR/dump"
+	maglev_table "$TB$1" "$2" >"$TB_DIR/slots" || return 1
 	C "$1" -j backend list "$2" >"$TB_DIR/bl"
-	$PY - "$TB_DIR/dump" "$TB_DIR/bl" <<'PY'
+	$PY - "$TB_DIR/slots" "$TB_DIR/bl" <<'PY'
 import json, sys
-le = lambda b: int(''.join(reversed([x[2:] for x in b])), 16)
-t = sorted(json.load(open(sys.argv[1])), key=lambda e: le(e['key']))
-v = [le(e['value']) for e in t]
+v = [int(x) for x in open(sys.argv[1])]
 name = {b['id']: b['backend'] for b in json.load(open(sys.argv[2]))['backends']}
 m = len(v) // 2
 for s in range(m):

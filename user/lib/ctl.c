@@ -884,7 +884,7 @@ static void save_line(void *ctx, const char *line)
 static int run_apply(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 {
 	static const char *const ccols[] = { "change" };
-	struct cfg cfg, prev;
+	struct cfg cfg, prev = { 0 };
 	int ret = cfg_load(c->path, &cfg, err, errlen);
 
 	if (ret)
@@ -898,8 +898,7 @@ static int run_apply(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 			    cfg_apply(in, &cfg, change_row, NULL, err, errlen);
 	out_table_end_or_drop(ret);
 	cfg_free(&cfg);
-	if (c->previous)
-		cfg_free(&prev);
+	cfg_free(&prev);
 	return ret;
 }
 
