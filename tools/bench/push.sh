@@ -147,7 +147,6 @@ client_link() { # wire|veth: the router's port to the clients
 
 echo "| round | client link | mode | GB sent | limpet BPF CPU (ms) | limpet CPU per GB (ms) | machine CPU per GB (s) | client packets through limpet | backend packets through limpet | bytes through limpet per byte sent |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
-declare -A per_gb
 hz=$(getconf CLK_TCK)
 for ((r = 1; r <= ROUNDS; r++)); do
 	for l in $LINKS; do
