@@ -40,6 +40,21 @@ char *state_snapshot(struct inst *in)
 	return buf;
 }
 
+/* The rename reaches the disk now, not at the file system's next commit: the file is for a host
+ * that fails, and a host fails soon after a change as often as late.
+ */
+static int state_dir_sync(void)
+{
+	int fd = open(STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 int state_save(const char *snap)
 {
 	char path[128], tmp[160];
@@ -57,13 +72,15 @@ int state_save(const char *snap)
 		off += n;
 	if (n < 0 || fsync(fd))
 		ret = -errno;
+	else if (off < len)
+		ret = -EIO;
 	if (close(fd) && !ret)
 		ret = -errno;
 	if (!ret && rename(tmp, path))
 		ret = -errno;
 	if (ret)
 		unlink(tmp);
-	return ret;
+	return ret ? ret : state_dir_sync();
 }
 
 int state_remove(void)
