@@ -252,8 +252,6 @@ int cmd_run(const char *path, const char *prev_path)
 		cfg_free(&c);
 		return 1;
 	}
-	if (!prev_path)
-		prev_path = run_saved_previous(&prev);
 	if (!c.ndevs)
 		out_error("%s: no 'attach dev IFNAME' line: the daemon needs a device", path);
 	else if (c.announce_dev[0] && !if_nametoindex(c.announce_dev))
@@ -268,6 +266,8 @@ int cmd_run(const char *path, const char *prev_path)
 		cfg_free(&prev);
 		return 1;
 	}
+	if (!prev_path) /* read once the daemon is sure to run: a refused start says nothing of it */
+		prev_path = run_saved_previous(&prev);
 	run_apply(&c, prev_path ? &prev : NULL); /* prev: only into an instance without VIPs */
 	cfg_free(&prev);
 	if (c.metrics[0]) {

@@ -28,12 +28,16 @@ char *state_snapshot(struct inst *in)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int ret = f ? cfg_save(in, snap_line, f) : -ENOMEM;
+	FILE *f;
+	int ret;
 
+	if (vips_any(in) != 1)
+		return NULL; /* nothing to go back to */
+	f = open_memstream(&buf, &len);
+	ret = f ? cfg_save(in, snap_line, f) : -ENOMEM;
 	if (f)
 		fclose(f);
-	if (ret || !buf || (strncmp(buf, "vip add ", 8) && !strstr(buf, "\nvip add "))) {
+	if (ret || !buf) {
 		free(buf);
 		return NULL;
 	}

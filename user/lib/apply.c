@@ -360,14 +360,13 @@ int cfg_apply_after(struct inst *in, const struct cfg *prev, const struct cfg *c
 		    void *ctx, char *err, size_t errlen)
 {
 	struct said_before b = { log, ctx };
-	struct vip_set *cur = calloc(1, sizeof(*cur));
-	int ret = cur ? cfg_check_limits(prev, err, errlen) : -ENOMEM;
+	int has = 0, ret = cfg_check_limits(prev, err, errlen);
 
 	if (!ret)
 		ret = cfg_check_limits(c, err, errlen);
-	if (!ret)
-		ret = vips_read(in, cur);
-	if (!ret && cur->n)
+	if (!ret && (has = vips_any(in)) < 0)
+		ret = has;
+	if (!ret && has)
 		say(log, ctx, "previous %s not applied: the instance has VIPs, and its own history",
 		    prev->path);
 	else if (!ret && cfg_apply(in, prev, say_previous, &b, err, errlen)) {
@@ -375,7 +374,6 @@ int cfg_apply_after(struct inst *in, const struct cfg *prev, const struct cfg *c
 		say(log, ctx, "previous %s: %s; applying the file without it", prev->path, err);
 		err[0] = '\0';
 	}
-	free(cur);
 	if (!ret)
 		ret = cfg_apply(in, c, log, ctx, err, errlen);
 	if (ret && !*err)

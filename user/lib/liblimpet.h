@@ -185,6 +185,8 @@ static inline bool backend_takes_clients(const struct backend *be)
 	return be->state == LIMPET_BE_ACTIVE && be->health != LIMPET_HEALTH_DOWN;
 }
 int vips_read(struct inst *in, struct vip_set *s);
+/* Whether the instance has a VIP (one with no history yet has none): 1, 0 or -errno. */
+int vips_any(struct inst *in);
 /* A backend's health as the daemon's checks found it (by id). */
 struct health_change {
 	__u32 id;

@@ -1555,3 +1555,14 @@ int vips_read(struct inst *in, struct vip_set *s)
 		qsort(s->v, s->n, sizeof(s->v[0]), by_vip_id);
 	return ret;
 }
+
+int vips_any(struct inst *in)
+{
+	struct vip_set *s = calloc(1, sizeof(*s));
+	int ret = s ? vips_read(in, s) : -ENOMEM;
+
+	if (!ret)
+		ret = s->n > 0;
+	free(s);
+	return ret;
+}
