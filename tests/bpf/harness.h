@@ -164,6 +164,7 @@ void test_on_down_reset(void **state);
 void test_slowstart_table(void **state);
 void test_health_batch(void **state);
 void test_table_counts(void **state);
+void test_counters_summed(void **state);
 void test_ramp_batch(void **state);
 void test_table_old_template(void **state);
 

@@ -539,6 +539,52 @@ void test_table_counts(void **state)
 	(void)state;
 }
 
+/* Per-CPU counters read in batches (limpetctl stats, metrics): each key's sum over every CPU,
+ * the first and last keys of the array too, and nothing past n; values written per CPU here.
+ */
+void test_counters_summed(void **state)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	static const __u32 keys[] = { 0, 1, 7, LIMPET_MAX_BACKENDS - 1 };
+	struct limpet_stats *per = calloc(ncpu, sizeof(*per)), *all;
+	__u64 *ev = calloc(ncpu, sizeof(*ev)), sums[LIMPET_EV_MAX + 1];
+
+	all = calloc(LIMPET_MAX_BACKENDS, sizeof(*all));
+	assert_true(ncpu > 0 && per && ev && all);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		for (int c = 0; c < ncpu; c++) {
+			per[c].packets = (keys[i] + 1) * 1000 + c;
+			per[c].reply_bytes = 1ULL << (c % 40);
+		}
+		assert_int_equal(bpf_map_update_elem(in.fd[IM_BACKEND_STATS], &keys[i], per, BPF_ANY), 0);
+	}
+	assert_int_equal(stats_sum_all(in.fd[IM_BACKEND_STATS], LIMPET_MAX_BACKENDS, all), 0);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		__u64 packets = 0, reply_bytes = 0;
+
+		for (int c = 0; c < ncpu; c++) {
+			packets += (keys[i] + 1) * 1000 + c;
+			reply_bytes += 1ULL << (c % 40);
+		}
+		assert_int_equal(all[keys[i]].packets, packets);
+		assert_int_equal(all[keys[i]].reply_bytes, reply_bytes);
+		assert_int_equal(all[keys[i]].bytes, 0);
+	}
+	/* a plain counter array: its last counter counted, and a key past n left out */
+	for (int c = 0; c < ncpu; c++)
+		ev[c] = c + 1;
+	for (__u32 e = LIMPET_EV_MAX - 1; e <= LIMPET_EV_MAX; e++)
+		assert_int_equal(bpf_map_update_elem(in.fd[IM_EVENTS], &e, ev, BPF_ANY), 0);
+	sums[LIMPET_EV_MAX] = 12345;
+	assert_int_equal(counters_sum(in.fd[IM_EVENTS], LIMPET_EV_MAX, sums), 0);
+	assert_int_equal(sums[LIMPET_EV_MAX - 1], (__u64)ncpu * (ncpu + 1) / 2);
+	assert_int_equal(sums[LIMPET_EV_MAX], 12345);
+	free(per);
+	free(ev);
+	free(all);
+	(void)state;
+}
+
 /* Slowstart steps of several backends made together (the daemon's steps of a tick): one table
  * rebuild, each backend at its share of the slots it will own, then whole again.
  */

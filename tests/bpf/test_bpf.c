@@ -439,6 +439,7 @@ int main(void)
 		cmocka_unit_test_setup(test_slowstart_table, fresh),
 		cmocka_unit_test_setup(test_health_batch, fresh),
 		cmocka_unit_test_setup(test_table_counts, fresh),
+		cmocka_unit_test_setup(test_counters_summed, fresh),
 		cmocka_unit_test_setup(test_ramp_batch, fresh),
 		cmocka_unit_test_setup(test_table_old_template, fresh),
 		cmocka_unit_test_setup(test_close_tracking, fresh),

@@ -627,17 +627,49 @@ static void stats_cells(const struct limpet_stats *s, bool with_affinity)
 	out_cell_u64(s->reply_bytes);
 }
 
+/* What `stats` prints, read once: the backends, and every VIP's and backend's counters. */
+struct stats_view {
+	struct backend *bes;
+	struct limpet_stats *vip, *be;
+};
+
+static void stats_view_free(struct stats_view *v)
+{
+	free(v->bes);
+	free(v->vip);
+	free(v->be);
+}
+
+/* 0, or -errno with err filled. */
+static int stats_view_read(struct inst *in, struct stats_view *v, char *err, size_t errlen)
+{
+	int ret = backends_get(in, &v->bes);
+
+	v->vip = calloc(LIMPET_MAX_VIPS, sizeof(*v->vip));
+	v->be = calloc(LIMPET_MAX_BACKENDS, sizeof(*v->be));
+	if (!ret && (!v->vip || !v->be))
+		ret = -ENOMEM;
+	if (!ret)
+		ret = stats_sum_all(in->fd[IM_VIP_STATS], LIMPET_MAX_VIPS, v->vip);
+	if (!ret)
+		ret = stats_sum_all(in->fd[IM_BACKEND_STATS], LIMPET_MAX_BACKENDS, v->be);
+	if (ret)
+		snprintf(err, errlen, "read the counters: %s", strerror(-ret));
+	return ret;
+}
+
 static int vip_stats_row(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
 			 void *arg)
 {
-	struct limpet_stats s;
+	const struct stats_view *v = arg;
 	char vs[80];
 
-	(void)arg;
-	stats_sum(in->fd[IM_VIP_STATS], m->vip_id, &s);
+	(void)in;
+	if (m->vip_id >= LIMPET_MAX_VIPS)
+		return 0;
 	out_row_begin();
 	out_cell_str(vip_str(k, vs, sizeof(vs)));
-	stats_cells(&s, true);
+	stats_cells(&v->vip[m->vip_id], true);
 	out_row_end();
 	return 0;
 }
@@ -645,23 +677,22 @@ static int vip_stats_row(struct inst *in, const struct vip_key *k, const struct 
 static int backend_stats_rows(struct inst *in, const struct vip_key *k, const struct vip_meta *m,
 			      void *arg)
 {
-	const struct backend *bes = arg;
-	struct limpet_stats s;
+	const struct stats_view *v = arg;
 	struct backend be;
 	char vs[80], bs[80];
 	__u32 id;
 
+	(void)in;
 	vip_str(k, vs, sizeof(vs));
 	for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
-		be = bes[id];
+		be = v->bes[id];
 		if (be.state == LIMPET_BE_FREE || be.vip_id != m->vip_id)
 			continue;
-		stats_sum(in->fd[IM_BACKEND_STATS], id, &s);
 		out_row_begin();
 		out_cell_str(vs);
 		out_cell_str(endpoint_str(be.addr, be.family, ntohs(be.port), bs, sizeof(bs)));
 		out_cell_str(be_state_str(be.state));
-		stats_cells(&s, false);
+		stats_cells(&v->be[id], false);
 		out_row_end();
 	}
 	return 0;
@@ -692,18 +723,22 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 					      "aff_misses", "reply_packets", "reply_bytes" };
 	static const char *const bcols[] = { "vip", "backend", "state", "packets", "bytes",
 					      "new_flows", "reply_packets", "reply_bytes" };
-	int ret;
+	struct stats_view v = {};
+	int ret = stats_view_read(in, &v, err, errlen);
 
-	out_table_begin("vips", vcols, 8);
-	ret = for_each_vip(in, c, vip_stats_row, NULL, err, errlen);
-	out_table_end();
-	if (ret)
+	if (!ret) {
+		out_table_begin("vips", vcols, 8);
+		ret = for_each_vip(in, c, vip_stats_row, &v, err, errlen);
+		out_table_end();
+	}
+	if (!ret) {
+		out_table_begin("backends", bcols, 8);
+		ret = for_each_vip(in, c, backend_stats_rows, &v, err, errlen);
+		out_table_end();
+	}
+	stats_view_free(&v);
+	if (ret || c->has_vip)
 		return ret;
-	out_table_begin("backends", bcols, 8);
-	for_each_vip_bes(in, c, backend_stats_rows, err, errlen);
-	out_table_end();
-	if (c->has_vip)
-		return 0;
 	/* one reason per packet per program (0 is none); events beside them */
 	counter_table(in->fd[IM_REASONS], "reasons", "reason", "packets", reason_names, LIMPET_R_MAX, 1);
 	counter_table(in->fd[IM_TC_REASONS], "tc_reasons", "reason", "packets", tc_reason_names,

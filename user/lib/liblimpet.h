@@ -345,7 +345,9 @@ int op_affinity_flush(struct inst *in, int vip_id, int backend_id);
  * endpoint would serve more than LIMPET_REV_VIPS VIPs (nothing changed then).
  */
 int op_reverse_sync(struct inst *in);
-/* Call fn for every entry of a hash map, read in batches; 0, fn's non-zero return, or -errno. */
+/* Call fn for every entry of a map (hash or array, per-CPU too), read in batches; 0, fn's
+ * non-zero return, or -errno.
+ */
 int map_scan(int fd, size_t ksize, size_t vsize,
 	     int (*fn)(const void *key, const void *val, void *ctx), void *ctx);
 /* All n entries of an array map (keys 0..n-1) in one batch; 0 or -errno. */
@@ -356,6 +358,10 @@ int array_read(int fd, __u32 n, __u32 *keys, void *vals);
  */
 int op_flows_sweep(struct inst *in, __u32 binding_s, __u32 idle_s, __u32 closed_s);
 int stats_sum(int map_fd, __u32 key, struct limpet_stats *out);
+/* Entries 0..n-1 of a per-CPU stats array, each summed over the CPUs, in a few batched reads
+ * (one moment, near enough); 0 or -errno.
+ */
+int stats_sum_all(int map_fd, __u32 n, struct limpet_stats *out);
 int reasons_sum(int map_fd, __u64 out[LIMPET_R_MAX]);
 int counters_sum(int map_fd, __u32 n, __u64 *out);
 extern const char *const reason_names[LIMPET_R_MAX];

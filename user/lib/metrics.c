@@ -50,7 +50,7 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 }
 
 /* The per-VIP families, then the per-backend ones (each family's samples together). */
-static void vip_metrics(FILE *f, struct inst *in, const struct vip_set *l)
+static int vip_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 {
 	static const struct { const char *name, *help; size_t off; } vf[] = {
 		{ "limpet_vip_packets_total", "Packets sent toward the VIP's backends.",
@@ -64,18 +64,25 @@ static void vip_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 		{ "limpet_vip_affinity_hits_total", "New flows sent by a client's affinity.",
 		  offsetof(struct limpet_stats, aff_hits) },
 	};
-	struct limpet_stats s;
+	struct limpet_stats *st = calloc(LIMPET_MAX_VIPS, sizeof(*st));
 	char vs[80];
+	int ret = st ? 0 : -ENOMEM;
 
+	/* every VIP's counters read together, so a VIP's packets and bytes are of one moment */
+	if (ret || (ret = stats_sum_all(in->fd[IM_VIP_STATS], LIMPET_MAX_VIPS, st)))
+		goto out;
 	for (size_t i = 0; i < sizeof(vf) / sizeof(vf[0]); i++) {
 		family(f, vf[i].name, "counter", vf[i].help);
 		for (int v = 0; v < l->n; v++) {
-			if (stats_sum(in->fd[IM_VIP_STATS], l->v[v].m.vip_id, &s))
+			if (l->v[v].m.vip_id >= LIMPET_MAX_VIPS)
 				continue;
 			fprintf(f, "%s{vip=\"%s\"} %llu\n", vf[i].name, vip_str(&l->v[v].k, vs, sizeof(vs)),
-				*(unsigned long long *)((char *)&s + vf[i].off));
+				*(unsigned long long *)((char *)&st[l->v[v].m.vip_id] + vf[i].off));
 		}
 	}
+out:
+	free(st);
+	return ret;
 }
 
 /* Whether each VIP's address is announced here (a limpet-owned address on some device): for a
@@ -107,7 +114,7 @@ static const struct vip_key *vip_of(const struct vip_set *l, __u32 vip_id)
 	return NULL;
 }
 
-static void backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
+static int backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 {
 	static const struct { const char *name, *type, *help; size_t off; } bf[] = {
 		{ "limpet_backend_packets_total", "counter", "Packets sent toward the backend.",
@@ -123,14 +130,14 @@ static void backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 	struct limpet_stats *st = calloc(LIMPET_MAX_BACKENDS, sizeof(*st));
 	const struct vip_key *k;
 	char vs[80], as[64];
+	int ret = st ? 0 : -ENOMEM;
 	__u32 id;
 
-	if (!st || backends_get(in, &bes))
+
+	/* every backend's counters read together, so its packets and bytes are of one moment */
+	if (ret || (ret = backends_get(in, &bes)) ||
+	    (ret = stats_sum_all(in->fd[IM_BACKEND_STATS], LIMPET_MAX_BACKENDS, st)))
 		goto out;
-	/* each backend's counters read once, so its packets and bytes are of one moment */
-	for (id = 0; id < LIMPET_MAX_BACKENDS; id++)
-		if (bes[id].state != LIMPET_BE_FREE)
-			stats_sum(in->fd[IM_BACKEND_STATS], id, &st[id]); /* 0s if it fails */
 	for (size_t i = 0; i < sizeof(bf) / sizeof(bf[0]); i++) {
 		family(f, bf[i].name, bf[i].type, bf[i].help);
 		for (id = 0; id < LIMPET_MAX_BACKENDS; id++) {
@@ -150,22 +157,24 @@ static void backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 out:
 	free(bes);
 	free(st);
+	return ret;
 }
 
 /* One counter family from a per-CPU array of n counters, labelled by their names. */
-static void named_counters(FILE *f, int fd, __u32 n, const char *const *names, __u32 first,
-			   const char *name, const char *label, const char *help)
+static int named_counters(FILE *f, int fd, __u32 n, const char *const *names, __u32 first,
+			  const char *name, const char *label, const char *help)
 {
 	__u64 *v = calloc(n, sizeof(*v));
+	int ret = v ? counters_sum(fd, n, v) : -ENOMEM;
 
-	if (!v || counters_sum(fd, n, v)) {
-		free(v);
-		return;
+	if (!ret) {
+		family(f, name, "counter", help);
+		for (__u32 i = first; i < n; i++)
+			fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, names[i],
+				(unsigned long long)v[i]);
 	}
-	family(f, name, "counter", help);
-	for (__u32 i = first; i < n; i++)
-		fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, names[i], (unsigned long long)v[i]);
 	free(v);
+	return ret;
 }
 
 static void table_metrics(FILE *f, struct inst *in)
@@ -202,21 +211,28 @@ int metrics_render(struct inst *in, FILE *f)
 
 	if (!l)
 		return -ENOMEM;
+	/* a counter that cannot be read fails the scrape (Prometheus's up = 0), never a 0 */
 	ret = vips_read(in, l);
+	if (!ret)
+		ret = vip_metrics(f, in, l);
 	if (!ret) {
-		vip_metrics(f, in, l);
 		announce_metrics(f, l);
-		backend_metrics(f, in, l);
-		named_counters(f, in->fd[IM_REASONS], LIMPET_R_MAX, reason_names, 1,
-			       "limpet_reason_packets_total", "reason",
-			       "Packets the XDP program saw, by the one reason it counted for each.");
-		named_counters(f, in->fd[IM_TC_REASONS], LIMPET_TC_MAX, tc_reason_names, 1,
-			       "limpet_tc_reason_packets_total", "reason",
-			       "Packets the TC program saw, by the one reason it counted for each.");
-		named_counters(f, in->fd[IM_EVENTS], LIMPET_EV_MAX, event_names, 0, "limpet_event_total",
-			       "event", "Events beside the verdicts (tokens found, flows full, ...).");
-		table_metrics(f, in);
+		ret = backend_metrics(f, in, l);
 	}
+	if (!ret)
+		ret = named_counters(f, in->fd[IM_REASONS], LIMPET_R_MAX, reason_names, 1,
+				     "limpet_reason_packets_total", "reason",
+				     "Packets the XDP program saw, by the one reason it counted for each.");
+	if (!ret)
+		ret = named_counters(f, in->fd[IM_TC_REASONS], LIMPET_TC_MAX, tc_reason_names, 1,
+				     "limpet_tc_reason_packets_total", "reason",
+				     "Packets the TC program saw, by the one reason it counted for each.");
+	if (!ret)
+		ret = named_counters(f, in->fd[IM_EVENTS], LIMPET_EV_MAX, event_names, 0,
+				     "limpet_event_total", "event",
+				     "Events beside the verdicts (tokens found, flows full, ...).");
+	if (!ret)
+		table_metrics(f, in);
 	free(l);
 	return ret;
 }

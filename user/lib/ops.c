@@ -79,32 +79,71 @@ static int percpu_zero(int fd, __u32 key, size_t value_size)
 	return ret;
 }
 
+/* Add ncpu per-CPU copies of a value of words __u64s into out. */
+static void cpus_add(__u64 *out, const __u64 *v, int ncpu, size_t words)
+{
+	for (int i = 0; i < ncpu; i++)
+		for (size_t w = 0; w < words; w++)
+			out[w] += v[i * words + w];
+}
+
+_Static_assert(sizeof(struct limpet_stats) == 7 * sizeof(__u64), "limpet_stats: __u64s only");
+#define STATS_WORDS (sizeof(struct limpet_stats) / sizeof(__u64))
+
 int stats_sum(int fd, __u32 key, struct limpet_stats *out)
 {
-	int ncpu = libbpf_num_possible_cpus(), i;
-	struct limpet_stats *v;
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *v;
 
 	memset(out, 0, sizeof(*out));
 	if (ncpu < 1)
 		return -EINVAL;
-	v = calloc(ncpu, sizeof(*v));
+	v = calloc(ncpu, sizeof(*out));
 	if (!v)
 		return -ENOMEM;
 	if (bpf_map_lookup_elem(fd, &key, v)) {
 		free(v);
 		return -errno;
 	}
-	for (i = 0; i < ncpu; i++) {
-		out->packets += v[i].packets;
-		out->bytes += v[i].bytes;
-		out->new_flows += v[i].new_flows;
-		out->aff_hits += v[i].aff_hits;
-		out->aff_misses += v[i].aff_misses;
-		out->reply_packets += v[i].reply_packets;
-		out->reply_bytes += v[i].reply_bytes;
-	}
+	cpus_add((__u64 *)out, v, ncpu, STATS_WORDS);
 	free(v);
 	return 0;
+}
+
+struct percpu_acc {
+	__u64 *out;
+	__u32 n;
+	int ncpu;
+	size_t words;
+};
+
+static int percpu_add(const void *key, const void *val, void *ctx)
+{
+	const struct percpu_acc *a = ctx;
+	__u32 k = *(const __u32 *)key;
+
+	if (k < a->n)
+		cpus_add(a->out + (size_t)k * a->words, val, a->ncpu, a->words);
+	return 0;
+}
+
+/* Keys 0..n-1 of a per-CPU array of values of words __u64s, each summed over the CPUs into
+ * out[key * words ...], in a few batched reads (so all of one moment, near enough). 0 or -errno.
+ */
+static int percpu_sum(int fd, __u32 n, size_t words, __u64 *out)
+{
+	struct percpu_acc a = { .out = out, .n = n, .ncpu = libbpf_num_possible_cpus(),
+				.words = words };
+
+	memset(out, 0, (size_t)n * words * sizeof(__u64));
+	if (a.ncpu < 1)
+		return -EINVAL;
+	return map_scan(fd, sizeof(__u32), (size_t)a.ncpu * words * sizeof(__u64), percpu_add, &a);
+}
+
+int stats_sum_all(int fd, __u32 n, struct limpet_stats *out)
+{
+	return percpu_sum(fd, n, STATS_WORDS, (__u64 *)out);
 }
 
 int reasons_sum(int fd, __u64 out[LIMPET_R_MAX])
@@ -112,27 +151,9 @@ int reasons_sum(int fd, __u64 out[LIMPET_R_MAX])
 	return counters_sum(fd, LIMPET_R_MAX, out);
 }
 
-/* Per-CPU __u64 counters 0..n-1, summed over CPUs. */
 int counters_sum(int fd, __u32 n, __u64 *out)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *v;
-	__u32 r;
-
-	memset(out, 0, n * sizeof(__u64));
-	if (ncpu < 1)
-		return -EINVAL;
-	v = calloc(ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (r = 0; r < n; r++) {
-		if (bpf_map_lookup_elem(fd, &r, v))
-			continue;
-		for (int i = 0; i < ncpu; i++)
-			out[r] += v[i];
-	}
-	free(v);
-	return 0;
+	return percpu_sum(fd, n, 1, out);
 }
 
 const char *token_spec_str(const struct token_spec *ts, char *buf, size_t len)
@@ -448,20 +469,24 @@ static int key_list_push(struct key_list *l, const void *key)
 }
 
 #define SCAN_BATCH 4096
+#define SCAN_VALUES_MAX (4u << 20) /* bytes of values a batch reads at most */
 
 /* A few syscalls for 262,144 entries, where a key-by-key walk takes seconds. */
 int map_scan(int fd, size_t ksize, size_t vsize,
 	     int (*fn)(const void *key, const void *val, void *ctx), void *ctx)
 {
-	void *keys = calloc(SCAN_BATCH, ksize), *vals = calloc(SCAN_BATCH, vsize);
-	__u32 token = 0, count;
-	void *batch = NULL;
+	__u32 per = SCAN_BATCH, token = 0, count;
+	void *keys, *vals, *batch = NULL;
 	int more = 1, ret = 0;
 
+	while (per > 64 && per * vsize > SCAN_VALUES_MAX) /* per-CPU values on many CPUs */
+		per /= 2;
+	keys = calloc(per, ksize);
+	vals = calloc(per, vsize);
 	if (!keys || !vals)
 		ret = -ENOMEM;
 	while (more && !ret) {
-		count = SCAN_BATCH;
+		count = per;
 		if (bpf_map_lookup_batch(fd, batch, &token, keys, vals, &count, NULL)) {
 			if (errno != ENOENT) {
 				ret = -errno;
