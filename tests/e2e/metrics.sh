@@ -51,6 +51,17 @@ check "limpet_vip_announced: 1 for the VIP with backends, 0 for the one without"
 	[ "$(val "limpet_vip_announced\\{vip=\"$TB_VIP4:80/tcp\"\\}")" = 1 -a \
 	"$(grep -c '^limpet_vip_announced{vip="203.0.113.50:80/tcp"} 0$' "$TB_DIR/m.txt")" = 1 ]
 check "other paths: 404" bash -c "[ \"\$(ip netns exec $TB-lb curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/)\" = 404 ]"
+# the tables' counts come from an iterator program the daemon loads once and keeps: scrapes
+# neither load nor verify it again (nor leave a program load per scrape in the audit log)
+count_progs() { bpftool prog show name limpet_count -j 2>/dev/null |
+	jq -rs '[.[] | if type == "array" then .[] else . end | .id | tostring] | join(",")'; }
+scrape >/dev/null
+ids1=$(count_progs)
+scrape >/dev/null
+scrape >/dev/null
+ids2=$(count_progs)
+check "scrapes reuse the daemon's one count iterator (program ${ids1:-none}, then ${ids2:-none})" \
+	[ -n "$ids1" -a "$ids1" = "$ids2" -a "${ids1//[0-9]/}" = "" ]
 
 # a real Prometheus scrapes it
 cat >"$TB_DIR/prometheus.yml" <<EOF

@@ -3,6 +3,7 @@
  * machine's memory), read back from its pins later, and how full and how large they are.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,30 +88,59 @@ static int counts_read(int fd, struct map_count *r, int n)
 	return k < 0 && got == 0 ? -errno : (int)(got / sizeof(*r));
 }
 
+/* The count iterator, loaded at the first count and kept for the process's life: the daemon's
+ * scrapes (every few seconds, from the metrics thread) would otherwise each load and verify it,
+ * parsing the kernel's BTF and leaving an audit record per load. A load that failed is not
+ * tried again (the callers walk the tables instead).
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct limpet_count *skel;
+	struct bpf_link *link;
+	int failed; /* -errno of the load, or 0 */
+} count_iter = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* A new read of the kept iterator: its fd, or -errno. Under count_iter.lock. */
+static int count_iter_open(void)
+{
+	int fd;
+
+	if (!count_iter.link && !count_iter.failed) {
+		count_iter.skel = limpet_count__open_and_load();
+		if (count_iter.skel)
+			count_iter.link = bpf_program__attach_iter(count_iter.skel->progs.limpet_count,
+								   NULL);
+		if (!count_iter.link) {
+			count_iter.failed = errno ? -errno : -EOPNOTSUPP;
+			limpet_count__destroy(count_iter.skel);
+			count_iter.skel = NULL;
+		}
+	}
+	if (count_iter.failed)
+		return count_iter.failed;
+	fd = bpf_iter_create(bpf_link__fd(count_iter.link));
+	return fd < 0 ? -errno : fd;
+}
+
 int map_counts(const __u32 *ids, int n, __s64 *counts)
 {
-	struct limpet_count *skel = limpet_count__open_and_load();
 	struct map_count r[256];
-	struct bpf_link *link = NULL;
-	int fd = -1, got = 0, ret = 0;
+	int fd, got = 0;
 
 	for (int i = 0; i < n; i++)
 		counts[i] = -1;
-	if (!skel || !(link = bpf_program__attach_iter(skel->progs.limpet_count, NULL)) ||
-	    (fd = bpf_iter_create(bpf_link__fd(link))) < 0)
-		ret = errno ? -errno : -EOPNOTSUPP;
-	while (!ret && (got = counts_read(fd, r, 256)) > 0)
+	pthread_mutex_lock(&count_iter.lock);
+	fd = count_iter_open();
+	pthread_mutex_unlock(&count_iter.lock);
+	if (fd < 0)
+		return fd;
+	while ((got = counts_read(fd, r, 256)) > 0)
 		for (int j = 0; j < got; j++)
 			for (int i = 0; i < n; i++)
 				if (r[j].id == ids[i])
 					counts[i] = r[j].count;
-	if (!ret && got < 0)
-		ret = got;
-	if (fd >= 0)
-		close(fd);
-	bpf_link__destroy(link);
-	limpet_count__destroy(skel);
-	return ret;
+	close(fd);
+	return got < 0 ? got : 0;
 }
 
 /* Kernel memory of a map: memlock in its fdinfo. */
