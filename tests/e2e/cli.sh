@@ -16,17 +16,19 @@ TB_DIR=$(mktemp -d)
 # expect_err NAME RC PATTERN CMD...: exit code RC, one 'Error:' line matching, state unchanged
 snapshot() { limpetctl -j vip list; limpetctl -j backend list; limpetctl -j affinity list; }
 expect_err() {
-	local name=$1 rc=$2 pat=$3 before after out got
+	local name=$1 rc=$2 pat=$3 before after out got stdout
 	shift 3
 	before=$(snapshot)
-	out=$("$@" 2>&1 >/dev/null)
+	out=$("$@" 2>&1 >"$TB_DIR/stdout")
 	got=$?
 	after=$(snapshot)
+	stdout=$(head -c 200 "$TB_DIR/stdout")
+	# the error line alone: nothing half-printed on stdout before it
 	if [ $got -eq "$rc" ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q "^Error: .*$pat" &&
-		[ "$before" = "$after" ]; then
+		[ "$before" = "$after" ] && [ -z "$stdout" ]; then
 		ok "$name"
 	else
-		not_ok "$name" "exit $got (want $rc), stderr: $out" \
+		not_ok "$name" "exit $got (want $rc), stderr: $out" "stdout: ${stdout:-empty}" \
 			"$([ "$before" = "$after" ] && echo 'state unchanged' || echo 'STATE CHANGED')"
 	fi
 }
