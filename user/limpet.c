@@ -509,7 +509,8 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "i:n:c:jpvh", lopts, NULL)) != -1) {
+	opterr = 0; /* a bad option is one error line, as every other error */
+	while ((c = getopt_long(argc, argv, ":i:n:c:jpvh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			conf = optarg;
@@ -533,7 +534,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			out_opt_error(c, optopt, argv[optind - 1], "limpet help");
 			return 2;
 		}
 	}

@@ -22,7 +22,8 @@ int main(int argc, char **argv)
 	struct inst in;
 	int c, ret, lock = -1;
 
-	while ((c = getopt_long(argc, argv, "i:n:jph", lopts, NULL)) != -1) {
+	opterr = 0; /* a bad option is one error line, as every other error */
+	while ((c = getopt_long(argc, argv, ":i:n:jph", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			instance = optarg;
@@ -40,7 +41,7 @@ int main(int argc, char **argv)
 			ctl_usage(stdout);
 			return 0;
 		default:
-			ctl_usage(stderr);
+			out_opt_error(c, optopt, argv[optind - 1], "limpetctl help");
 			return 2;
 		}
 	}

@@ -52,6 +52,16 @@ expect_err "ip netns exec (/sys mounted anew): says to use -n, mounts nothing" 1
 expect_err "limpetctl under ip netns exec: says to use -n" 1 "not found: .*-n NETNS" \
 	ip netns exec "$TB-lb" "$TB_BUILD/limpetctl" -i "$TB" vip list
 
+# a bad option is one error line too (getopt's own message and the whole usage were ~50 lines)
+for tool in limpet limpetctl; do
+	expect_err "$tool --bogus: one line naming it" 2 "unknown option '--bogus'; try: $tool help" \
+		"$TB_BUILD/$tool" -i "$TB" --bogus vip list
+	expect_err "$tool -n without its namespace: one line" 2 "option '-n' needs an argument" \
+		"$TB_BUILD/$tool" -i "$TB" -n
+	expect_err "$tool --json=1: one line" 2 "option '--json' is unknown or takes no argument" \
+		"$TB_BUILD/$tool" -i "$TB" --json=1 vip list
+done
+
 expect_err "bad address: usage error" 2 "not an IPv4 or IPv6 address" limpetctl vip add 10.0.0.300:80/tcp
 expect_err "port 70000: usage error" 2 "port must be 0-65535" limpetctl vip add 10.0.0.10:70000/tcp
 expect_err "unknown policy: usage error" 2 "unknown policy 'round-robin'" limpetctl vip add 10.0.0.11:80/tcp policy round-robin

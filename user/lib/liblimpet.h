@@ -393,6 +393,8 @@ void out_kv_str(const char *k, const char *v);
 void out_kv_u64(const char *k, __u64 v);
 void out_flush(void);
 void out_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* getopt's refusal (c '?' or ':', opt its optopt, arg the word) as one line naming help. */
+void out_opt_error(int c, int opt, const char *arg, const char *help);
 
 /* ---- pcap files (pcap.c) ---- */
 struct pcap_reader {

@@ -192,3 +192,22 @@ void out_error(const char *fmt, ...)
 		o.root = NULL;
 	}
 }
+
+/* A command-line option getopt refused (c: '?' unknown, ':' missing its argument; arg: the
+ * word it was in, which names a long option), as one error line.
+ */
+void out_opt_error(int c, int opt, const char *arg, const char *help)
+{
+	char name[64];
+
+	if (arg && !strncmp(arg, "--", 2))
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+	else
+		snprintf(name, sizeof(name), "-%c", opt > 32 && opt < 127 ? opt : '?');
+	if (c == ':')
+		out_error("option '%s' needs an argument; try: %s", name, help);
+	else if (arg && !strncmp(arg, "--", 2) && strchr(arg, '='))
+		out_error("option '%s' is unknown or takes no argument; try: %s", name, help);
+	else
+		out_error("unknown option '%s'; try: %s", name, help);
+}
