@@ -363,6 +363,9 @@ int stats_sum(int map_fd, __u32 key, struct limpet_stats *out);
  */
 int stats_sum_all(int map_fd, __u32 n, struct limpet_stats *out);
 int reasons_sum(int map_fd, __u64 out[LIMPET_R_MAX]);
+/* Per-CPU __u64 counters 0..n-1 (of an array that may hold more), each summed over the CPUs,
+ * in a few batched reads; 0 or -errno.
+ */
 int counters_sum(int map_fd, __u32 n, __u64 *out);
 extern const char *const reason_names[LIMPET_R_MAX];
 extern const char *const tc_reason_names[LIMPET_TC_MAX];
