@@ -83,7 +83,9 @@ expect_err "UDP token spec on a TCP VIP" 1 "UDP VIPs take\|token udp needs a UDP
 	limpetctl vip add 10.0.0.21:80/tcp policy token token udp offset 0 len 4
 expect_err "delete a missing vip" 1 "vip not found" limpetctl vip del 10.0.0.99:80/tcp
 expect_err "unknown object" 2 "unknown object" limpetctl frobnicate
-expect_err "stats of a missing vip" 1 "vip 10.0.0.99:80/tcp not found" limpetctl stats 10.0.0.99:80/tcp
+for cmd in "stats" "backend list" "flows" "affinity list"; do # no empty table before the error
+	expect_err "$cmd of a missing vip" 1 "vip 10.0.0.99:80/tcp not found" limpetctl $cmd 10.0.0.99:80/tcp
+done
 limpetctl vip add 10.0.0.13:80/tcp table-size 211 >/dev/null
 limpetctl backend add 10.0.0.13:80/tcp 10.1.0.1 >/dev/null
 limpetctl backend add 10.0.0.13:80/tcp 10.1.0.2 >/dev/null

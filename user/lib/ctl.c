@@ -987,6 +987,8 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 	case CTL_BE_HEALTH:
 		return op_backend_health_mode(in, &c->vip, c->be_spec, c->health_mode, err, errlen);
 	case CTL_BE_LIST:
+		if (vip_named(in, c, &m, err, errlen))
+			return -ENOENT; /* its error alone, no empty table before it */
 		out_table_begin("backends", bcols, 6);
 		ret = for_each_vip_bes(in, c, backend_rows, err, errlen);
 		out_table_end();
