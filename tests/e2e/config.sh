@@ -65,6 +65,18 @@ rc=$?
 check "a bad line: exit 1, one line naming it ($err)" \
 	[ $rc -eq 1 -a "$(echo "$err" | wc -l)" -eq 1 -a -n "$(echo "$err" | grep 'bad.conf:19: backend add: weight')" ]
 check "a bad line: nothing changed" [ "$(limpetctl save)" = "$before" ]
+# not text: a NUL byte ended the line's words there, silently (at the file's end: applied)
+cp "$TB_DIR/a.conf" "$TB_DIR/nul.conf"
+printf 'vip add 203.0.113.49:80/tcp\0policy five-tuple' >>"$TB_DIR/nul.conf"
+err=$(limpetctl apply "$TB_DIR/nul.conf" 2>&1 >/dev/null)
+rc=$?
+check "a NUL byte: exit 1, one line naming its line, nothing changed ($err)" \
+	[ $rc -eq 1 -a "$(echo "$err" | wc -l)" -eq 1 -a -n "$(echo "$err" | grep 'nul.conf:19: a NUL byte')" -a \
+	"$(limpetctl save)" = "$before" ]
+{ head -c 5000 /dev/zero | tr '\0' '#'; echo; } >"$TB_DIR/long.conf"
+err=$(limpetctl apply "$TB_DIR/long.conf" 2>&1 >/dev/null)
+check "a line longer than 4,094 bytes: refused, naming it ($err)" \
+	[ $? -eq 1 -a -n "$(echo "$err" | grep 'long.conf:1: line longer than 4094 bytes')" ]
 printf 'announce dev lo\nannounce dev eth0\n' >"$TB_DIR/ann.conf"
 err=$(limpetctl apply "$TB_DIR/ann.conf" 2>&1 >/dev/null)
 check "two announce lines: refused, naming the second ($err)" \

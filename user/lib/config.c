@@ -197,11 +197,15 @@ void cfg_free(struct cfg *c)
 	memset(c, 0, sizeof(*c));
 }
 
+#define CFG_LINE_MAX 4094 /* bytes of a line, without its newline */
+
 int cfg_load(const char *path, struct cfg *c, char *err, size_t errlen)
 {
-	char buf[4096], *argv[CFG_ARGS];
+	char *buf = NULL, *argv[CFG_ARGS];
 	FILE *f = fopen(path, "r");
 	int line = 0, argc, ret = 0;
+	size_t cap = 0;
+	ssize_t len;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->path, sizeof(c->path), "%s", path);
@@ -209,10 +213,15 @@ int cfg_load(const char *path, struct cfg *c, char *err, size_t errlen)
 		snprintf(err, errlen, "read %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	while (!ret && fgets(buf, sizeof(buf), f)) {
+	while (!ret && (len = getline(&buf, &cap, f)) > 0) {
 		line++;
-		if (!strchr(buf, '\n') && !feof(f)) {
-			snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, line, sizeof(buf) - 2);
+		if (len - (buf[len - 1] == '\n') > CFG_LINE_MAX) {
+			snprintf(err, errlen, "%s:%d: line longer than %d bytes", path, line, CFG_LINE_MAX);
+			ret = -EINVAL;
+			break;
+		}
+		if (memchr(buf, '\0', len)) { /* the words would end there, silently */
+			snprintf(err, errlen, "%s:%d: a NUL byte: not a text file", path, line);
 			ret = -EINVAL;
 			break;
 		}
@@ -226,6 +235,7 @@ int cfg_load(const char *path, struct cfg *c, char *err, size_t errlen)
 				snprintf(err, errlen, "%s:%d: out of memory", path, line);
 		}
 	}
+	free(buf);
 	fclose(f);
 	if (ret)
 		cfg_free(c);
