@@ -68,6 +68,14 @@ int decap_main(int argc, char **argv)
 		return decap_show(false);
 	} else if (!strcmp(sub, "stats") && argc == 2) {
 		return decap_show(true);
+	} else if (!strcmp(sub, "destroy") && argc == 2) {
+		int ndev = 0;
+
+		ret = decap_destroy(instance, &ndev, err, sizeof(err));
+		if (!ret) {
+			out_kv_str("destroyed", instance);
+			out_kv_u64("devices", ndev);
+		}
 	} else {
 		return 2;
 	}

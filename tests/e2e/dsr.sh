@@ -228,4 +228,15 @@ check "decap detach in mode tc: the other XDP program stays" detach3
 check "decap detach" decap 1 detach dev eth0
 out=$(decap 1 detach dev eth0 2>&1)
 check "decap detach again: refused, one line ($out)" [ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 ]
+# destroy: be2's decapsulator off its device (XDP and its TC step), its pins gone
+destroyed2() {
+	local out
+	out=$(nsenter --net="/run/netns/$TB-be2" "$TB_BUILD/limpet" -j -i "${TB}be2" decap destroy) &&
+		[ "$(jget "$out" "d['devices']")" = 1 ] && [ "$(progs2)" = "- " ] &&
+		[ ! -e "/sys/fs/bpf/limpet-decap/${TB}be2" ]
+}
+check "decap destroy: detached from be2's device (XDP and its TC step), its pins removed" destroyed2
+out=$(decap 2 destroy 2>&1)
+check "decap destroy again: refused, one line ($out)" \
+	[ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 -a -n "$(echo "$out" | grep "decap instance '${TB}be2' not found")" ]
 t_done

@@ -156,6 +156,69 @@ int decap_detach(const char *inst, const char *ifname, char *err, size_t errlen)
 	return ret;
 }
 
+/* Whether program prog_id uses map map_id. */
+static bool prog_uses_map(__u32 prog_id, __u32 map_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[16];
+	int fd = bpf_prog_get_fd_by_id(prog_id);
+	bool uses = false;
+
+	if (fd < 0)
+		return false;
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		for (__u32 i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++)
+			uses |= ids[i] == map_id;
+	close(fd);
+	return uses;
+}
+
+/* Detach inst's decapsulator from every device of this namespace that runs it (its programs use
+ * inst's VIP map), then remove inst's pins. 0 (*ndev: the devices), or -errno with err filled;
+ * a device that would not let go leaves the pins in place.
+ */
+int decap_destroy(const char *inst, int *ndev, char *err, size_t errlen)
+{
+	struct bpf_map_info mi = {};
+	__u32 ml = sizeof(mi), xdp, xmode, tc;
+	struct if_nameindex *ifs = NULL, *i;
+	char dir[200];
+	bool tcm;
+	int fd = decap_map(inst, LIMPET_STR(MAP_NAME_DECAP_VIPS), err, errlen), ret;
+
+	*ndev = 0;
+	decap_dir(inst, dir, sizeof(dir));
+	if (fd < 0) {
+		snprintf(err, errlen, "decap instance '%s' not found (%s)", inst, dir);
+		return -ENOENT;
+	}
+	ret = bpf_obj_get_info_by_fd(fd, &mi, &ml) ? -errno : 0;
+	close(fd);
+	if (!ret && !(ifs = if_nameindex()))
+		ret = -errno;
+	if (ret)
+		snprintf(err, errlen, "decap destroy %s: %s", inst, strerror(-ret));
+	for (i = ifs; !ret && i->if_index; i++) {
+		decap_progs(i->if_index, &xdp, &xmode, &tc, &tcm);
+		if ((xdp && prog_uses_map(xdp, mi.id)) || (tc && prog_uses_map(tc, mi.id))) {
+			ret = decap_detach(inst, i->if_name, err, errlen);
+			*ndev += !ret;
+		}
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	if (ret)
+		return ret;
+	pins_remove(dir);
+	if (rmdir(dir)) {
+		snprintf(err, errlen, "decap destroy: remove %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int decap_vip_set(const char *inst, const char *addr, bool add, char *err, size_t errlen)
 {
 	struct decap_key k = {};

@@ -239,6 +239,10 @@ int prog_name_of(__u32 id, char *name, size_t len);
  */
 int decap_attach(const char *inst, const char *ifname, __u32 mode, char *err, size_t errlen);
 int decap_detach(const char *inst, const char *ifname, char *err, size_t errlen);
+/* Detach inst's decapsulator from every device here that runs it, then remove its pins;
+ * 0 (*ndev: how many devices) or -errno.
+ */
+int decap_destroy(const char *inst, int *ndev, char *err, size_t errlen);
 int decap_vip_set(const char *inst, const char *addr, bool add, char *err, size_t errlen);
 /* The VIPs (up to max) and the counters (LIMPET_DECAP_MAX) of an instance. */
 int decap_read(const char *inst, struct l_addr *vips, int max, int *n, __u64 *counters, char *err,
