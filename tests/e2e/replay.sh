@@ -266,4 +266,22 @@ PY
 	tee "$TB_DIR/ipip.tap"
 T_N=$((T_N + $(grep -cE '^(ok|not ok) ' "$TB_DIR/ipip.tap")))
 T_FAILED=$((T_FAILED + $(grep -cE '^not ok ' "$TB_DIR/ipip.tap")))
+
+# a file cut short, inside the second record's header or its frame: the first frame's verdict,
+# then one error line, exit 1 (a cut header was read as the file's end, exit 0)
+/usr/bin/python3 - "$CORPUS/katran_fixtures_all_inputs.pcap" "$TB_DIR" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+end = '<' if d[:4] == b'\xd4\xc3\xb2\xa1' else '>'
+second = 24 + 16 + struct.unpack(end + 'I', d[24 + 8:24 + 12])[0]
+open(sys.argv[2] + '/cut_hdr.pcap', 'wb').write(d[:second + 8])
+open(sys.argv[2] + '/cut_frame.pcap', 'wb').write(d[:second + 16 + 10])
+PY
+for cut in hdr frame; do
+	out=$(limpet replay "$TB_DIR/cut_$cut.pcap" 2>"$TB_DIR/cut.err")
+	rc=$?
+	check "a pcap cut inside a record's $cut: frame 1 replayed, then one error line, exit 1 ($(cat "$TB_DIR/cut.err"))" \
+		[ $rc -eq 1 -a "$(echo "$out" | grep -c '^1 ')" -eq 1 -a "$(wc -l <"$TB_DIR/cut.err")" -eq 1 -a \
+		-n "$(grep 'truncated or corrupt after frame 1' "$TB_DIR/cut.err")" ]
+done
 t_done

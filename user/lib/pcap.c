@@ -63,10 +63,11 @@ bad:
 int pcap_next(struct pcap_reader *r, unsigned char *buf, size_t cap, size_t *len)
 {
 	struct pcap_rhdr h;
+	size_t got = fread(&h, 1, sizeof(h), r->f);
 	__u32 caplen;
 
-	if (fread(&h, sizeof(h), 1, r->f) != 1)
-		return feof(r->f) ? 0 : -1;
+	if (got != sizeof(h)) /* the end between records, or a record's header cut short */
+		return got == 0 && feof(r->f) ? 0 : -1;
 	caplen = sw32(h.caplen, r->swap);
 	if (caplen > cap)
 		return -1;
