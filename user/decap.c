@@ -42,6 +42,32 @@ static int decap_show(bool stats)
 	return 0;
 }
 
+/* The devices that run this instance's decapsulator, and how. */
+static int decap_status(void)
+{
+	static const char *const cols[] = { "device", "mode", "xdp_prog", "tc_prog" };
+	static const char *const modes[] = { [LIMPET_XDP_NATIVE] = "native", [LIMPET_XDP_SKB] = "skb",
+					     [LIMPET_DECAP_MODE_TC] = "tc" };
+	struct decap_dev d[LIMPET_DECAP_MAX_DEVS];
+	int n = decap_devices(instance, d, LIMPET_DECAP_MAX_DEVS, err, sizeof(err));
+
+	if (n < 0) {
+		out_error("%s", err);
+		return 1;
+	}
+	out_table_begin("devices", cols, 4);
+	for (int i = 0; i < n; i++) {
+		out_row_begin();
+		out_cell_str(d[i].ifname);
+		out_cell_str(d[i].mode <= LIMPET_DECAP_MODE_TC && modes[d[i].mode] ? modes[d[i].mode] : "?");
+		out_cell_u64(d[i].xdp_id);
+		out_cell_u64(d[i].tc_id);
+		out_row_end();
+	}
+	out_table_end();
+	return 0;
+}
+
 /* argv[0] is "decap". 0, 1 (failed) or 2 (bad arguments). */
 int decap_main(int argc, char **argv)
 {
@@ -68,6 +94,8 @@ int decap_main(int argc, char **argv)
 		return decap_show(false);
 	} else if (!strcmp(sub, "stats") && argc == 2) {
 		return decap_show(true);
+	} else if (!strcmp(sub, "status") && argc == 2) {
+		return decap_status();
 	} else if (!strcmp(sub, "destroy") && argc == 2) {
 		int ndev = 0;
 

@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"       OPTIONS := { -i|--instance NAME | -n|--netns NETNS | -c|--config FILE (run) |\n"
 		"                    -j|--json | -p|--pretty | -v|--verbose }\n"
 		"       DECAP   := { attach dev IFNAME [mode { native | skb | tc }] | detach dev IFNAME |\n"
-		"                    vip { add | del } ADDR | vip list | stats | destroy }\n"
+		"                    vip { add | del } ADDR | vip list | stats | status | destroy }\n"
 		"\n"
 		"attach   load limpet's XDP program and its TC ingress program (token binding steps;\n"
 		"         first time: create the instance) and attach both to IFNAME; every device of an\n"
@@ -76,7 +76,8 @@ static void usage(FILE *f)
 		"         (the VIP on lo); anything else passes untouched. A mid-connection packet with\n"
 		"         limpet's second-chance header and no socket here goes on to the previous owner.\n"
 		"         mode tc: all at TC ingress, beside another XDP program on the device.\n"
-		"         destroy: detach it from every device here that runs it, remove its pins.\n"
+		"         status: the devices here that run it, and in which mode. destroy: detach it\n"
+		"         from every one of them, remove its pins.\n"
 		"         Pinned under " LIMPET_DECAP_PIN_ROOT "/NAME/.\n"
 		"\n"
 		"State is pinned under " LIMPET_PIN_ROOT "/NAME/ (instance 'default' unless -i).\n");

@@ -228,6 +228,9 @@ check "decap detach in mode tc: the other XDP program stays" detach3
 check "decap detach" decap 1 detach dev eth0
 out=$(decap 1 detach dev eth0 2>&1)
 check "decap detach again: refused, one line ($out)" [ $? -eq 1 -a "$(echo "$out" | wc -l)" -eq 1 ]
+st=$(nsenter --net="/run/netns/$TB-be2" "$TB_BUILD/limpet" -j -i "${TB}be2" decap status)
+check "decap status: be2's eth0, native, its XDP program and TC step ($st)" \
+	[ "$(jget "$st" "' '.join('%s/%s/%d' % (x['device'], x['mode'], bool(x['xdp_prog'] and x['tc_prog'])) for x in d['devices'])")" = "eth0/native/1" ]
 # destroy: be2's decapsulator off its device (XDP and its TC step), its pins gone
 destroyed2() {
 	local out

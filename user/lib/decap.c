@@ -175,20 +175,15 @@ static bool prog_uses_map(__u32 prog_id, __u32 map_id)
 	return uses;
 }
 
-/* Detach inst's decapsulator from every device of this namespace that runs it (its programs use
- * inst's VIP map), then remove inst's pins. 0 (*ndev: the devices), or -errno with err filled;
- * a device that would not let go leaves the pins in place.
- */
-int decap_destroy(const char *inst, int *ndev, char *err, size_t errlen)
+int decap_devices(const char *inst, struct decap_dev *d, int max, char *err, size_t errlen)
 {
 	struct bpf_map_info mi = {};
 	__u32 ml = sizeof(mi), xdp, xmode, tc;
 	struct if_nameindex *ifs = NULL, *i;
 	char dir[200];
 	bool tcm;
-	int fd = decap_map(inst, LIMPET_STR(MAP_NAME_DECAP_VIPS), err, errlen), ret;
+	int fd = decap_map(inst, LIMPET_STR(MAP_NAME_DECAP_VIPS), err, errlen), n = 0, ret;
 
-	*ndev = 0;
 	decap_dir(inst, dir, sizeof(dir));
 	if (fd < 0) {
 		snprintf(err, errlen, "decap instance '%s' not found (%s)", inst, dir);
@@ -198,19 +193,37 @@ int decap_destroy(const char *inst, int *ndev, char *err, size_t errlen)
 	close(fd);
 	if (!ret && !(ifs = if_nameindex()))
 		ret = -errno;
-	if (ret)
-		snprintf(err, errlen, "decap destroy %s: %s", inst, strerror(-ret));
-	for (i = ifs; !ret && i->if_index; i++) {
-		decap_progs(i->if_index, &xdp, &xmode, &tc, &tcm);
-		if ((xdp && prog_uses_map(xdp, mi.id)) || (tc && prog_uses_map(tc, mi.id))) {
-			ret = decap_detach(inst, i->if_name, err, errlen);
-			*ndev += !ret;
-		}
-	}
-	if (ifs)
-		if_freenameindex(ifs);
-	if (ret)
+	if (ret) {
+		snprintf(err, errlen, "decap instance %s: %s", inst, strerror(-ret));
 		return ret;
+	}
+	for (i = ifs; i->if_index && n < max; i++) {
+		decap_progs(i->if_index, &xdp, &xmode, &tc, &tcm);
+		if (!(xdp && prog_uses_map(xdp, mi.id)) && !(tc && prog_uses_map(tc, mi.id)))
+			continue;
+		snprintf(d[n].ifname, sizeof(d[n].ifname), "%s", i->if_name);
+		d[n].mode = tcm ? LIMPET_DECAP_MODE_TC : xmode;
+		d[n].xdp_id = xdp;
+		d[n++].tc_id = tc;
+	}
+	if_freenameindex(ifs);
+	return n;
+}
+
+int decap_destroy(const char *inst, int *ndev, char *err, size_t errlen)
+{
+	struct decap_dev d[LIMPET_DECAP_MAX_DEVS];
+	int n = decap_devices(inst, d, LIMPET_DECAP_MAX_DEVS, err, errlen), ret = 0;
+	char dir[200];
+
+	*ndev = 0;
+	for (int i = 0; i < n && !ret; i++) {
+		ret = decap_detach(inst, d[i].ifname, err, errlen);
+		*ndev += !ret;
+	}
+	if (n < 0 || ret)
+		return n < 0 ? n : ret;
+	decap_dir(inst, dir, sizeof(dir));
 	pins_remove(dir);
 	if (rmdir(dir)) {
 		snprintf(err, errlen, "decap destroy: remove %s: %s", dir, strerror(errno));

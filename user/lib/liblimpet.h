@@ -243,6 +243,18 @@ int decap_detach(const char *inst, const char *ifname, char *err, size_t errlen)
  * 0 (*ndev: how many devices) or -errno.
  */
 int decap_destroy(const char *inst, int *ndev, char *err, size_t errlen);
+/* A device running an instance's decapsulator. */
+struct decap_dev {
+	char ifname[16];
+	__u32 mode;   /* LIMPET_XDP_NATIVE, LIMPET_XDP_SKB or LIMPET_DECAP_MODE_TC */
+	__u32 xdp_id; /* its XDP program (0 in mode tc) */
+	__u32 tc_id;  /* its TC ingress program: the step, or mode tc's whole program */
+};
+#define LIMPET_DECAP_MAX_DEVS 256
+/* The devices of this namespace that run inst's decapsulator (their programs use its VIP map),
+ * up to max: how many, or -errno with err filled (-ENOENT: no such instance).
+ */
+int decap_devices(const char *inst, struct decap_dev *d, int max, char *err, size_t errlen);
 int decap_vip_set(const char *inst, const char *addr, bool add, char *err, size_t errlen);
 /* The VIPs (up to max) and the counters (LIMPET_DECAP_MAX) of an instance. */
 int decap_read(const char *inst, struct l_addr *vips, int max, int *n, __u64 *counters, char *err,
