@@ -198,6 +198,7 @@ int decap_devices(const char *inst, struct decap_dev *d, int max, char *err, siz
 		return ret;
 	}
 	for (i = ifs; i->if_index && n < max; i++) {
+		xmode = 0;
 		decap_progs(i->if_index, &xdp, &xmode, &tc, &tcm);
 		if (!(xdp && prog_uses_map(xdp, mi.id)) && !(tc && prog_uses_map(tc, mi.id)))
 			continue;
@@ -213,13 +214,18 @@ int decap_devices(const char *inst, struct decap_dev *d, int max, char *err, siz
 int decap_destroy(const char *inst, int *ndev, char *err, size_t errlen)
 {
 	struct decap_dev d[LIMPET_DECAP_MAX_DEVS];
-	int n = decap_devices(inst, d, LIMPET_DECAP_MAX_DEVS, err, errlen), ret = 0;
+	int n, ret = 0;
 	char dir[200];
 
 	*ndev = 0;
-	for (int i = 0; i < n && !ret; i++) {
-		ret = decap_detach(inst, d[i].ifname, err, errlen);
-		*ndev += !ret;
+	for (int pass = 0; pass < 16; pass++) { /* a full batch may leave more: look again */
+		n = decap_devices(inst, d, LIMPET_DECAP_MAX_DEVS, err, errlen);
+		for (int i = 0; i < n && !ret; i++) {
+			ret = decap_detach(inst, d[i].ifname, err, errlen);
+			*ndev += !ret;
+		}
+		if (n < LIMPET_DECAP_MAX_DEVS || ret)
+			break;
 	}
 	if (n < 0 || ret)
 		return n < 0 ? n : ret;

@@ -133,7 +133,6 @@ static int backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 	int ret = st ? 0 : -ENOMEM;
 	__u32 id;
 
-
 	/* every backend's counters read together, so its packets and bytes are of one moment */
 	if (ret || (ret = backends_get(in, &bes)) ||
 	    (ret = stats_sum_all(in->fd[IM_BACKEND_STATS], LIMPET_MAX_BACKENDS, st)))
