@@ -627,19 +627,6 @@ static void stats_cells(const struct limpet_stats *s, bool with_affinity)
 	out_cell_u64(s->reply_bytes);
 }
 
-/* The VIP a listing is limited to, if the command names one. */
-static int vip_named(struct inst *in, const struct ctl_cmd *c, struct vip_meta *m, char *err,
-		     size_t errlen)
-{
-	char vs[80];
-
-	if (c->has_vip && op_vip_find(in, &c->vip, m)) {
-		snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, vs, sizeof(vs)));
-		return -ENOENT;
-	}
-	return 0;
-}
-
 /* What `stats` prints, read once: the backends, and every VIP's and backend's counters. */
 struct stats_view {
 	struct backend *bes;
@@ -737,21 +724,17 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	static const char *const bcols[] = { "vip", "backend", "state", "packets", "bytes",
 					      "new_flows", "reply_packets", "reply_bytes" };
 	struct stats_view v = {};
-	struct vip_meta m;
-	/* a VIP that is not there: its error alone, no empty table before it */
-	int ret = vip_named(in, c, &m, err, errlen);
+	int ret = stats_view_read(in, &v, err, errlen);
 
-	if (!ret)
-		ret = stats_view_read(in, &v, err, errlen);
 	if (!ret) {
 		out_table_begin("vips", vcols, 8);
 		ret = for_each_vip(in, c, vip_stats_row, &v, err, errlen);
-		out_table_end();
+		out_table_end_or_drop(ret); /* a VIP not there: its error alone */
 	}
 	if (!ret) {
 		out_table_begin("backends", bcols, 8);
 		ret = for_each_vip(in, c, backend_stats_rows, &v, err, errlen);
-		out_table_end();
+		out_table_end_or_drop(ret);
 	}
 	stats_view_free(&v);
 	if (ret || c->has_vip)
@@ -761,6 +744,19 @@ static int run_stats(struct inst *in, const struct ctl_cmd *c, char *err, size_t
 	counter_table(in->fd[IM_TC_REASONS], "tc_reasons", "reason", "packets", tc_reason_names,
 		      LIMPET_TC_MAX, 1);
 	counter_table(in->fd[IM_EVENTS], "events", "event", "count", event_names, LIMPET_EV_MAX, 0);
+	return 0;
+}
+
+/* The VIP a listing is limited to, if the command names one. */
+static int vip_named(struct inst *in, const struct ctl_cmd *c, struct vip_meta *m, char *err,
+		     size_t errlen)
+{
+	char vs[80];
+
+	if (c->has_vip && op_vip_find(in, &c->vip, m)) {
+		snprintf(err, errlen, "vip %s not found", vip_str(&c->vip, vs, sizeof(vs)));
+		return -ENOENT;
+	}
 	return 0;
 }
 
@@ -987,11 +983,9 @@ int ctl_run(struct inst *in, const struct ctl_cmd *c, char *err, size_t errlen)
 	case CTL_BE_HEALTH:
 		return op_backend_health_mode(in, &c->vip, c->be_spec, c->health_mode, err, errlen);
 	case CTL_BE_LIST:
-		if (vip_named(in, c, &m, err, errlen))
-			return -ENOENT; /* its error alone, no empty table before it */
 		out_table_begin("backends", bcols, 6);
 		ret = for_each_vip_bes(in, c, backend_rows, err, errlen);
-		out_table_end();
+		out_table_end_or_drop(ret); /* a VIP not there: its error alone */
 		return ret;
 	case CTL_STATS:
 		return run_stats(in, c, err, errlen);
