@@ -570,6 +570,22 @@ void test_counters_summed(void **state)
 		assert_int_equal(all[keys[i]].reply_bytes, reply_bytes);
 		assert_int_equal(all[keys[i]].bytes, 0);
 	}
+	/* the first n only (a scrape reads up to the highest backend id in use): out[n] untouched */
+	memset(all, 0xab, 9 * sizeof(*all));
+	assert_int_equal(stats_sum_all(in.fd[IM_BACKEND_STATS], 8, all), 0);
+	assert_int_equal(all[7].packets, (__u64)ncpu * 8000 + (__u64)ncpu * (ncpu - 1) / 2);
+	assert_int_equal(all[8].packets, 0xababababababababULL);
+	{
+		struct backend *bes = calloc(LIMPET_MAX_BACKENDS, sizeof(*bes));
+
+		assert_non_null(bes);
+		assert_int_equal(backends_span(bes), 0);
+		bes[0].state = bes[5].state = LIMPET_BE_ACTIVE;
+		assert_int_equal(backends_span(bes), 6);
+		bes[LIMPET_MAX_BACKENDS - 1].state = LIMPET_BE_DRAINING;
+		assert_int_equal(backends_span(bes), LIMPET_MAX_BACKENDS);
+		free(bes);
+	}
 	/* a plain counter array: its last counter counted, and a key past n left out */
 	for (int c = 0; c < ncpu; c++)
 		ev[c] = c + 1;

@@ -652,7 +652,7 @@ static int stats_view_read(struct inst *in, struct stats_view *v, char *err, siz
 	if (!ret)
 		ret = stats_sum_all(in->fd[IM_VIP_STATS], LIMPET_MAX_VIPS, v->vip);
 	if (!ret)
-		ret = stats_sum_all(in->fd[IM_BACKEND_STATS], LIMPET_MAX_BACKENDS, v->be);
+		ret = stats_sum_all(in->fd[IM_BACKEND_STATS], backends_span(v->bes), v->be);
 	if (ret)
 		snprintf(err, errlen, "read the counters: %s", strerror(-ret));
 	return ret;

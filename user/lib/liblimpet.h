@@ -156,6 +156,8 @@ int op_backends_edit(struct inst *in, const struct vip_key *k, const struct be_e
 int backends_read(struct inst *in, struct backend *bes);
 /* The same into an array it allocates (*bes; the caller frees it); NULL on failure. */
 int backends_get(struct inst *in, struct backend **bes);
+/* How many ids from 0 hold every backend in use (ids are taken lowest first): the highest + 1. */
+__u32 backends_span(const struct backend *bes);
 int op_backend_set_state(struct inst *in, const struct vip_key *k, const char *be_spec,
 			 __u8 state, char *err, size_t errlen);
 /* be_spec drained and new_spec added (weight) as one change (op_backends_edit): the drained

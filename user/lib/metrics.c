@@ -135,7 +135,7 @@ static int backend_metrics(FILE *f, struct inst *in, const struct vip_set *l)
 
 	/* every backend's counters read together, so its packets and bytes are of one moment */
 	if (ret || (ret = backends_get(in, &bes)) ||
-	    (ret = stats_sum_all(in->fd[IM_BACKEND_STATS], LIMPET_MAX_BACKENDS, st)))
+	    (ret = stats_sum_all(in->fd[IM_BACKEND_STATS], backends_span(bes), st)))
 		goto out;
 	for (size_t i = 0; i < sizeof(bf) / sizeof(bf[0]); i++) {
 		family(f, bf[i].name, bf[i].type, bf[i].help);

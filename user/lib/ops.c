@@ -122,23 +122,27 @@ static int percpu_add(const void *key, const void *val, void *ctx)
 	const struct percpu_acc *a = ctx;
 	__u32 k = *(const __u32 *)key;
 
-	if (k < a->n)
-		cpus_add(a->out + (size_t)k * a->words, val, a->ncpu, a->words);
+	if (k >= a->n)
+		return 1; /* an array's keys come in order: the rest is not wanted */
+	cpus_add(a->out + (size_t)k * a->words, val, a->ncpu, a->words);
 	return 0;
 }
 
 /* Keys 0..n-1 of a per-CPU array of values of words __u64s, each summed over the CPUs into
- * out[key * words ...], in a few batched reads (so all of one moment, near enough). 0 or -errno.
+ * out[key * words ...], in a few batched reads (so all of one moment, near enough), stopping
+ * after the batch that holds key n-1. 0 or -errno.
  */
 static int percpu_sum(int fd, __u32 n, size_t words, __u64 *out)
 {
 	struct percpu_acc a = { .out = out, .n = n, .ncpu = libbpf_num_possible_cpus(),
 				.words = words };
+	int ret;
 
 	memset(out, 0, (size_t)n * words * sizeof(__u64));
 	if (a.ncpu < 1)
 		return -EINVAL;
-	return map_scan(fd, sizeof(__u32), (size_t)a.ncpu * words * sizeof(__u64), percpu_add, &a);
+	ret = map_scan(fd, sizeof(__u32), (size_t)a.ncpu * words * sizeof(__u64), percpu_add, &a);
+	return ret > 0 ? 0 : ret;
 }
 
 int stats_sum_all(int fd, __u32 n, struct limpet_stats *out)
@@ -262,6 +266,15 @@ int backends_read(struct inst *in, struct backend *bes)
 
 	free(keys);
 	return ret;
+}
+
+__u32 backends_span(const struct backend *bes)
+{
+	__u32 n = LIMPET_MAX_BACKENDS;
+
+	while (n && bes[n - 1].state == LIMPET_BE_FREE)
+		n--;
+	return n;
 }
 
 int backends_get(struct inst *in, struct backend **bes)
